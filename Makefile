@@ -1,0 +1,55 @@
+# GLOBE: two commands do everything on a fresh machine.
+#   make demo   runs the whole pipeline on the bundled sample (CPU, minutes)
+#   make test   runs the test suite
+# Both start with `make setup`, which is idempotent: it creates .venv/ once and re-installs only
+# when setup.py changes.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Installed first, so that nothing after it pulls a different (multi-GB) torch. GPU users keep their
+# own torch: requirements_globe.txt pins none.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.globe-setup-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-unit test-integration demo bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH_SPEC)
+	$(PY) -c "import torch, torchvision; print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')" \
+	  | tee $(VENV)/torch-versions.txt
+	$(PY) -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" \
+	  > $(VENV)/torch-pin.txt
+	$(PIP) install --quiet -c $(VENV)/torch-pin.txt -e '.[all]'
+	@$(PY) -c "import torch, torchvision; print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')" \
+	  | cmp -s - $(VENV)/torch-versions.txt || { echo "setup: torch was replaced during install" >&2; exit 1; }
+	@touch $(STAMP)
+	@echo "setup: $(VENV) ready ($$(cat $(VENV)/torch-versions.txt))"
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m globe.demo
+
+bench: setup
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: setup
+	$(VENV)/bin/shellcheck examples/train/grpo/globe/*.sh .ci/run
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

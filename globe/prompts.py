@@ -1,0 +1,59 @@
+"""Every prompt GLOBE sends to a model, in one place.
+
+Training (SFT and GRPO rows), evaluation and data distillation all import from here, so the
+prompt a model is trained on is, by construction, the prompt it is evaluated with. (The
+released code's train and eval chain-of-thought prompts differed by a sentence.)
+"""
+from __future__ import annotations
+
+ANSWER_FORMAT = "country: {country}\ncity: {city}"
+
+GEO_COT_PROMPT = """You are a geolocation expert. You are participating in a geolocation challenge. Based on the provided image:
+1. Carefully analyze the image for clues about its location (architecture, signage, vegetation, terrain, etc.)
+2. Think step-by-step about what country, and city this is likely to be in and why
+
+Your final answer include these two lines somewhere in your response:
+country: [country name]
+city: [city name]
+
+You MUST output the thinking process in <think> </think> and give answer in <answer> </answer> tags."""
+
+GEO_DIRECT_PROMPT = """You are a geolocation expert. Based on the provided image, name the country and the city where it was taken.
+
+Answer with exactly these two lines and nothing else:
+country: [country name]
+city: [city name]"""
+
+LOCATABILITY_SYSTEM_PROMPT = (
+    "Given input image and its location reasoning text, please determine if the image is visually "
+    "locatable, then output \u201cyes\u201d or \u201cno\u201d directly.\n"
+)
+
+TEACHER_PROMPT = """You are a geolocation expert helping to build a training set. Look at the image and reply with ONE JSON object and nothing else, with these keys:
+- "locatable": "yes" if the image itself holds enough visual evidence to tell where it was taken, else "no"
+- "confidence": a number between 0 and 1, how sure you are of the location
+- "reasoning": your step-by-step reasoning from the visual clues (architecture, signage and script, vegetation, terrain, vehicles, road markings, people) to the place
+- "entities": a JSON list of the short names of the visual entities your reasoning relies on, each visible in the image (e.g. ["Cyrillic signage", "Tatra T3 tram"])
+- "country": the country name
+- "city": the city name
+
+After the JSON you may repeat the answer as two lines:
+country: [country name]
+city: [city name]"""
+
+ENTITY_VERIFIER_PROMPT = (
+    "Is the following visible in the image: \u201c{entity}\u201d? Answer \u201cyes\u201d or \u201cno\u201d directly."
+)
+
+
+def geo_prompt(use_cot: bool = True) -> str:
+    """The user prompt for a geolocation query: reasoning (CoT) or a direct answer."""
+    return GEO_COT_PROMPT if use_cot else GEO_DIRECT_PROMPT
+
+
+def format_answer(country: str, city: str, reasoning: str | None = None) -> str:
+    """The target a model is trained to produce; ``reasoning`` adds the ``<think>`` part."""
+    answer = "<answer>" + ANSWER_FORMAT.format(country=country.strip(), city=city.strip()) + "</answer>"
+    if reasoning is None:
+        return answer
+    return f"<think>{reasoning.strip()}</think>{answer}"

