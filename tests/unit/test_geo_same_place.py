@@ -1,0 +1,59 @@
+"""Prediction vs ground truth by resolved identity, not spelling (globe.geo.same_place)."""
+import pytest
+
+from globe.geo import same_place
+
+
+@pytest.mark.parametrize(
+    "pred, gt",
+    [
+        (("USA", "NYC"), ("United States", "New York City")),
+        (("Deutschland", "München"), ("Germany", "Munich")),
+        (("UK", "London"), ("England", "London")),
+        (("Japan", "東京"), ("Japan", "Tokyo")),
+        (("Россия", "Санкт-Петербург"), ("Russia", "St. Petersburg")),
+        (("India", "Bombay"), ("India", "Mumbai")),
+        (("USA", "Portland"), ("United States", "Portland, Oregon")),
+        (("USA", "Manhattan"), ("USA", "New York City")),  # a district within 10 km of its city
+        (("France", "Mont Saint-Michel"), ("France", "Mont-Saint-Michel")),  # neither in the gazetteer: names compared
+    ],
+)
+def test_same_city_spelled_differently_matches(pred, gt):
+    assert same_place(*pred, *gt) == (True, True)
+
+
+@pytest.mark.parametrize(
+    "pred, gt",
+    [
+        (("USA", "Portland, Oregon"), ("USA", "Portland, Maine")),
+        (("France", "Paris"), ("France", "Lyon")),
+        (("USA", "Springfield, Illinois"), ("USA", "Springfield, Missouri")),
+    ],
+)
+def test_different_cities_in_the_same_country(pred, gt):
+    assert same_place(*pred, *gt) == (True, False)
+
+
+def test_same_name_in_different_countries_matches_nothing():
+    assert same_place("USA", "Paris", "France", "Paris") == (False, False)
+
+
+def test_georgia_the_country_is_not_georgia_the_state():
+    assert same_place("Georgia", "Tbilisi", "USA", "Atlanta, Georgia") == (False, False)
+
+
+def test_country_only_prediction_can_match_the_country():
+    assert same_place("Deutschland", None, "Germany", "Berlin") == (True, False)
+
+
+def test_missing_country_is_taken_from_the_city():
+    assert same_place(None, "Paris", "France", "Paris") == (True, True)
+
+
+def test_stated_country_counts_even_if_the_city_lies_across_the_border():
+    assert same_place("France", "Geneva", "Switzerland", "Geneva") == (False, True)
+
+
+@pytest.mark.parametrize("pred", [(None, None), ("", ""), ("asdf", "qwer"), ("x" * 5000, None)])
+def test_unusable_prediction_matches_nothing(pred):
+    assert same_place(*pred, "France", "Paris") == (False, False)
