@@ -1,0 +1,145 @@
+"""Benchmark: evaluation client throughput against a loopback OpenAI-compatible server.
+
+Compares, in the same run and against the same server process:
+
+* **ours**: ``globe.chat_client.ChatClient`` (asyncio, one aiohttp connection pool, bounded concurrency);
+* **released**: the released ``eval.py`` design: 16 threads, each request creating a new
+  ``openai.OpenAI`` client (a new HTTP connection pool, TLS context and connection every time).
+
+Then requests/s for our client at 50 ms of server latency with concurrency 1, 16 and 64
+(the ideal is concurrency / 0.05 s). The server runs in its own process
+(``python -m globe.testing.fake_openai``) so it does not share the client's interpreter lock.
+Each request carries a small JPEG as a data URL and the CoT prompt, like an eval request.
+
+    python bench/eval_client.py            # ~30 s
+    python bench/eval_client.py --quick    # ~10 s
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from globe.chat_client import ChatClient, image_data_url, user_message  # noqa: E402
+from globe.prompts import geo_prompt  # noqa: E402
+from globe.testing.images import jpeg_bytes  # noqa: E402
+
+ANSWER = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: United Kingdom\ncity: London</answer>"
+
+
+@contextmanager
+def fake_server(latency_s: float):
+    """The fake server in a child process; yields its /v1 URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "globe.testing.fake_openai", "--latency", str(latency_s), "--answer", ANSWER],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"fake server did not start (printed {url!r})")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def messages() -> list[dict]:
+    return [user_message(geo_prompt(True), jpeg_bytes(7))]
+
+
+def run_ours(url: str, n_requests: int, concurrency: int) -> tuple[float, int]:
+    """(requests/s, failures) for ``n_requests`` sent through one ChatClient."""
+
+    async def go() -> tuple[float, int]:
+        async with ChatClient(url, model="fake-model", concurrency=concurrency, timeout=30, retries=0) as client:
+            payload = messages()
+            await client.chat(payload, max_tokens=64)  # connect once before timing
+            started = time.perf_counter()
+            results = await asyncio.gather(*(client.chat(payload, max_tokens=64) for _ in range(n_requests)))
+            elapsed = time.perf_counter() - started
+        return n_requests / elapsed, sum(not result.ok for result in results)
+
+    return asyncio.run(go())
+
+
+def run_released(url: str, n_requests: int, threads: int = 16) -> tuple[float, int]:
+    """(requests/s, failures) for the released design: a new openai.OpenAI client per request, 16 threads."""
+    from openai import OpenAI
+
+    base64_image = image_data_url(jpeg_bytes(7))
+    prompt = geo_prompt(True)
+
+    def one(_: int) -> bool:
+        client = OpenAI(api_key="EMPTY", base_url=url)
+        try:
+            response = client.chat.completions.create(
+                model="fake-model", timeout=60, temperature=0.1, max_tokens=64,
+                messages=[{"role": "user", "content": [
+                    {"type": "image_url", "image_url": {"url": base64_image}},
+                    {"type": "text", "text": prompt},
+                ]}],
+            )
+            return bool(response.choices[0].message.content)
+        except Exception:  # noqa: BLE001 - the released code logged and returned ""
+            return False
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(threads)))  # warm the imports and the thread pool
+        started = time.perf_counter()
+        ok = list(pool.map(one, range(n_requests)))
+        elapsed = time.perf_counter() - started
+    return n_requests / elapsed, ok.count(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    args = parser.parse_args()
+    scale = 0.3 if args.quick else 1.0
+    n_fast_ours, n_fast_released = int(3000 * scale), int(300 * scale)
+
+    rows: list[tuple[str, str, str, str]] = []
+    with fake_server(0.0) as url:
+        released_rps, released_failures = run_released(url, n_fast_released)
+        ours_rps, ours_failures = run_ours(url, n_fast_ours, concurrency=64)
+    rows.append(("0 ms", "released: new openai.OpenAI per request, 16 threads", f"{released_rps:8.0f}",
+                 f"{released_failures}/{n_fast_released}"))
+    rows.append(("0 ms", "ours: ChatClient, one pool, concurrency 64", f"{ours_rps:8.0f}", f"{ours_failures}/{n_fast_ours}"))
+
+    slow = {}
+    with fake_server(0.05) as url:
+        for concurrency in (1, 16, 64):
+            n = max(20, int(min(400, 40 * concurrency) * scale))
+            slow[concurrency] = run_ours(url, n, concurrency)
+            rps, failures = slow[concurrency]
+            rows.append(("50 ms", f"ours: ChatClient, concurrency {concurrency} (ideal {concurrency / 0.05:.0f}/s)",
+                         f"{rps:8.0f}", f"{failures}/{n}"))
+        n = max(20, int(160 * scale))
+        released_slow, released_slow_failures = run_released(url, n)
+        rows.append(("50 ms", "released: new client per request, 16 threads (ideal 320/s)", f"{released_slow:8.0f}",
+                     f"{released_slow_failures}/{n}"))
+
+    print(f"\nEval client throughput against the loopback fake server (python {sys.version.split()[0]})\n")
+    header = ("latency", "client", "req/s", "failed")
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
+    print("  ".join(str(cell).ljust(width) for cell, width in zip(header, widths)))
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+    ratio = ours_rps / released_rps if released_rps else float("inf")
+    verdict = "meets" if ratio >= 5 else "BELOW"
+    print(f"\nratio at 0 ms latency, ours / released: {ratio:.1f}x ({verdict} the >= 5x target)")
+
+
+if __name__ == "__main__":
+    main()

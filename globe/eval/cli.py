@@ -1,0 +1,243 @@
+"""``globe-eval``: evaluate a served model on a geolocation test set, or rescore a predictions CSV.
+
+::
+
+    globe-eval --url http://127.0.0.1:8000/v1 --dataset im2gps3k --output out.csv --use_cot
+    globe-eval --url URL --gt-file my.csv --image-root imgs/ --output out.csv
+    globe-eval score out.csv            # no server: recompute out.json (and plots) from the CSV
+
+A row without a usable prediction (failed request, missing image, no answer, a name no
+geocoder can place) counts as wrong at every threshold; a country-only answer is scored from
+that country's reference point (see ``globe.geo``). ``--released-settings`` reproduces the
+released eval's request (system prompt, temperature 0.1, 512 tokens, penalties 0.7) for
+comparison with published tables; explicit options still override it.
+
+Rerunning the same command resumes (only unfinished or failed rows are sent); ``--overwrite``
+starts again. Every option also accepts its ``snake_case`` spelling (``--use_cot``, ``--gt_file``),
+as the released script did. Configuration order: options, then ``GLOBE_*`` environment
+variables, then the documented defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from globe.eval.data import DATASET_ALIASES, DATASETS, GroundTruthError, dataset_paths, load_ground_truth
+
+GEOCODERS = ("offline", "nominatim", "azure")
+logger = logging.getLogger("globe.eval")
+
+
+def _flag(name: str) -> list[str]:
+    """``--gt-file`` and ``--gt_file``."""
+    dashed = f"--{name.replace('_', '-')}"
+    underscored = f"--{name.replace('-', '_')}"
+    return [dashed] if dashed == underscored else [dashed, underscored]
+
+
+def _add(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    parser.add_argument(*_flag(name), dest=name.replace("-", "_"), **kwargs)
+
+
+def make_resolver(kind: str = "offline") -> Callable[[str | None, str | None], Any]:
+    """``(country, city) -> Place | None`` for ``--geocoder``: offline GeoNames, or an online geocoder (opt-in)."""
+    if kind == "offline":
+        from globe.geo import resolve
+
+        return resolve
+    if kind not in GEOCODERS:
+        raise ValueError(f"--geocoder must be one of {', '.join(GEOCODERS)}, got {kind!r}")
+    from globe.geo import OnlineGeocoder
+
+    geocoder = OnlineGeocoder(provider=kind)
+    return geocoder.resolve
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    names = ", ".join(sorted(DATASETS))
+    parser = argparse.ArgumentParser(
+        prog="globe-eval",
+        description="Evaluate a model served behind an OpenAI-compatible API (vLLM, swift deploy) on a geolocation "
+                    "test set. Subcommand `globe-eval score CSV` rescores an existing predictions CSV with no server.",
+    )
+    _add(parser, "url", default=os.environ.get("GLOBE_EVAL_URL"),
+         help="server base URL ending in /v1, e.g. http://127.0.0.1:8000/v1 (env GLOBE_EVAL_URL)")
+    _add(parser, "model", default=None, help="model name to request (default: the server's first model in /v1/models)")
+    _add(parser, "api-key", default=None, help="API key (default: env GLOBE_API_KEY, then OPENAI_API_KEY; none for local servers)")
+    source = parser.add_argument_group("ground truth (a dataset name, or --gt-file with --image-root)")
+    _add(source, "dataset", default=None, help=f"test set name: {names} (released aliases: {', '.join(DATASET_ALIASES)})")
+    _add(source, "data-root", default=None, help="where named datasets live (default: env GLOBE_DATA_ROOT, then <repo>/data)")
+    _add(source, "gt-file", default=None, help="ground-truth CSV (IMG_ID/id, LAT/latitude, LON/longitude, [country, city])")
+    _add(source, "image-root", default=None, help="folder the CSV's image ids are relative to; paths outside it are refused")
+    _add(source, "limit", type=int, default=None, help="evaluate only the first N rows")
+    _add(parser, "output", required=True, help="predictions CSV; the summary goes beside it as .json, plots as .png")
+    _add(parser, "overwrite", action="store_true", help="start afresh instead of resuming an existing --output")
+    _add(parser, "use-cot", action="store_true", help="ask for <think> reasoning then <answer> (the GLOBE prompt)")
+    _add(parser, "system-prompt", default=None, help="optional system message (default: none; the server template's own)")
+    _add(parser, "concurrency", type=int, default=16, help="requests in flight (default 16)")
+    _add(parser, "timeout", type=float, default=120.0, help="seconds per request attempt (default 120)")
+    _add(parser, "retries", type=int, default=3, help="extra attempts on 429/5xx/timeouts/connection errors (default 3)")
+    _add(parser, "temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy, reproducible)")
+    _add(parser, "max-tokens", type=int, default=1024, help="completion token limit (default 1024; CoT answers are long)")
+    _add(parser, "extra", default=None, help='JSON merged into each request, e.g. \'{"frequency_penalty": 0.7}\'')
+    _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="how predicted names become coordinates (default offline)")
+    _add(parser, "released-settings", action="store_true",
+         help="the released eval's sampling: system prompt, temperature 0.1, max 512 tokens, frequency/presence "
+              "penalty 0.7 (explicit options override)")
+    _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
+    _add(parser, "quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+#: What the released eval.py sent with every request (its published numbers used these).
+RELEASED_SETTINGS = {
+    "system_prompt": "You are a helpful assistant.",
+    "temperature": 0.1,
+    "max_tokens": 512,
+    "extra": json.dumps({"frequency_penalty": 0.7, "presence_penalty": 0.7}),
+}
+
+
+def build_score_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="globe-eval score",
+        description="Recompute the summary (JSON beside the CSV), table and plots from a predictions CSV: ours, the "
+                    "released eval's, or any with ground-truth LAT/LON and pred_country/pred_city (or prediction text).",
+    )
+    parser.add_argument("csv", help="predictions CSV")
+    _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="for predictions without coordinates")
+    _add(parser, "reresolve", action="store_true", help="re-place every prediction from its names, ignoring pred_lat/pred_lon")
+    _add(parser, "summary", default=None, help="where to write the JSON (default: the CSV path with .json)")
+    _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
+    return parser
+
+
+def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, reresolve: bool, plots: bool,
+                      summary_file: Path | None, extra: dict[str, Any]) -> dict[str, Any]:
+    from globe.eval.metrics import summarize
+    from globe.eval.report import format_table, summary_path, write_report, write_summary
+    from globe.eval.score import scored_rows
+
+    scored = scored_rows(rows, resolver=resolver, reresolve=reresolve)
+    summary = summarize(scored)
+    summary.update(extra)
+    written = write_report(csv_path, scored, summary, plots=plots)
+    if summary_file is not None and summary_file != summary_path(csv_path):
+        written["summary"] = write_summary(summary, summary_file)
+    print(format_table(summary, title=f"== {csv_path.name} =="))
+    print("wrote " + ", ".join(str(path) for path in written.values()))
+    return summary
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from globe.chat_client import ServerUnavailable
+    from globe.eval.runner import EvalSettings, OutputMismatchError, load_results, run_eval_with_server
+    from globe.prompts import geo_prompt
+
+    if not args.url:
+        print("error: --url is required (or set GLOBE_EVAL_URL), e.g. --url http://127.0.0.1:8000/v1", file=sys.stderr)
+        return 2
+    if args.dataset and args.gt_file:
+        print("error: pass either --dataset or --gt-file, not both", file=sys.stderr)
+        return 2
+    try:
+        if args.gt_file:
+            if not args.image_root:
+                print("error: --gt-file needs --image-root (the folder its image ids are relative to)", file=sys.stderr)
+                return 2
+            gt_file, image_root = Path(args.gt_file), Path(args.image_root)
+        elif args.dataset:
+            gt_file, image_root = dataset_paths(args.dataset, args.data_root)
+            if args.image_root:
+                image_root = Path(args.image_root)
+        else:
+            print("error: pass --dataset NAME or --gt-file CSV --image-root DIR", file=sys.stderr)
+            return 2
+        extra = json.loads(args.extra) if args.extra else {}
+        if not isinstance(extra, dict):
+            raise ValueError("--extra must be a JSON object")
+        for name, value in (("concurrency", args.concurrency), ("max-tokens", args.max_tokens)):
+            if value < 1:
+                raise ValueError(f"--{name} must be >= 1, got {value}")
+        if args.retries < 0 or args.timeout <= 0:
+            raise ValueError("--retries must be >= 0 and --timeout > 0")
+        if not image_root.is_dir():
+            print(f"warning: image root {image_root} is not a folder; every row will be missing_image", file=sys.stderr)
+        gt = load_ground_truth(gt_file, image_root, limit=args.limit)
+        resolver = make_resolver(args.geocoder)
+    except (GroundTruthError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from globe.geo import warm_up
+
+    warm_up()
+    api_key = args.api_key or os.environ.get("GLOBE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    settings = EvalSettings(
+        prompt=geo_prompt(args.use_cot), system_prompt=args.system_prompt, max_tokens=args.max_tokens,
+        temperature=args.temperature, concurrency=args.concurrency, timeout=args.timeout, retries=args.retries,
+        extra=extra,
+    )
+    output = Path(args.output)
+    try:
+        stats, model = asyncio.run(run_eval_with_server(
+            gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
+            overwrite=args.overwrite, progress=not args.quiet,
+        ))
+    except (ServerUnavailable, OutputMismatchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: finished rows are in {output}; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(f"{stats.n_done_now} rows evaluated now, {stats.n_already_done} already in {output}"
+          + (f", {stats.n_redone} failed rows redone" if stats.n_redone else ""))
+    rows = load_results(output, indices=[row.index for row in gt.rows])
+    _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None, extra={
+        "model": model, "dataset": args.dataset or str(gt_file), "use_cot": bool(args.use_cot),
+        "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
+    })
+    return 0
+
+
+def score_command(args: argparse.Namespace) -> int:
+    from globe.eval.runner import load_results
+
+    csv_path = Path(args.csv)
+    if not csv_path.is_file():
+        print(f"error: predictions CSV not found: {csv_path}", file=sys.stderr)
+        return 2
+    try:
+        rows = load_results(csv_path)
+        if not rows:
+            raise ValueError(f"{csv_path} has no data rows")
+        _score_and_report(csv_path, rows, make_resolver(args.geocoder), reresolve=args.reresolve,
+                          plots=not args.no_plots, summary_file=Path(args.summary) if args.summary else None,
+                          extra={"geocoder": args.geocoder, "rescored": True})
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] == "score":
+        return score_command(build_score_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "run":
+        argv = argv[1:]
+    parser = build_run_parser()
+    if any(arg in ("--released-settings", "--released_settings") for arg in argv):
+        parser.set_defaults(**RELEASED_SETTINGS)
+    return run_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Geolocation metrics as small pure functions over plain lists.
+
+Conventions every function shares (so one table means one thing):
+
+* A distance of ``None`` or NaN means the row has no usable prediction: the request failed,
+  the answer had no place, or the place could not be resolved. It is **wrong at every
+  threshold**, scores 0 GeoScore and counts as an infinite error for the median (so the
+  median is ``None`` when more than half the rows have no prediction). Rows are never dropped:
+  the denominator is always every row of the ground truth.
+* Accuracies are fractions in [0, 1] (tables print them as percentages).
+* "Within X km" means ``error <= X``.
+* GeoScore is GeoGuessr's ``5000 * exp(-d / 1492.7)`` per row, averaged (max 5000).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Iterable, Mapping, Sequence
+
+#: The thresholds of the paper's tables (IM2GPS3K, MP16-Reason-Test), in km.
+THRESHOLDS_KM: tuple[float, ...] = (1, 25, 200, 750, 2500)
+#: GeoGuessr's scale constant: a guess 1492.7 km away scores 5000/e.
+GEOSCORE_SCALE_KM = 1492.7
+GEOSCORE_MAX = 5000.0
+#: The released eval's string rule: one name must contain the other and be >= 70% of its length.
+STRING_MATCH_RATIO = 0.7
+#: Statuses of rows that have a model answer (whatever its quality): the rest failed before one came.
+ANSWER_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
+
+
+def _distance(value: Any) -> float:
+    """A row's error in km, or ``inf`` when it has none (see module conventions)."""
+    if value is None or value == "":
+        return math.inf
+    try:
+        distance = float(value)
+    except (TypeError, ValueError):
+        return math.inf
+    return math.inf if math.isnan(distance) or distance < 0 else distance
+
+
+def threshold_key(threshold_km: float) -> str:
+    """``acc_25km`` for 25: the summary key of a threshold."""
+    return f"acc_{threshold_km:g}km"
+
+
+def accuracy_within(errors_km: Sequence[Any], threshold_km: float) -> float:
+    """Fraction of rows whose error is at most ``threshold_km`` (missing errors are wrong)."""
+    if not errors_km:
+        return 0.0
+    return sum(_distance(error) <= threshold_km for error in errors_km) / len(errors_km)
+
+
+def distance_accuracies(errors_km: Sequence[Any], thresholds_km: Iterable[float] = THRESHOLDS_KM) -> dict[str, float]:
+    """``{"acc_1km": ..., "acc_25km": ..., ...}`` for the given thresholds."""
+    return {threshold_key(threshold): accuracy_within(errors_km, threshold) for threshold in thresholds_km}
+
+
+def median_km(errors_km: Sequence[Any]) -> float | None:
+    """Median error over all rows, missing ones as infinite; ``None`` if that median is infinite or no rows."""
+    if not errors_km:
+        return None
+    median = statistics.median(_distance(error) for error in errors_km)
+    return None if math.isinf(median) else float(median)
+
+
+def geoscore(errors_km: Sequence[Any]) -> float:
+    """Mean GeoGuessr score ``5000 * exp(-d / 1492.7)``; a missing error scores 0."""
+    if not errors_km:
+        return 0.0
+    return math.fsum(GEOSCORE_MAX * math.exp(-_distance(error) / GEOSCORE_SCALE_KM) for error in errors_km) / len(errors_km)
+
+
+def string_match(pred: str | None, truth: str | None, ratio: float = STRING_MATCH_RATIO) -> bool:
+    """The released eval's rule, kept for comparison with published tables.
+
+    Case-insensitive; true when one name contains the other and the shorter is at least
+    ``ratio`` of the longer's length. It calls "USA" vs "United States" wrong and "Niger" vs
+    "Nigeria" right, which is why :func:`identity_matches` is the headline metric.
+    """
+    pred = (pred or "").strip().lower()
+    truth = (truth or "").strip().lower()
+    if not pred or not truth:
+        return False
+    return (pred in truth and len(pred) / len(truth) >= ratio) or (truth in pred and len(truth) / len(pred) >= ratio)
+
+
+def string_accuracy(preds: Sequence[str | None], truths: Sequence[str | None]) -> float:
+    """Fraction of rows where :func:`string_match` holds."""
+    if not preds:
+        return 0.0
+    return sum(string_match(pred, truth) for pred, truth in zip(preds, truths, strict=True)) / len(preds)
+
+
+def identity_matches(
+    pred_countries: Sequence[str | None],
+    pred_cities: Sequence[str | None],
+    gt_countries: Sequence[str | None],
+    gt_cities: Sequence[str | None],
+) -> tuple[list[bool], list[bool]]:
+    """Per-row ``(country_match, city_match)`` by resolved identity (``globe.geo.same_place``).
+
+    "USA / NYC" matches "United States / New York City"; a row without a prediction matches nothing.
+    """
+    from globe.geo import same_place
+
+    countries: list[bool] = []
+    cities: list[bool] = []
+    for pred_country, pred_city, gt_country, gt_city in zip(pred_countries, pred_cities, gt_countries, gt_cities, strict=True):
+        if not (pred_country or pred_city):
+            countries.append(False)
+            cities.append(False)
+            continue
+        country_ok, city_ok = same_place(pred_country or None, pred_city or None, gt_country or None, gt_city or None)
+        countries.append(bool(country_ok))
+        cities.append(bool(city_ok))
+    return countries, cities
+
+
+def _mean(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def group_metrics(
+    errors_km: Sequence[Any], country_matches: Sequence[bool], city_matches: Sequence[bool]
+) -> dict[str, Any]:
+    """The metrics reported for a whole run and for each continent/country group."""
+    return {
+        "n": len(errors_km),
+        "country_acc": _mean(country_matches),
+        "city_acc": _mean(city_matches),
+        **distance_accuracies(errors_km),
+        "median_km": median_km(errors_km),
+        "geoscore": geoscore(errors_km),
+    }
+
+
+def breakdown(
+    groups: Sequence[str | None],
+    errors_km: Sequence[Any],
+    country_matches: Sequence[bool],
+    city_matches: Sequence[bool],
+) -> dict[str, dict[str, Any]]:
+    """:func:`group_metrics` per group label (``None`` labels go to ``"unknown"``), largest groups first."""
+    members: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group or "unknown", []).append(index)
+    ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {
+        group: group_metrics(
+            [errors_km[i] for i in indices], [country_matches[i] for i in indices], [city_matches[i] for i in indices]
+        )
+        for group, indices in ordered
+    }
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run summary from scored rows.
+
+    Each row needs ``status``, ``pred_country``, ``pred_city``, ``gt_country``, ``gt_city``,
+    ``error_km`` (``None`` when missing). A row whose status is not ``"ok"`` counts as wrong
+    everywhere, whatever else it holds. Breakdowns group by the truth's ISO country code and
+    continent, spelled as names ("Europe", "France"); an unknown truth country groups as
+    ``"unknown"``. Rows are taken in the order given; pass them sorted for bit-identical sums.
+    """
+    from globe.geo import CONTINENT_NAMES, continent_of, country_code, country_name
+
+    ok = [row.get("status") == "ok" for row in rows]
+    errors = [row.get("error_km") if good else None for row, good in zip(rows, ok)]
+    pred_countries = [row.get("pred_country") if good else None for row, good in zip(rows, ok)]
+    pred_cities = [row.get("pred_city") if good else None for row, good in zip(rows, ok)]
+    gt_countries = [row.get("gt_country") for row in rows]
+    gt_cities = [row.get("gt_city") for row in rows]
+    country_matches, city_matches = identity_matches(pred_countries, pred_cities, gt_countries, gt_cities)
+
+    status_counts: dict[str, int] = {}
+    for row in rows:
+        status = str(row.get("status") or "unknown")
+        status_counts[status] = status_counts.get(status, 0) + 1
+    codes = [country_code(country) if country else None for country in gt_countries]
+    countries = [(country_name(code) or code) if code else None for code in codes]
+    continents = [CONTINENT_NAMES.get(continent_of(code), None) if code else None for code in codes]
+
+    overall = group_metrics(errors, country_matches, city_matches)
+    summary: dict[str, Any] = {
+        "n": overall.pop("n"),
+        "n_failed": sum(str(row.get("status")) not in ANSWER_STATUSES for row in rows),
+        "n_no_answer": status_counts.get("no_answer", 0),
+        "n_unresolved": status_counts.get("unresolved", 0),
+        "country_acc": overall.pop("country_acc"),
+        "city_acc": overall.pop("city_acc"),
+        "country_acc_string": string_accuracy(pred_countries, gt_countries),
+        "city_acc_string": string_accuracy(pred_cities, gt_cities),
+        **overall,
+        "status_counts": dict(sorted(status_counts.items())),
+        "by_continent": breakdown(continents, errors, country_matches, city_matches),
+        "by_country": breakdown(countries, errors, country_matches, city_matches),
+    }
+    return summary

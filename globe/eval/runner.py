@@ -1,0 +1,367 @@
+"""The evaluation run: one request per ground-truth row, rows appended to the CSV as they finish.
+
+Why it is built this way:
+
+* **Nothing is lost on a kill.** Each finished row is formatted to one string and written with
+  a single ``os.write`` on an ``O_APPEND`` descriptor, so a SIGKILL loses at most the rows still
+  in flight, never half a row (a torn tail from a full disk is trimmed on resume anyway).
+* **Resume without duplicates.** Rows are keyed by ``gt_index`` (their position in the ground
+  truth). Rerunning with the same ``--output`` keeps rows the model answered (``ok``,
+  ``unresolved``, ``no_answer``) and redoes the rest (failed requests, missing images...), after
+  rewriting the file without them, atomically. ``overwrite=True`` starts afresh.
+* **Nothing is silently dropped.** Every failure is a row with ``status`` and ``error``; the
+  metrics count it as wrong (``globe.eval.metrics``).
+* **Bounded memory.** ``concurrency`` workers pull rows from a queue; only their images are in memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from globe.chat_client import ChatClient, ChatResult, user_message
+from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
+
+logger = logging.getLogger(__name__)
+
+#: Columns the run adds after the ground truth's own columns.
+RESULT_COLUMNS = [
+    "gt_index", "gt_country", "gt_city", "gt_lat", "gt_lon",
+    "prediction", "pred_country", "pred_city", "pred_lat", "pred_lon", "error_km",
+    "status", "error", "attempts", "latency_s",
+]
+#: Statuses of rows the model answered: kept on resume (redoing them would change sampled results).
+ANSWERED_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
+
+PlaceResolver = Callable[[str | None, str | None], Any]
+
+
+@dataclass
+class EvalSettings:
+    """What each request looks like; mirrors the CLI options."""
+
+    prompt: str
+    system_prompt: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    concurrency: int = 16
+    timeout: float = 120.0
+    retries: int = 3
+    backoff: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunStats:
+    n_total: int = 0
+    n_already_done: int = 0
+    n_done_now: int = 0
+    n_redone: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+
+class OutputMismatchError(ValueError):
+    """An existing output CSV was written for different ground-truth columns."""
+
+
+# --------------------------------------------------------------------------- CSV output
+
+
+def output_columns(gt_columns: Sequence[str]) -> list[str]:
+    """Ground-truth columns (those not clashing with ours) then :data:`RESULT_COLUMNS`."""
+    ours = set(RESULT_COLUMNS)
+    return [column for column in gt_columns if column not in ours] + RESULT_COLUMNS
+
+
+def format_csv_row(fieldnames: Sequence[str], record: Mapping[str, Any]) -> str:
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n").writerow(
+        {key: _cell(record.get(key)) for key in fieldnames}
+    )
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)  # repr round-trips exactly
+    return value
+
+
+class AppendOnlyCsv:
+    """A CSV opened for appending whole rows with one ``os.write`` each (see module docstring)."""
+
+    def __init__(self, path: Path, fieldnames: Sequence[str]):
+        self.path = path
+        self.fieldnames = list(fieldnames)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if new:
+            self._write(format_csv_row(self.fieldnames, dict(zip(self.fieldnames, self.fieldnames))))
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._write(format_csv_row(self.fieldnames, record))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "AppendOnlyCsv":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def read_output_rows(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
+    """``(header, complete rows, clean)`` of an output CSV; ``clean`` is False if a torn tail was cut."""
+    text = path.read_text(encoding="utf-8")
+    clean = text.endswith("\n") or not text
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return [], [], False
+    rows: list[dict[str, str]] = []
+    last_appended = False
+    try:
+        for values in reader:
+            last_appended = False
+            if not values:
+                continue
+            if len(values) != len(header):
+                clean = False
+                continue
+            rows.append(dict(zip(header, values)))
+            last_appended = True
+    except csv.Error:  # an unclosed quote at the end: the torn record is not in ``rows``
+        clean = False
+        last_appended = False
+    if not text.endswith("\n") and last_appended:
+        rows.pop()  # the last record was cut mid-write (between fields): redo it
+    return header, rows, clean
+
+
+def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tuple[dict[int, dict[str, str]], int]:
+    """Make ``path`` hold only rows to keep; returns ``(kept rows by gt_index, rows dropped to redo)``."""
+    if overwrite or not path.exists() or path.stat().st_size == 0:
+        if path.exists():
+            path.unlink()
+        return {}, 0
+    header, rows, clean = read_output_rows(path)
+    if header != list(fieldnames):
+        raise OutputMismatchError(
+            f"{path} has columns {header[:6]}... which differ from this run's {list(fieldnames)[:6]}...: "
+            f"it was written for another ground-truth file or version. Pass --overwrite to replace it, "
+            f"or choose another --output."
+        )
+    kept: dict[int, dict[str, str]] = {}
+    dropped = 0
+    for row in rows:
+        try:
+            index = int(row["gt_index"])
+        except (KeyError, ValueError):
+            dropped += 1
+            continue
+        if row.get("status") in ANSWERED_STATUSES and index not in kept:
+            kept[index] = row
+        else:
+            dropped += 1
+    if dropped or not clean:
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(format_csv_row(fieldnames, dict(zip(fieldnames, fieldnames))))
+            for index in sorted(kept):
+                handle.write(format_csv_row(fieldnames, kept[index]))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    return kept, dropped
+
+
+# --------------------------------------------------------------------------- one row
+
+
+def _base_record(row: GroundTruthRow) -> dict[str, Any]:
+    record: dict[str, Any] = dict(row.raw)
+    record.update(gt_index=row.index, gt_country=row.country, gt_city=row.city, gt_lat=row.lat, gt_lon=row.lon)
+    return record
+
+
+def _load_image(path: Path) -> bytes:
+    """The image's bytes, after checking it decodes (a corrupt file fails here, not at the server)."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+    return data
+
+
+def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
+    """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text."""
+    from globe.answers import parse_answer
+    from globe.geo import distance_km
+
+    parsed = parse_answer(text)
+    record.update(prediction=text, pred_country=parsed.country, pred_city=parsed.city)
+    if not (parsed.country or parsed.city):
+        record.update(status="no_answer", error="no country:/city: lines found in the answer")
+        return record
+    try:
+        place = resolver(parsed.country, parsed.city)
+    except Exception as exc:  # noqa: BLE001 - an online geocoder outage must not stop the run
+        place = None
+        record["error"] = f"geocoder failed: {type(exc).__name__}: {exc}"
+    if place is None:
+        record["status"] = "unresolved"
+        record["error"] = record.get("error") or f"could not place country={parsed.country!r} city={parsed.city!r}"
+        return record
+    record.update(pred_lat=float(place.lat), pred_lon=float(place.lon), status="ok", error=None)
+    if record.get("gt_lat") is not None and record.get("gt_lon") is not None:
+        record["error_km"] = distance_km((record["gt_lat"], record["gt_lon"]), (place.lat, place.lon))
+    return record
+
+
+async def evaluate_row(
+    row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver
+) -> dict[str, Any]:
+    """One output record for one ground-truth row; never raises for a bad row."""
+    record = _base_record(row)
+    if row.problem:
+        record.update(status="bad_row", error=row.problem)
+        return record
+    try:
+        path = resolve_image_path(image_root, row.image or "")
+    except PermissionError as exc:
+        record.update(status="outside_image_root", error=str(exc))
+        return record
+    try:
+        image = await asyncio.to_thread(_load_image, path)
+    except FileNotFoundError:
+        record.update(status="missing_image", error=f"image not found: {path}")
+        return record
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
+        record.update(status="corrupt_image", error=f"cannot decode {path}: {type(exc).__name__}: {exc}")
+        return record
+
+    messages = []
+    if settings.system_prompt:
+        messages.append({"role": "system", "content": settings.system_prompt})
+    messages.append(user_message(settings.prompt, image))
+    result: ChatResult = await client.chat(
+        messages, max_tokens=settings.max_tokens, temperature=settings.temperature, extra=settings.extra or None
+    )
+    record.update(attempts=result.attempts, latency_s=round(result.latency_s, 3))
+    if not result.ok:
+        record.update(status=result.status, error=result.error)
+        return record
+    # In a thread: an online geocoder blocks (rate limits) and must not stall the other requests.
+    return await asyncio.to_thread(score_prediction, record, result.text or "", resolver)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="eval", unit="img", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+async def run_eval_async(
+    gt: GroundTruth,
+    output: Path,
+    client: ChatClient,
+    settings: EvalSettings,
+    resolver: PlaceResolver,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunStats:
+    """Evaluate every row of ``gt`` not already in ``output``; see the module docstring."""
+    fieldnames = output_columns(gt.columns)
+    kept, dropped = prepare_output(output, fieldnames, overwrite)
+    wanted = {row.index for row in gt.rows}
+    pending = [row for row in gt.rows if row.index not in kept]
+    stats = RunStats(n_total=len(gt.rows), n_already_done=len(wanted & set(kept)), n_redone=dropped)
+    if stats.n_already_done:
+        logger.info("resuming %s: %d rows done, %d to go", output, stats.n_already_done, len(pending))
+    queue: asyncio.Queue[GroundTruthRow] = asyncio.Queue()
+    for row in pending:
+        queue.put_nowait(row)
+
+    with AppendOnlyCsv(output, fieldnames) as writer, _progress(len(pending), progress) as bar:
+        async def worker() -> None:
+            while True:
+                try:
+                    row = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                record = await evaluate_row(row, gt.image_root, client, settings, resolver)
+                writer.write(record)
+                status = str(record.get("status"))
+                stats.status_counts[status] = stats.status_counts.get(status, 0) + 1
+                stats.n_done_now += 1
+                bar.update(1)
+
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(settings.concurrency, len(pending))))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+    return stats
+
+
+async def run_eval_with_server(
+    gt: GroundTruth,
+    output: Path,
+    url: str,
+    settings: EvalSettings,
+    resolver: PlaceResolver,
+    model: str | None = None,
+    api_key: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> tuple[RunStats, str]:
+    """Open one client for the run, pick the model (the server's first unless given), run; ``(stats, model)``."""
+    async with ChatClient(
+        url, api_key=api_key, model=model, timeout=settings.timeout, retries=settings.retries,
+        concurrency=settings.concurrency, backoff=settings.backoff,
+    ) as client:
+        chosen = await client.resolve_model()  # fails fast with a clear message if the server is down
+        stats = await run_eval_async(gt, output, client, settings, resolver, overwrite=overwrite, progress=progress)
+    return stats, chosen
+
+
+def load_results(path: Path, indices: Iterable[int] | None = None) -> list[dict[str, str]]:
+    """The complete rows of an output CSV, ordered by ``gt_index`` (optionally only ``indices``)."""
+    _, rows, _ = read_output_rows(path)
+    keep = set(indices) if indices is not None else None
+    by_index: dict[int, dict[str, str]] = {}
+    unkeyed: list[dict[str, str]] = []
+    for row in rows:
+        try:
+            index = int(row["gt_index"])
+        except (KeyError, ValueError):
+            unkeyed.append(row)
+            continue
+        if keep is None or index in keep:
+            by_index[index] = row  # the last write of an index wins
+    return [by_index[index] for index in sorted(by_index)] + (unkeyed if keep is None else [])

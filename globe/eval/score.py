@@ -1,0 +1,152 @@
+"""Scoring a predictions CSV: ours, the released eval's, or a third party's, with no server.
+
+Our CSVs carry ``gt_*``, ``pred_*``, ``status``; the released eval wrote the ground-truth columns
+plus ``prediction`` (JSON ``{"data": text}``), lower-cased ``pred_city``/``pred_country`` and
+empty ``pred_LAT``/``pred_LON``, and dropped failed rows. :func:`scored_rows` reads either:
+
+* truth: ``gt_lat``/``gt_lon``/``gt_country``/``gt_city``, else the ground-truth spellings
+  (``LAT``/``latitude``...), with country/city reverse-geocoded when absent;
+* prediction: ``pred_lat``/``pred_lon`` when present (any case) and not ``reresolve``, else the
+  place of ``pred_country``/``pred_city``, else of the answer parsed from ``prediction``;
+* status: the ``status`` column, else derived (``ok``, ``unresolved``, ``no_answer`` or
+  ``no_prediction``).
+
+Distances are always recomputed from coordinates, so a rescored run equals the run's own summary.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+from globe.eval.data import COUNTRY_COLUMNS, CITY_COLUMNS, LAT_COLUMNS, LON_COLUMNS, find_column
+
+PlaceResolver = Callable[[str | None, str | None], Any]
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def prediction_text(value: Any) -> str:
+    """The model's text from a ``prediction`` cell, unwrapping the released ``{"data": ...}`` JSON."""
+    text = "" if value is None else str(value)
+    stripped = text.strip()
+    if stripped.startswith("{") and '"data"' in stripped:
+        try:
+            decoded = json.loads(stripped)
+        except ValueError:
+            return text
+        if isinstance(decoded, Mapping) and isinstance(decoded.get("data"), str):
+            return decoded["data"]
+    return text
+
+
+def _valid_pair(lat: float | None, lon: float | None) -> bool:
+    return lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def scored_rows(
+    rows: Sequence[Mapping[str, Any]],
+    resolver: PlaceResolver | None = None,
+    reresolve: bool = False,
+    reverse_geocode: Callable[[list[float], list[float]], list[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
+    from globe.answers import parse_answer
+    from globe.geo import country_name, distance_km
+
+    if resolver is None:
+        from globe.geo import resolve as resolver
+    if not rows:
+        return []
+    columns = list(rows[0].keys())
+    lat_column = "gt_lat" if "gt_lat" in columns else find_column(columns, LAT_COLUMNS)
+    lon_column = "gt_lon" if "gt_lon" in columns else find_column(columns, LON_COLUMNS)
+    country_column = "gt_country" if "gt_country" in columns else find_column(columns, COUNTRY_COLUMNS)
+    city_column = "gt_city" if "gt_city" in columns else find_column(columns, CITY_COLUMNS)
+    pred_lat_column = find_column(columns, ("pred_lat", "pred_latitude"))
+    pred_lon_column = find_column(columns, ("pred_lon", "pred_lng", "pred_longitude"))
+    if lat_column is None or lon_column is None:
+        raise ValueError(f"cannot score: no ground-truth latitude/longitude column among {columns}")
+
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        status = _text(row.get("status"))
+        gt_lat, gt_lon = _float(row.get(lat_column)), _float(row.get(lon_column))
+        country = _text(row.get(country_column)) if country_column else None
+        if country and len(country) == 2 and country.isupper():
+            country = country_name(country) or country
+        scored: dict[str, Any] = {
+            "gt_index": row.get("gt_index"),
+            "gt_lat": gt_lat, "gt_lon": gt_lon,
+            "gt_country": country,
+            "gt_city": _text(row.get(city_column)) if city_column else None,
+            "pred_country": _text(row.get("pred_country")),
+            "pred_city": _text(row.get("pred_city")),
+            "pred_lat": None, "pred_lon": None, "error_km": None,
+        }
+        text = prediction_text(row.get("prediction"))
+        if not (scored["pred_country"] or scored["pred_city"]) and text.strip():
+            parsed = parse_answer(text)
+            scored["pred_country"], scored["pred_city"] = parsed.country, parsed.city
+        has_names = bool(scored["pred_country"] or scored["pred_city"])
+        answered = status is None or status in ("ok", "unresolved")
+        if answered:
+            if not reresolve and pred_lat_column and pred_lon_column:
+                scored["pred_lat"] = _float(row.get(pred_lat_column))
+                scored["pred_lon"] = _float(row.get(pred_lon_column))
+            if not _valid_pair(scored["pred_lat"], scored["pred_lon"]) and has_names:
+                try:
+                    place = resolver(scored["pred_country"], scored["pred_city"])
+                except Exception:  # noqa: BLE001 - an unplaceable name is a wrong answer, not a crash
+                    place = None
+                if place is not None:
+                    scored["pred_lat"], scored["pred_lon"] = float(place.lat), float(place.lon)
+            if not _valid_pair(scored["pred_lat"], scored["pred_lon"]):
+                scored["pred_lat"] = scored["pred_lon"] = None
+        placed = scored["pred_lat"] is not None
+        if status is None or status in ("ok", "unresolved"):
+            if placed:
+                status = "ok"
+            elif has_names:
+                status = "unresolved"
+            else:
+                status = "no_answer" if text.strip() else "no_prediction"
+        if status == "ok" and placed and _valid_pair(gt_lat, gt_lon):
+            scored["error_km"] = distance_km((gt_lat, gt_lon), (scored["pred_lat"], scored["pred_lon"]))
+        scored["status"] = status
+        out.append(scored)
+
+    _fill_truth_places(out, reverse_geocode)
+    return out
+
+
+def _fill_truth_places(rows: list[dict[str, Any]], reverse_geocode: Callable | None) -> None:
+    todo = [row for row in rows if (row["gt_country"] is None or row["gt_city"] is None)
+            and _valid_pair(row["gt_lat"], row["gt_lon"])]
+    if not todo:
+        return
+    from globe.geo import country_name
+
+    if reverse_geocode is None:
+        from globe.geo import reverse_many as reverse_geocode
+    places = reverse_geocode([row["gt_lat"] for row in todo], [row["gt_lon"] for row in todo])
+    for row, place in zip(todo, places, strict=True):
+        if place is None:
+            continue
+        if row["gt_country"] is None:
+            row["gt_country"] = country_name(place.country_code) or place.country_code
+        if row["gt_city"] is None and getattr(place, "level", "city") == "city":
+            row["gt_city"] = place.name

@@ -1,0 +1,125 @@
+"""Specification of globe.eval.metrics: exact values on hand-made error lists."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from globe.eval.metrics import (
+    accuracy_within,
+    breakdown,
+    distance_accuracies,
+    geoscore,
+    identity_matches,
+    median_km,
+    string_accuracy,
+    string_match,
+    summarize,
+)
+
+# One row per bucket, plus a row without a prediction.
+ERRORS = [0.5, 10.0, 100.0, 500.0, 2000.0, 5000.0, None]
+
+
+def test_distance_accuracies_count_missing_rows_as_wrong():
+    assert distance_accuracies(ERRORS) == {
+        "acc_1km": 1 / 7, "acc_25km": 2 / 7, "acc_200km": 3 / 7, "acc_750km": 4 / 7, "acc_2500km": 5 / 7,
+    }
+
+
+def test_threshold_is_inclusive():
+    assert accuracy_within([25.0, 25.000001], 25) == 0.5
+
+
+def test_unparseable_and_negative_errors_are_missing():
+    assert accuracy_within(["", "nan", float("nan"), -1.0, "abc", "3.5"], 25) == 1 / 6
+
+
+def test_empty_input_gives_zero_not_an_error():
+    assert accuracy_within([], 25) == 0.0
+    assert geoscore([]) == 0.0
+    assert median_km([]) is None
+
+
+def test_median_treats_missing_as_infinite():
+    assert median_km(ERRORS) == 500.0
+    assert median_km([1.0, 3.0, None, None]) is None  # half the rows missing: the median is not finite
+    assert median_km([1.0, 3.0, None]) == 3.0
+
+
+def test_geoscore_is_geoguessr_formula():
+    assert geoscore([0.0]) == 5000.0
+    assert geoscore([1492.7]) == pytest.approx(5000.0 / math.e)
+    assert geoscore([0.0, None]) == 2500.0  # a row without prediction scores 0
+
+
+@pytest.mark.parametrize(
+    "pred, truth, expected",
+    [
+        ("paris", "Paris", True),
+        ("Paris ", "paris", True),
+        ("usa", "United States", False),  # why identity matching is the headline metric
+        ("Niger", "Nigeria", True),  # 5/7 >= 0.7: the released rule's false positive
+        ("york", "new york", False),  # 4/8 < 0.7
+        ("new york city", "New York", False),  # 8/13 < 0.7
+        ("", "Paris", False),
+        (None, "Paris", False),
+        ("Paris", "", False),
+    ],
+)
+def test_string_match_is_the_released_rule(pred, truth, expected):
+    assert string_match(pred, truth) is expected
+
+
+def test_string_accuracy():
+    assert string_accuracy(["paris", "usa", None, "tokyo"], ["Paris", "United States", "Rome", "Tokyo"]) == 0.5
+
+
+def test_identity_matches_compare_resolved_places():
+    countries, cities = identity_matches(
+        ["USA", "Deutschland", "France", None],
+        ["NYC", "München", "Lyon", None],
+        ["United States", "Germany", "France", "Italy"],
+        ["New York City", "Munich", "Paris", "Rome"],
+    )
+    assert countries == [True, True, True, False]
+    assert cities == [True, True, False, False]
+
+
+def test_breakdown_groups_rows_largest_first():
+    groups = breakdown(["Europe", "Asia", "Europe", None], [1.0, 30.0, None, 5.0], [True, True, False, True],
+                       [True, False, False, False])
+    assert list(groups) == ["Europe", "Asia", "unknown"]
+    assert groups["Europe"]["n"] == 2
+    assert groups["Europe"]["acc_1km"] == 0.5
+    assert groups["Europe"]["country_acc"] == 0.5
+    assert groups["Asia"]["acc_25km"] == 0.0 and groups["Asia"]["acc_200km"] == 1.0
+
+
+def _row(status, pred_country, pred_city, gt_country, gt_city, error_km):
+    return dict(status=status, pred_country=pred_country, pred_city=pred_city, gt_country=gt_country,
+                gt_city=gt_city, error_km=error_km)
+
+
+def test_summarize_counts_failed_rows_as_wrong_everywhere():
+    rows = [
+        _row("ok", "France", "Paris", "France", "Paris", 0.4),
+        _row("ok", "Japan", "Osaka", "Japan", "Tokyo", 393.0),
+        _row("unresolved", "Atlantis", "Poseidonia", "Greece", "Athens", None),
+        _row("no_answer", None, None, "Italy", "Rome", None),
+        # a failed row whose stale prediction columns must not count:
+        _row("http_500", "United States", "New York City", "United States", "New York City", 0.0),
+    ]
+    summary = summarize(rows)
+    assert summary["n"] == 5
+    assert summary["n_failed"] == 1
+    assert summary["n_no_answer"] == 1 and summary["n_unresolved"] == 1
+    assert summary["country_acc"] == 2 / 5
+    assert summary["city_acc"] == 1 / 5
+    assert summary["country_acc_string"] == 2 / 5 and summary["city_acc_string"] == 1 / 5
+    assert (summary["acc_1km"], summary["acc_25km"], summary["acc_750km"]) == (1 / 5, 1 / 5, 2 / 5)
+    assert summary["median_km"] is None  # 3 of 5 rows have no distance
+    assert summary["status_counts"] == {"http_500": 1, "no_answer": 1, "ok": 2, "unresolved": 1}
+    assert summary["by_continent"]["Europe"]["n"] == 3
+    assert summary["by_country"]["Japan"]["acc_750km"] == 1.0
+    assert summary["by_country"]["United States"]["country_acc"] == 0.0
