@@ -104,9 +104,9 @@ def flag_values(argv: list[str], flag: str) -> list[str] | None:
 
 @functools.cache
 def swift_argument_classes() -> dict[str, type]:
-    from swift.arguments import RLHFArguments, RolloutArguments, SftArguments
+    from swift.arguments import DeployArguments, RLHFArguments, RolloutArguments, SftArguments
 
-    return {"sft": SftArguments, "rlhf": RLHFArguments, "rollout": RolloutArguments}
+    return {"sft": SftArguments, "rlhf": RLHFArguments, "rollout": RolloutArguments, "deploy": DeployArguments}
 
 
 @functools.cache
@@ -540,6 +540,40 @@ def test_serve_rm_refuses_a_missing_adapter(tmp_path: Path) -> None:
     proc = run_launcher("serve_rm.sh", tmp_path, dry_run=False, RM_ADAPTER=str(tmp_path / "nope"))
     assert proc.returncode == 2
     assert "is not a directory" in proc.stderr and "RM_ADAPTER=none" in proc.stderr
+
+
+# --------------------------------------------------------------------------- swift deploy (SERVE_BACKEND=swift)
+
+
+def test_serve_policy_with_swift_backend_is_a_valid_swift_deploy(tmp_path: Path) -> None:
+    printed = dry_run(
+        "serve_policy.sh", tmp_path, SERVE_BACKEND="swift", MODEL="/ckpt/checkpoint-8", MODEL_TYPE="qwen2_5_vl",
+        TORCH_DTYPE="float32", HOST="127.0.0.1", PORT="9002", MAX_NEW_TOKENS="256",
+    )
+    assert printed.argv[:2] == ["swift", "deploy"]
+    args = swift_parse(printed.argv)
+    assert (args.model, args.infer_backend, args.served_model_name, args.port) == (
+        "/ckpt/checkpoint-8", "transformers", "globe", 9002)
+    assert (args.host, args.torch_dtype, args.max_new_tokens) == ("127.0.0.1", "float32", 256)
+    assert printed.env["MAX_PIXELS"] == "1003520"
+    assert "export GLOBE_EVAL_URL=http://127.0.0.1:9002/v1" in printed.note
+
+
+def test_serve_rm_with_swift_backend_serves_the_lora_under_the_reward_model_name(tmp_path: Path) -> None:
+    adapter = tmp_path / "globe_rm_model" / "v0-20250101-000000" / "checkpoint-2"
+    adapter.mkdir(parents=True)
+    printed = dry_run("serve_rm.sh", tmp_path, SERVE_BACKEND="swift", RM_ADAPTER=str(adapter), PORT="8124",
+                      HOST="127.0.0.1")
+    args = swift_parse(printed.argv)
+    assert args.adapters == [f"globe-rm={adapter}"]
+    assert args.served_model_name == "globe-rm-base"
+    assert "export GLOBE_RM_MODEL=globe-rm" in printed.note
+
+
+def test_unknown_serve_backend_is_refused(tmp_path: Path) -> None:
+    proc = run_launcher("serve_policy.sh", tmp_path, SERVE_BACKEND="tgi")
+    assert proc.returncode == 2
+    assert "SERVE_BACKEND='tgi' is not one of: vllm, swift" in proc.stderr
 
 
 def test_latest_checkpoint_is_the_highest_version_then_step(tmp_path: Path) -> None:

@@ -437,6 +437,45 @@ globe_grpo() {
 
 # --------------------------------------------------------------------------- serving
 
+# globe_serve: the OpenAI-compatible server for MODEL, by SERVE_BACKEND:
+#   vllm  (default) `vllm serve`, what GPU clusters use;
+#   swift `swift deploy`, ms-swift's own server: INFER_BACKEND=transformers (default) runs without a
+#         GPU or vLLM (a laptop, CI, `make demo`), INFER_BACKEND=vllm on GPUs.
+# Both speak the same API (/v1/models, /v1/chat/completions with logprobs), so rewards and
+# eval.py cannot tell them apart.
+globe_serve() {
+    : "${SERVE_BACKEND:=vllm}"
+    case "$SERVE_BACKEND" in
+        vllm) globe_vllm_serve ;;
+        swift) globe_swift_deploy ;;
+        *) globe_die "SERVE_BACKEND='$SERVE_BACKEND' is not one of: vllm, swift" ;;
+    esac
+}
+
+# globe_swift_deploy: `swift deploy` with the serving knobs (SERVED_MODEL_NAME HOST PORT
+# INFER_BACKEND TORCH_DTYPE MAX_NEW_TOKENS, and MODEL_TYPE/TEMPLATE so a local checkpoint loads
+# without guessing). The image budget reaches it through MAX_PIXELS/MAX_NUM, as in training.
+globe_swift_deploy() {
+    : "${INFER_BACKEND=transformers}"
+    : "${TORCH_DTYPE=}"
+    : "${MAX_NEW_TOKENS=}"
+    : "${SWIFT_BIN=swift}"
+    globe_required MODEL SERVED_MODEL_NAME PORT INFER_BACKEND
+    globe_int PORT MAX_NEW_TOKENS
+    globe_image_env
+    globe_command "$SWIFT_BIN" deploy
+    globe_flag model "$MODEL"
+    globe_opt model_type "$MODEL_TYPE"
+    globe_opt template "$TEMPLATE"
+    globe_opt torch_dtype "$TORCH_DTYPE"
+    globe_flag infer_backend "$INFER_BACKEND"
+    globe_flag served_model_name "$SERVED_MODEL_NAME"
+    globe_opt host "$HOST"
+    globe_flag port "$PORT"
+    globe_opt max_new_tokens "$MAX_NEW_TOKENS"
+}
+
+
 # globe_vllm_serve: `vllm serve MODEL` with the serving knobs (SERVED_MODEL_NAME HOST PORT
 # MAX_MODEL_LEN TENSOR_PARALLEL_SIZE GPU_MEMORY_UTILIZATION MM_PROCESSOR_KWARGS).
 # MM_PROCESSOR_KWARGS defaults to the training image budget (MAX_PIXELS) for Qwen, so the served

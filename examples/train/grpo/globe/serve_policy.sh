@@ -10,7 +10,9 @@
 # Knobs: MODEL_FAMILY (qwen2_5_vl | internvl3) MODEL SERVED_MODEL_NAME HOST PORT MAX_MODEL_LEN
 # TENSOR_PARALLEL_SIZE GPU_MEMORY_UTILIZATION MAX_PIXELS MM_PROCESSOR_KWARGS VLLM_BIN EXTRA_ARGS
 # DRY_RUN. Set VLLM_API_KEY to require a key (vLLM reads it itself). Arguments to this script are
-# passed on to `vllm serve`. It prints the GLOBE_EVAL_URL line for eval.py (see README.md).
+# passed on to the server command. It prints the GLOBE_EVAL_URL line for eval.py (see README.md).
+# SERVE_BACKEND=swift serves with `swift deploy` instead of vLLM (no GPU needed with
+# INFER_BACKEND=transformers; knobs INFER_BACKEND TORCH_DTYPE MAX_NEW_TOKENS SWIFT_BIN).
 set -euo pipefail
 # shellcheck source=common.sh disable=SC1091  # (followed with shellcheck -x)
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
@@ -29,7 +31,7 @@ globe_model_family
 : "${GPU_MEMORY_UTILIZATION=0.9}"
 : "${VLLM_BIN=vllm}"
 
-globe_vllm_serve
+globe_serve
 globe_extra_args "$@"
 
 policy_host="$(globe_reachable_host)"

@@ -12,7 +12,9 @@
 #
 # Knobs: MODEL_FAMILY MODEL RM_ADAPTER SERVED_MODEL_NAME HOST PORT MAX_MODEL_LEN
 # TENSOR_PARALLEL_SIZE GPU_MEMORY_UTILIZATION MAX_LORA_RANK MAX_PIXELS MM_PROCESSOR_KWARGS
-# VLLM_BIN EXTRA_ARGS DRY_RUN. Arguments to this script are passed on to `vllm serve`.
+# VLLM_BIN EXTRA_ARGS DRY_RUN; SERVE_BACKEND=swift serves with `swift deploy` instead (no GPU
+# needed with INFER_BACKEND=transformers; knobs INFER_BACKEND TORCH_DTYPE MAX_NEW_TOKENS SWIFT_BIN).
+# Arguments to this script are passed on to the server command.
 set -euo pipefail
 # shellcheck source=common.sh disable=SC1091  # (followed with shellcheck -x)
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
@@ -48,11 +50,15 @@ if ! globe_is_off "$RM_ADAPTER"; then
     SERVED_MODEL_NAME="$rm_name-base"
 fi
 globe_int MAX_LORA_RANK
-globe_vllm_serve
+globe_serve
 if ! globe_is_off "$RM_ADAPTER"; then
-    globe_flag enable-lora
-    globe_flag lora-modules "$rm_name=$RM_ADAPTER"
-    globe_flag max-lora-rank "$MAX_LORA_RANK"
+    if [[ "$SERVE_BACKEND" == swift ]]; then
+        globe_flag adapters "$rm_name=$RM_ADAPTER"
+    else
+        globe_flag enable-lora
+        globe_flag lora-modules "$rm_name=$RM_ADAPTER"
+        globe_flag max-lora-rank "$MAX_LORA_RANK"
+    fi
 fi
 globe_extra_args "$@"
 
