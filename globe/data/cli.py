@@ -1,0 +1,139 @@
+"""``globe-data``: turn downloaded geolocation data into the rows GLOBE's datasets read.
+
+    globe-data convert  --csv mp16-reason-train.csv --image-root images --out data/mp16-reason/train.jsonl
+    globe-data validate --csv im2gps3k_places365.csv --image-root im2gps3ktest
+    globe-data sample   # rebuild data/sample/
+    globe-data layouts  # what each --layout reads
+
+Also ``python -m globe.data ...``. A conversion prints a summary (kept, dropped by reason,
+warnings, examples) and saves it beside the output as ``<out>.report.json``; re-running the
+same command after a kill resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .convert import Converter, ConvertOptions
+from .images import IMAGE_CHECKS
+from .layouts import COLUMN_ALIASES, LAYOUTS, LayoutError
+
+
+def _add_source_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--csv", required=True, type=Path, help="the downloaded CSV")
+    parser.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                        help="column layout of the CSV (default: detect from the header)")
+    parser.add_argument("--image-root", type=Path, default=None,
+                        help="folder holding the images the id column names (default: the CSV's folder)")
+    parser.add_argument("--image-check", choices=IMAGE_CHECKS, default="decode",
+                        help="decode: open and decode every image (default); exists: only check the file; "
+                             "none: trust the CSV")
+    parser.add_argument("--no-check-images", dest="image_check", action="store_const", const="none",
+                        help="same as --image-check none")
+    parser.add_argument("--swap-lat-lon", choices=["auto", "yes", "no"], default="auto",
+                        help="auto: detect a LAT/LON header swap from the values (default)")
+    parser.add_argument("--fill-missing", action="store_true",
+                        help="reverse-geocode an empty country/city from lat/lon instead of dropping/keeping it empty")
+    parser.add_argument("--geocode-min-population", type=int, default=15_000,
+                        help="reverse geocoding labels the nearest place with at least this population")
+    parser.add_argument("--geocode-max-km", type=float, default=200.0,
+                        help="drop a row whose nearest such place is farther than this (open sea, ice)")
+    parser.add_argument("--keep-country-names", action="store_true",
+                        help="write country names as the CSV spells them (default: canonical English names)")
+    parser.add_argument("--dedupe-by", choices=["id", "id+reasoning"], default="id",
+                        help="what makes two rows duplicates (id+reasoning for reward-model data, where one image "
+                             "carries several reasonings)")
+    parser.add_argument("--chunk-size", type=int, default=10_000, help="rows per processing chunk (memory bound)")
+    parser.add_argument("--workers", type=int, default=4, help="threads decoding images (default 4)")
+    parser.add_argument("--limit", type=int, default=None, help="stop after this many data rows")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+
+
+def _options(args: argparse.Namespace) -> ConvertOptions:
+    return ConvertOptions(
+        layout=args.layout,
+        image_root=args.image_root,
+        image_check=args.image_check,
+        swap_lat_lon=args.swap_lat_lon,
+        fill_missing=args.fill_missing,
+        min_population=args.geocode_min_population,
+        max_geocode_km=args.geocode_max_km,
+        normalise_countries=not args.keep_country_names,
+        absolute_paths=getattr(args, "absolute_paths", False),
+        chunk_size=args.chunk_size,
+        workers=args.workers,
+        limit=args.limit,
+        dedupe_by=args.dedupe_by,
+        progress=not args.no_progress,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="globe-data", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    convert = sub.add_parser("convert", help="validate a CSV and write the JSONL the registered datasets read")
+    _add_source_args(convert)
+    convert.add_argument("--out", required=True, type=Path, help="output JSONL (appended to / resumed if it exists)")
+    convert.add_argument("--rm-out", action="store_true", help="delete --out first instead of resuming it")
+    convert.add_argument("--absolute-paths", action="store_true",
+                         help="write absolute image paths (default: relative to the output file's folder)")
+
+    validate = sub.add_parser("validate", help="run every check of convert and print the report; write nothing")
+    _add_source_args(validate)
+
+    sample = sub.add_parser("sample", help="rebuild the bundled sample (images, CSVs and JSONL)")
+    sample.add_argument("--out", type=Path, default=None, help="folder to write (default: data/sample in the repo)")
+
+    sub.add_parser("layouts", help="list the layouts and the column names each one accepts")
+    return parser
+
+
+def _run_conversion(args: argparse.Namespace, out: Path | None) -> int:
+    converter = Converter(args.csv, out, _options(args), geo=None)
+    try:
+        report = converter.run(rm_out=getattr(args, "rm_out", False))
+    except KeyboardInterrupt:
+        print(converter.report.summary(), file=sys.stderr)
+        print(f"\ninterrupted: {converter.report.kept:,} rows written so far; re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(report.to_json() if args.json else report.summary())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "convert":
+            return _run_conversion(args, args.out)
+        if args.command == "validate":
+            return _run_conversion(args, None)
+        if args.command == "sample":
+            from .sample import SAMPLE_DIR, build_sample
+
+            out = args.out or SAMPLE_DIR
+            reports = build_sample(out, progress=False)
+            for name, report in reports.items():
+                print(f"{out / name}: {report.kept} rows, dropped {dict(report.dropped) or 0}, "
+                      f"warnings {dict(report.warnings) or 0}")
+            return 0
+        if args.command == "layouts":
+            for spec in LAYOUTS.values():
+                print(f"{spec.name:<12} {spec.description}")
+            print("\ncolumn names accepted (case-insensitive):")
+            for column, aliases in COLUMN_ALIASES.items():
+                print(f"  {column:<10} {', '.join(aliases)}")
+            return 0
+    except (FileNotFoundError, LayoutError, ValueError) as exc:
+        print(f"globe-data {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

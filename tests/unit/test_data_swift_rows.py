@@ -1,0 +1,99 @@
+"""``to_swift_row``: the exact ms-swift row each GLOBE task gets from a converted or a released row."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from globe.data.swift_rows import to_swift_row
+from globe.prompts import LOCATABILITY_SYSTEM_PROMPT, format_answer, geo_prompt
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "train_images").mkdir()
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(tmp_path / "train_images" / "7e_c3_8163912402.jpg", format="JPEG")
+    return tmp_path
+
+
+def converted_row(**overrides):
+    row = {"image_id": "7e_c3_8163912402.jpg", "images": ["train_images/7e_c3_8163912402.jpg"],
+           "country": "Italy", "city": "Rome", "lat": 41.9028, "lon": 12.4964, "solution": "Italy\tRome",
+           "entities": [{"text": "Colosseum"}], "reasoning": "A ruined amphitheatre of travertine.",
+           "locatable": "yes"}
+    row.update(overrides)
+    return row
+
+
+def test_grpo_row_is_prompt_only_and_keeps_the_reward_columns(folder: Path) -> None:
+    row = to_swift_row(converted_row(), "grpo", base_dir=str(folder))
+    assert row == {
+        "messages": [{"role": "user", "content": "<image>" + geo_prompt(True)}],
+        "images": [str(folder / "train_images" / "7e_c3_8163912402.jpg")],
+        "image_id": "7e_c3_8163912402.jpg",
+        "solution": "Italy\tRome",
+        "country": "Italy",
+        "city": "Rome",
+        "lat": 41.9028,
+        "lon": 12.4964,
+        "entities": [{"text": "Colosseum"}],
+    }
+
+
+def test_sft_row_targets_think_then_answer(folder: Path) -> None:
+    row = to_swift_row(converted_row(), "sft", base_dir=str(folder))
+    assert row["messages"] == [
+        {"role": "user", "content": "<image>" + geo_prompt(True)},
+        {"role": "assistant", "content": format_answer("Italy", "Rome", "A ruined amphitheatre of travertine.")},
+    ]
+    assert row["messages"][1]["content"] == ("<think>A ruined amphitheatre of travertine.</think>"
+                                             "<answer>country: Italy\ncity: Rome</answer>")
+
+
+def test_rm_row_asks_the_locatability_question(folder: Path) -> None:
+    row = to_swift_row(converted_row(locatable="no"), "rm", base_dir=str(folder))
+    assert row["messages"] == [
+        {"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT},
+        {"role": "user", "content": "<image>A ruined amphitheatre of travertine."},
+        {"role": "assistant", "content": "no"},
+    ]
+    assert row["locatable"] == "no"
+
+
+def test_eval_row_matches_the_training_prompt(folder: Path) -> None:
+    grpo = to_swift_row(converted_row(), "grpo", base_dir=str(folder))
+    assert to_swift_row(converted_row(), "eval", base_dir=str(folder)) == grpo
+
+
+@pytest.mark.parametrize(
+    ("task", "overrides"),
+    [("sft", {"reasoning": None}), ("rm", {"reasoning": ""}), ("rm", {"locatable": None}),
+     ("grpo", {"country": "", "solution": "\t"}), ("eval", {"images": ["train_images/missing.jpg"]})],
+)
+def test_rows_a_task_cannot_use_are_dropped(folder: Path, task: str, overrides: dict) -> None:
+    assert to_swift_row(converted_row(**overrides), task, base_dir=str(folder)) is None
+
+
+def test_a_released_row_is_read_directly(folder: Path) -> None:
+    released = {"IMG_ID": "7e_c3_8163912402.jpg", "LAT": "41.9028", "LON": "12.4964",
+                "response": "Arches of travertine.", "solution": "<country>Italy</country><city>Rome</city>",
+                "entities": '[{"text": "Colosseum"}]'}
+    row = to_swift_row(released, "sft", base_dir=str(folder), image_dir=str(folder / "train_images"))
+    assert row["images"] == [str(folder / "train_images" / "7e_c3_8163912402.jpg")]
+    assert (row["country"], row["city"], row["solution"]) == ("Italy", "Rome", "Italy\tRome")
+    assert (row["lat"], row["lon"]) == (41.9028, 12.4964)
+    assert row["entities"] == [{"text": "Colosseum"}]
+    assert row["messages"][1]["content"].startswith("<think>Arches of travertine.</think><answer>country: Italy")
+
+
+def test_image_bytes_pass_through_untouched() -> None:
+    image = {"bytes": b"\xff\xd8fake", "path": "x.jpg"}
+    row = to_swift_row({"images": [image], "solution": "Peru\tLima"}, "grpo")
+    assert row["images"] == [image]
+    assert (row["country"], row["city"], row["lat"]) == ("Peru", "Lima", None)
+
+
+def test_unknown_task_is_an_error() -> None:
+    with pytest.raises(ValueError, match="task='dpo'"):
+        to_swift_row(converted_row(), "dpo")
