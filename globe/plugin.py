@@ -1,0 +1,101 @@
+"""ms-swift glue: GLOBE's rewards as ``ORM`` / ``AsyncORM`` classes registered in ``swift.rewards.orms``.
+
+Load it with ``--external_plugins`` (pass the dataset plugin too; the console script prints both)::
+
+    swift rlhf --rlhf_type grpo --external_plugins $(globe-plugin-path) \\
+        --reward_funcs globe_accuracy globe_locatability globe_visual_match globe_format ...
+
+==========================  ==================  ====================================================
+``--reward_funcs`` name     needs columns       reward
+==========================  ==================  ====================================================
+``globe_accuracy``          solution or         1.0 city+country / 0.2 country / 0.0 (paper values)
+                            country, city
+``globe_locatability``      images              P(yes) from the served RM (``GLOBE_RM_*`` variables)
+``globe_locatablity``       images              the same; the released recipes' spelling
+``globe_visual_match``      entities            share of the row's entities named in ``<think>``
+``globe_format``            -                   think/answer format with country:/city: lines
+``globe_distance``          lat, lon            exp(-km / ``GLOBE_DISTANCE_TAU_KM``), opt-in
+==========================  ==================  ====================================================
+
+Trainer metrics are named after the classes: ``rewards/GlobeAccuracy/mean`` and so on.
+All logic lives in :mod:`globe.rewards` and :mod:`globe.rm_client`; this is the only module
+that imports ``swift.rewards``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, List
+
+try:
+    import globe  # noqa: F401
+except ImportError:  # loaded by path from a checkout that is not pip-installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from swift.rewards import ORM, AsyncORM, orms
+
+from globe.rewards import DEFAULT_TAU_KM, accuracy_rewards, distance_rewards, format_rewards, visual_match_rewards
+from globe.rm_client import LocatabilityScorer
+
+
+class GlobeAccuracy(ORM):
+    """1.0 / 0.2 / 0.0 for city and country / country only / neither (aliases and scripts count)."""
+
+    def __call__(self, completions: List[Any], solution=None, country=None, city=None, **kwargs) -> List[float]:
+        return accuracy_rewards(completions, solution=solution, country=country, city=city)
+
+
+class GlobeVisualMatch(ORM):
+    """Share of the row's ground-truth visual entities that the reasoning names."""
+
+    def __call__(self, completions: List[Any], entities=None, **kwargs) -> List[float]:
+        return visual_match_rewards(completions, entities)
+
+
+class GlobeFormat(ORM):
+    """1.0 for ``<think>...</think><answer>country: ..\\ncity: ..</answer>``, else 0.0."""
+
+    def __call__(self, completions: List[Any], **kwargs) -> List[float]:
+        return format_rewards(completions)
+
+
+class GlobeDistance(ORM):
+    """exp(-d / tau) from the answered place to the row's coordinates; tau from ``GLOBE_DISTANCE_TAU_KM``."""
+
+    def __init__(self, args: Any = None, **kwargs: Any):
+        super().__init__(args, **kwargs)
+        raw = os.environ.get("GLOBE_DISTANCE_TAU_KM", "").strip()
+        try:
+            self.tau_km = float(raw) if raw else DEFAULT_TAU_KM
+        except ValueError:
+            raise ValueError(f"GLOBE_DISTANCE_TAU_KM={raw!r} is not a number of kilometres (default {DEFAULT_TAU_KM:g})") from None
+        if not 0 < self.tau_km < float("inf"):
+            raise ValueError(f"GLOBE_DISTANCE_TAU_KM must be > 0 km, got {raw!r}")
+
+    def __call__(self, completions: List[Any], lat=None, lon=None, **kwargs) -> List[float]:
+        return distance_rewards(completions, lat=lat, lon=lon, tau_km=self.tau_km)
+
+
+class GlobeLocatability(AsyncORM):
+    """P(yes) / (P(yes) + P(no)) from the served locatability RM, the whole batch concurrently.
+
+    Built when the trainer starts, so a missing ``GLOBE_RM_URL`` stops the run before any
+    rollout. ms-swift awaits ``__call__`` inside ``asyncio.run`` (a new loop per batch), and
+    the scorer opens one client per call, so no session outlives its loop.
+    """
+
+    def __init__(self, args: Any = None, **kwargs: Any):
+        super().__init__(args, **kwargs)
+        self.scorer = LocatabilityScorer()
+
+    async def __call__(self, completions: List[Any], images=None, **kwargs) -> List[float]:
+        return await self.scorer.score(completions, images)
+
+
+orms["globe_accuracy"] = GlobeAccuracy
+orms["globe_locatability"] = GlobeLocatability
+orms["globe_locatablity"] = GlobeLocatability  # the released recipes' spelling
+orms["globe_visual_match"] = GlobeVisualMatch
+orms["globe_format"] = GlobeFormat
+orms["globe_distance"] = GlobeDistance

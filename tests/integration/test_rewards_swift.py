@@ -1,0 +1,90 @@
+"""The rewards against real ms-swift: locatability on `swift deploy`, all rewards in a `swift rlhf` GRPO run.
+
+The tiny model is random, so what is checked is the wire and the plumbing: the deployed model
+returns first-token logprobs our scorer turns into P(yes), and a GRPO run loads the plugin,
+calls every reward (the async one included) and logs each reward's mean.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from globe.chat_client import ChatClient, user_message
+from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
+from globe.rewards import locatability_reward_from_logprobs
+from globe.rm_client import LocatabilityScorer
+from globe.testing.images import jpeg_bytes, write_images
+from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
+
+pytestmark = pytest.mark.integration
+
+PLUGIN_FILE = Path(__file__).resolve().parents[2] / "globe" / "plugin.py"
+COMPLETIONS = [
+    "<think>Red double-decker buses and left-hand traffic.</think><answer>country: UK\ncity: London</answer>",
+    "<think>Nothing but sky.</think><answer>country: France\ncity: Paris</answer>",
+    "I cannot tell.",
+]
+
+
+def test_locatability_scores_real_logprobs_from_swift_deploy(deployed_tiny_model: str) -> None:
+    images = [[{"bytes": jpeg_bytes(i), "path": None}] for i in range(len(COMPLETIONS))]
+    scorer = LocatabilityScorer(url=deployed_tiny_model, env={}, timeout=120, retries=1, fail_fast=True)
+    batch = asyncio.run(scorer.score_batch(COMPLETIONS, images))
+    assert batch.statuses == ["ok"] * len(COMPLETIONS), batch.errors
+
+    async def reference(text: str, image: bytes) -> float | None:
+        """The same request sent by hand: the reward must be P(yes)/(P(yes)+P(no)) of its answer."""
+        async with ChatClient(deployed_tiny_model, timeout=120, retries=1) as client:
+            result = await client.chat(
+                [{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}, user_message(text, image)],
+                max_tokens=3, temperature=0.0, top_logprobs=5,
+            )
+        assert result.ok, result.error
+        return locatability_reward_from_logprobs(result.first_token_top_logprobs)
+
+    expected = [asyncio.run(reference(text, row[0]["bytes"])) for text, row in zip(COMPLETIONS, images)]
+    assert batch.rewards == pytest.approx(expected, abs=1e-6)
+    assert all(0.0 < reward < 1.0 for reward in batch.rewards)
+
+
+def test_grpo_run_logs_every_globe_reward(tiny_model: str, deployed_tiny_model: str, tmp_path: Path) -> None:
+    images = write_images(tmp_path / "images", 4)
+    rows = [
+        {
+            "messages": [{"role": "user", "content": "<image>Where was this photo taken?"}],
+            "images": [str(path)],
+            "solution": "France\tParis",
+            "country": "France",
+            "city": "Paris",
+            "lat": 48.85341,
+            "lon": 2.3488,
+            "entities": [{"text": "Eiffel Tower"}, {"text": "bus"}],
+            "image_id": f"img{i}",
+        }
+        for i, path in enumerate(images)
+    ]
+    dataset = tmp_path / "rows.jsonl"
+    dataset.write_text("\n".join(json.dumps(row) for row in rows))
+    output = tmp_path / "out"
+    run_swift(
+        ["rlhf", "--rlhf_type", "grpo", "--model", tiny_model, *TINY_MODEL_ARGS,
+         "--dataset", dataset, "--external_plugins", PLUGIN_FILE,
+         "--reward_funcs", "globe_accuracy", "globe_locatability", "globe_visual_match", "globe_format",
+         "--tuner_type", "lora", "--use_vllm", "false", "--max_steps", "2", "--per_device_train_batch_size", "2",
+         "--num_generations", "2", "--max_completion_length", "16", "--beta", "0", "--logging_steps", "1",
+         "--save_strategy", "no", "--output_dir", output],
+        # Fail fast: the run only succeeds if every locatability request was scored by the deployed RM.
+        env={"GLOBE_RM_URL": deployed_tiny_model, "GLOBE_RM_TIMEOUT": "120", "GLOBE_RM_FAIL_FAST": "1"},
+        timeout=900,
+        log_path=tmp_path / "grpo.log",
+    )
+    (log_file,) = output.rglob("logging.jsonl")
+    steps = [entry for entry in map(json.loads, log_file.read_text().splitlines()) if "reward" in entry]
+    assert len(steps) == 2
+    for entry in steps:
+        for name in ("GlobeAccuracy", "GlobeLocatability", "GlobeVisualMatch", "GlobeFormat"):
+            assert 0.0 <= entry[f"rewards/{name}/mean"] <= 1.0, (name, entry)
+        assert 0.0 < entry["rewards/GlobeLocatability/mean"] < 1.0

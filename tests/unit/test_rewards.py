@@ -1,0 +1,369 @@
+"""Specification of globe.rewards: exact reward values for real completions."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from globe import geo
+from globe.rewards import (
+    COUNTRY_REWARD,
+    DEFAULT_TAU_KM,
+    REWARD_FUNCS,
+    accuracy_rewards,
+    completion_text,
+    distance_rewards,
+    entity_texts,
+    format_rewards,
+    locatability_reward_from_logprobs,
+    normalize_for_match,
+    split_solution,
+    visual_match_rewards,
+)
+
+
+def answer(country: str, city: str, think: str = "Looking at the signs and the architecture.") -> str:
+    return f"<think>{think}</think>\n<answer>country: {country}\ncity: {city}</answer>"
+
+
+# --------------------------------------------------------------------------- accuracy: paper values
+
+
+def test_city_and_country_right_is_one():
+    assert accuracy_rewards([answer("France", "Paris")], solution=["France\tParis"]) == [1.0]
+
+
+def test_only_country_right_is_point_two():
+    assert COUNTRY_REWARD == 0.2
+    assert accuracy_rewards([answer("France", "Lyon")], solution=["France\tParis"]) == [0.2]
+
+
+def test_wrong_country_is_zero_even_with_a_same_named_city():
+    # Paris, Texas is not Paris, France: a city only counts together with its country.
+    assert accuracy_rewards([answer("United States", "Paris")], solution=["France\tParis"]) == [0.0]
+
+
+def test_no_answer_is_zero():
+    assert accuracy_rewards(["<think>I am not sure.</think>"], solution=["France\tParis"]) == [0.0]
+
+
+def test_batch_keeps_order_and_length():
+    completions = [answer("France", "Paris"), answer("France", "Nice"), answer("Spain", "Madrid")]
+    assert accuracy_rewards(completions, solution=["France\tParis"] * 3) == [1.0, 0.2, 0.0]
+
+
+# --------------------------------------------------------------------------- accuracy: names
+
+
+@pytest.mark.parametrize(
+    "country, city, solution",
+    [
+        ("USA", "NYC", "United States\tNew York City"),
+        ("U.S.A.", "New York", "United States\tNew York City"),
+        ("UK", "London", "United Kingdom\tLondon"),
+        ("Deutschland", "München", "Germany\tMunich"),
+        ("Germany", "Munchen", "Germany\tMunich"),
+        ("日本", "東京", "Japan\tTokyo"),
+        ("Czech Republic", "Praha", "Czechia\tPrague"),
+        ("Brazil", "Sao Paulo", "Brazil\tSão Paulo"),
+        ("Russia", "Moscow", "Russian Federation\tMoscow"),
+    ],
+)
+def test_aliases_scripts_and_spellings_count_as_the_same_place(country, city, solution):
+    assert accuracy_rewards([answer(country, city)], solution=[solution]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "country, city, solution",
+    [
+        ("Niger", "Niamey", "Nigeria\tLagos"),  # the released 0.7-ratio substring rule matched these
+        ("Dominica", "Roseau", "Dominican Republic\tSanto Domingo"),
+        ("Georgia", "Atlanta", "United States\tAtlanta"),  # the country Georgia, not the state
+    ],
+)
+def test_names_that_merely_overlap_do_not_match(country, city, solution):
+    assert accuracy_rewards([answer(country, city)], solution=[solution]) == [0.0]
+
+
+# --------------------------------------------------------------------------- accuracy: answer parsing
+
+
+def test_last_answer_block_counts():
+    text = "<answer>country: France\ncity: Paris</answer> On reflection: <answer>country: Italy\ncity: Rome</answer>"
+    assert accuracy_rewards([text], solution=["Italy\tRome"]) == [1.0]
+    assert accuracy_rewards([text], solution=["France\tParis"]) == [0.0]
+
+
+def test_markdown_and_extra_whitespace_are_ignored():
+    text = "<think>hm</think><answer>\n  **Country:**   Japan \n  **City:**  Kyoto.  \n</answer>"
+    assert accuracy_rewards([text], solution=["Japan\tKyoto"]) == [1.0]
+
+
+def test_answer_lines_without_tags_still_count():
+    assert accuracy_rewards(["country: Peru\ncity: Cusco"], solution=["Peru\tCusco"]) == [1.0]
+
+
+def test_prompt_placeholders_are_no_answer():
+    text = answer("[country name]", "[city name]")
+    assert accuracy_rewards([text], solution=["France\tParis"]) == [0.0]
+
+
+def test_city_without_country_is_zero():
+    text = "<think>x</think><answer>city: Paris</answer>"
+    assert accuracy_rewards([text], solution=["France\tParis"]) == [0.0]
+
+
+# --------------------------------------------------------------------------- accuracy: ground truth
+
+
+def test_ground_truth_from_country_and_city_columns():
+    rewards = accuracy_rewards([answer("Kenya", "Nairobi"), answer("Kenya", "Mombasa")],
+                               country=["Kenya", "Kenya"], city=["Nairobi", "Nairobi"])
+    assert rewards == [1.0, 0.2]
+
+
+def test_columns_fill_what_the_solution_lacks():
+    assert accuracy_rewards([answer("Kenya", "Nairobi")], solution=["Kenya"], city=["Nairobi"]) == [1.0]
+
+
+def test_without_a_ground_truth_city_the_best_is_country_credit():
+    assert accuracy_rewards([answer("Kenya", "Nairobi")], solution=["Kenya"]) == [0.2]
+
+
+def test_row_without_ground_truth_is_zero():
+    assert accuracy_rewards([answer("Kenya", "Nairobi")], solution=[None]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("France\tParis", ("France", "Paris")),
+        ("  France \t Paris \n", ("France", "Paris")),
+        ("<country>France</country><city>Paris</city>", ("France", "Paris")),
+        ("country: France\ncity: Paris", ("France", "Paris")),
+        ("France", ("France", None)),
+        ("", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_solution_formats(cell, expected):
+    assert split_solution(cell) == expected
+
+
+def test_missing_ground_truth_columns_is_an_error_naming_them():
+    with pytest.raises(ValueError, match="`solution` column"):
+        accuracy_rewards([answer("France", "Paris")])
+
+
+def test_misaligned_column_is_an_error():
+    with pytest.raises(ValueError, match="'solution' has 1 values for 2 completions"):
+        accuracy_rewards([answer("France", "Paris")] * 2, solution=["France\tParis"])
+
+
+def test_conversational_completions_are_read_like_strings():
+    completion = [{"role": "assistant", "content": answer("France", "Paris")}]
+    assert completion_text(completion) == answer("France", "Paris")
+    assert accuracy_rewards([completion], solution=["France\tParis"]) == [1.0]
+
+
+# --------------------------------------------------------------------------- visual match
+
+
+def test_all_entities_named_in_reasoning_is_one():
+    text = answer("UK", "London", think="A red double-decker bus passes Big Ben.")
+    assert visual_match_rewards([text], entities=[[{"text": "double-decker bus"}, {"text": "Big Ben"}]]) == [1.0]
+
+
+def test_recall_is_the_share_of_entities_found():
+    text = answer("UK", "London", think="A red double-decker bus in the rain.")
+    entities = [[{"text": "bus"}, {"text": "Big Ben"}, {"text": "rain"}, {"text": "taxi"}]]
+    assert visual_match_rewards([text], entities=entities) == [0.5]
+
+
+def test_entities_match_whole_words_only():
+    text = answer("UK", "London", think="A business district with buses and a busker.")
+    assert visual_match_rewards([text], entities=[["bus"]]) == [0.0]
+
+
+def test_case_whitespace_punctuation_and_diacritics_are_normalised():
+    text = answer("Switzerland", "Zurich", think="Blue ZURICH   tram;\nthe Grossmünster towers.")
+    entities = [["Zürich tram", "Großmünster", "grossmunster towers"]]
+    assert visual_match_rewards([text], entities=entities) == [1.0]
+
+
+def test_entities_outside_the_reasoning_do_not_count():
+    text = "<think>Tall palms.</think><answer>country: Spain\ncity: Barcelona\nSagrada Familia</answer>"
+    assert visual_match_rewards([text], entities=[["palms", "Sagrada Familia"]]) == [0.5]
+
+
+def test_duplicate_entities_count_once():
+    text = answer("Japan", "Tokyo", think="A torii gate.")
+    assert visual_match_rewards([text], entities=[["torii gate", "Torii Gate", "pagoda"]]) == [0.5]
+
+
+def test_unspaced_scripts_match_inside_running_text():
+    text = answer("Japan", "Tokyo", think="我看到了东京塔和红色的鸟居")
+    assert visual_match_rewards([text], entities=[["东京塔", "鸟居", "富士山"]]) == [pytest.approx(2 / 3)]
+
+
+def test_reasoning_without_think_tags_is_the_text_before_the_answer():
+    text = "The kanji signs suggest Japan.\n<answer>country: Japan\ncity: Osaka</answer>"
+    assert visual_match_rewards([text], entities=[["kanji signs"]]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [{"text": "torii gate"}, {"text": "pagoda"}],
+        ["torii gate", "pagoda"],
+        json.dumps([{"text": "torii gate"}, {"text": "pagoda"}]),
+        json.dumps(["torii gate", "pagoda"]),
+        {"text": ["torii gate", "pagoda"]},
+    ],
+)
+def test_entity_column_shapes(entities):
+    text = answer("Japan", "Kyoto", think="A vermilion torii gate.")
+    assert visual_match_rewards([text], entities=[entities]) == [0.5]
+
+
+@pytest.mark.parametrize("entities", [None, [], "", "[]", [{"text": ""}], [{"text": "!!!"}], [{"other": "x"}]])
+def test_row_without_entities_scores_zero(entities):
+    text = answer("Japan", "Kyoto", think="A vermilion torii gate.")
+    assert visual_match_rewards([text], entities=[entities]) == [0.0]
+
+
+def test_plain_string_entity_that_is_not_json_is_one_entity():
+    assert entity_texts("torii gate") == ["torii gate"]
+
+
+def test_missing_entities_column_is_an_error():
+    with pytest.raises(ValueError, match="`entities` column"):
+        visual_match_rewards([answer("Japan", "Kyoto")])
+
+
+def test_normalisation_keeps_word_tokens_only():
+    assert normalize_for_match("  Double-Decker   BUS, São\tPaulo! ") == " double decker bus sao paulo "
+
+
+# --------------------------------------------------------------------------- format
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>Signs in French.</think><answer>country: France\ncity: Paris</answer>",
+        "<think>Signs in French.</think>\n\n<answer>\ncountry: France\ncity: Paris\n</answer>\n",
+        "  <think>x</think><answer>**Country:** France\n**City:** Paris</answer>",
+        "<think></think><answer>country: France\ncity: Paris</answer>",  # empty reasoning passes, as released
+    ],
+)
+def test_well_formed_completions_score_one(text):
+    assert format_rewards([text]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("<answer>country: France\ncity: Paris</answer>", "no think block"),
+        ("<think>x</think>country: France\ncity: Paris", "no answer block"),
+        ("<think>x</think><answer>country: France</answer>", "no city line"),
+        ("<think>x</think><answer>city: Paris</answer>", "no country line"),
+        ("<think>x</think><answer>France, Paris</answer>", "no field lines"),
+        ("<think>x</think><answer>country: [country name]\ncity: [city name]</answer>", "placeholders"),
+        ("<think>x</think><answer>country: France\ncity: Paris</answer><answer>country: Italy\ncity: Rome</answer>",
+         "two answers"),
+        ("<think>x<think>y</think></think><answer>country: France\ncity: Paris</answer>", "nested think"),
+        ("<think>x</think><answer>country: France\ncity: Paris</answer> Hope this helps!", "text after the answer"),
+        ("Sure! <think>x</think><answer>country: France\ncity: Paris</answer>", "text before the reasoning"),
+        ("<think>x</think> so <answer>country: France\ncity: Paris</answer>", "text between the blocks"),
+        ("<THINK>x</THINK><ANSWER>country: France\ncity: Paris</ANSWER>", "upper-case tags"),
+        ("<think>x<answer>country: France\ncity: Paris</answer>", "unclosed think"),
+        ("<answer>country: France\ncity: Paris</answer><think>x</think>", "blocks in the wrong order"),
+        ("", "empty"),
+    ],
+)
+def test_malformed_completions_score_zero(text, why):
+    assert format_rewards([text]) == [0.0], why
+
+
+# --------------------------------------------------------------------------- distance
+
+
+def test_answer_at_the_true_coordinates_scores_one():
+    paris = geo.resolve("France", "Paris")
+    assert distance_rewards([answer("France", "Paris")], lat=[paris.lat], lon=[paris.lon]) == [1.0]
+
+
+def test_distance_reward_is_exp_of_minus_km_over_tau():
+    london, paris = geo.resolve("United Kingdom", "London"), geo.resolve("France", "Paris")
+    km = geo.distance_km(london, paris)
+    assert 330 < km < 360
+    [reward] = distance_rewards([answer("UK", "London")], lat=[paris.lat], lon=[paris.lon])
+    assert reward == pytest.approx(math.exp(-km / DEFAULT_TAU_KM), rel=1e-12)
+    [sharper] = distance_rewards([answer("UK", "London")], lat=[paris.lat], lon=[paris.lon], tau_km=100.0)
+    assert sharper == pytest.approx(math.exp(-km / 100.0), rel=1e-12)
+
+
+def test_country_only_answer_is_scored_from_the_country_point():
+    paris = geo.resolve("France", "Paris")
+    [reward] = distance_rewards(["<answer>country: France</answer>"], lat=[paris.lat], lon=[paris.lon])
+    assert 0.0 < reward < 1.0
+
+
+@pytest.mark.parametrize(
+    "text, lat, lon",
+    [
+        (answer("Atlantis", "Poseidonia"), 48.85, 2.35),  # does not resolve
+        ("<think>no idea</think>", 48.85, 2.35),  # no answer
+        (answer("France", "Paris"), float("nan"), 2.35),
+        (answer("France", "Paris"), None, 2.35),
+        (answer("France", "Paris"), 91.0, 2.35),
+        (answer("France", "Paris"), "north", 2.35),
+    ],
+)
+def test_unresolvable_answers_or_bad_coordinates_score_zero(text, lat, lon):
+    assert distance_rewards([text], lat=[lat], lon=[lon]) == [0.0]
+
+
+def test_distance_needs_coordinates_and_a_positive_tau():
+    with pytest.raises(ValueError, match="`lat` and `lon` columns"):
+        distance_rewards([answer("France", "Paris")])
+    with pytest.raises(ValueError, match="tau_km must be a positive"):
+        distance_rewards([answer("France", "Paris")], lat=[0.0], lon=[0.0], tau_km=0)
+
+
+# --------------------------------------------------------------------------- locatability scoring rule
+
+
+def test_p_yes_over_p_yes_plus_p_no():
+    logprobs = {"yes": math.log(0.6), "no": math.log(0.2), "The": math.log(0.1)}
+    assert locatability_reward_from_logprobs(logprobs) == pytest.approx(0.75, abs=1e-12)
+
+
+def test_case_and_leading_space_variants_are_summed():
+    logprobs = {"yes": math.log(0.3), "Yes": math.log(0.2), " YES": math.log(0.1),
+                "\u0120no": math.log(0.1), "\u2581No": math.log(0.05), "NO": math.log(0.05)}
+    assert locatability_reward_from_logprobs(logprobs) == pytest.approx(0.6 / 0.8, abs=1e-12)
+
+
+def test_only_yes_or_only_no_is_one_or_zero():
+    assert locatability_reward_from_logprobs({"Yes": -0.01, "Maybe": -3.0}) == 1.0
+    assert locatability_reward_from_logprobs({"no": -0.01}) == 0.0
+
+
+@pytest.mark.parametrize("logprobs", [{}, None, {"yesterday": -0.1, "nope": -1.0}, {"yes": float("-inf")}])
+def test_neither_yes_nor_no_is_none(logprobs):
+    assert locatability_reward_from_logprobs(logprobs) is None
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_registry_names_the_batch_rewards():
+    assert REWARD_FUNCS == {
+        "accuracy": accuracy_rewards,
+        "visual_match": visual_match_rewards,
+        "format": format_rewards,
+        "distance": distance_rewards,
+    }
