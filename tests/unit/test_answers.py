@@ -1,10 +1,11 @@
 """How a model's completion is read: which answer counts, and what its reasoning is."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from globe.answers import clean_value, parse_answer, think_text
+from globe.answers import clean_value, field_values, parse_answer, think_text
 from globe.prompts import format_answer, geo_prompt
 
 
@@ -85,3 +86,24 @@ def test_any_text_parses_without_raising(text: str) -> None:
 
 def test_non_string_input_is_an_empty_answer() -> None:
     assert parse_answer(None).country is None  # type: ignore[arg-type]
+
+
+def test_country_and_city_on_one_line() -> None:
+    parsed = parse_answer("<answer>country: France, city: Paris</answer>")
+    assert (parsed.country, parsed.city) == ("France", "Paris")
+
+
+def test_unclosed_answer_tag_still_gives_the_fields() -> None:
+    parsed = parse_answer("<think>Baguettes.</think><answer>country: France\ncity: Lyon")
+    assert (parsed.country, parsed.city, parsed.has_answer) == ("France", "Lyon", False)
+
+
+def test_field_values_lists_every_usable_value_in_order() -> None:
+    assert field_values("country: [country name]\ncountry: Peru\n**Country:** Chile", "country") == ["Peru", "Chile"]
+
+
+@pytest.mark.timeout(60)  # a hang guard: the lazy-regex parser needed minutes for these, now milliseconds
+def test_degenerate_repeated_tags_are_parsed() -> None:
+    for text in ("<think>" * 14000, "<answer>" * 12000, "<country>" * 12000 + "</city>"):
+        parsed = parse_answer(text)
+        assert (parsed.country, parsed.has_answer, parsed.has_think) == (None, False, False)
