@@ -38,15 +38,15 @@ TINY_MODEL_LOAD_ARGS: list[str] = [
     "--template", "qwen2_5_vl",
     "--torch_dtype", "float32",
 ]
-# ... and what the training commands need on top of it on a CPU without a hub.
-TINY_MODEL_ARGS: list[str] = [
-    *TINY_MODEL_LOAD_ARGS,
+# What the training commands need on a CPU without a hub, whatever the model.
+CPU_TRAIN_ARGS: list[str] = [
     "--check_model", "false",  # training only: `swift deploy` rejects it
     "--dataloader_num_workers", "0",
     "--dataset_num_proc", "1",
     "--report_to", "none",
     "--split_dataset_ratio", "0",
 ]
+TINY_MODEL_ARGS: list[str] = [*TINY_MODEL_LOAD_ARGS, *CPU_TRAIN_ARGS]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,18 +126,38 @@ def wait_for_server(base_url: str, proc: subprocess.Popen | None = None, timeout
     raise SwiftRunError(f"no answer from {base_url}/models within {timeout:.0f} s")
 
 
-def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
-    """Stop a server and everything it spawned (it runs in its own process group)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+def _group_alive(pgid: int) -> bool:
     try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user reuses the id: not ours any more
+        return False
+    return True
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
+    """Stop a server and everything it spawned, and wait until all of it is gone.
+
+    The process runs in its own process group (``start_new_session=True``). Waiting for the
+    group, not just its leader, matters: ``swift deploy`` starts the real server as a child,
+    which can still hold its port for a moment after the parent has exited.
+    """
+    pgid = proc.pid
+    if proc.poll() is None or _group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        if proc.returncode is not None and not _group_alive(pgid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait(timeout=grace)
+    while _group_alive(pgid) and time.monotonic() < deadline + grace:
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

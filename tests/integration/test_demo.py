@@ -1,0 +1,52 @@
+"""`make demo` in its reduced form: every stage of the pipeline runs through the real scripts."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STAGES = ["model", "data", "sft", "rm", "grpo", "eval"]
+
+
+def run_demo(out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "globe.demo", "--fast", "--out", str(out)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900,
+    )
+
+
+def listening(url: str) -> bool:
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def test_demo_runs_every_stage_then_reuses_them_and_leaves_no_server(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "demo")
+    assert first.returncode == 0, first.stdout[-4000:]
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert [stage["stage"] for stage in summary] == STAGES
+    assert all(stage["status"] == "done" for stage in summary if stage["stage"] != "data")
+
+    by_name = {stage["stage"]: stage for stage in summary}
+    assert by_name["sft"]["steps"] == 2 and by_name["grpo"]["steps"] == 2
+    assert set(by_name["grpo"]["mean_rewards"]) == {"GlobeAccuracy", "GlobeLocatability", "GlobeVisualMatch", "GlobeFormat"}
+    assert 0.0 < by_name["grpo"]["mean_rewards"]["GlobeLocatability"] < 1.0  # real logprobs from the served RM
+    assert by_name["eval"]["metrics"]["n"] == 4 and by_name["eval"]["metrics"]["n_failed"] == 0
+    assert {Path(p).suffix for p in by_name["eval"]["outputs"]} == {".csv", ".json", ".png"}
+    assert "tiny RANDOM Qwen2.5-VL" in first.stdout
+    servers = [by_name["grpo"]["reward_model"]["url"], by_name["eval"]["policy_server"]["url"]]
+    assert not any(listening(url) for url in servers)
+
+    second = run_demo(tmp_path / "demo")
+    assert second.returncode == 0, second.stdout[-4000:]
+    rerun = {stage["stage"]: stage["status"] for stage in json.loads((tmp_path / "demo" / "summary.json").read_text())}
+    assert rerun == {"model": "done", "data": "reused", "sft": "reused", "rm": "reused", "grpo": "reused", "eval": "done"}
