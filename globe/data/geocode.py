@@ -47,11 +47,12 @@ class GeoLookup:
                      max_km: float = 200.0) -> list[tuple[str, str] | None]:
         """``(country, city)`` of the nearest populated place for each coordinate.
 
-        ``min_population`` skips hamlets so labels read like cities; a point farther than
+        Labels are city-level (``globe.geo.reverse_many(city_level=True)``: "Paris", not the
+        nearest district "Paris 04"); ``min_population`` skips hamlets; a point farther than
         ``max_km`` from any such place (open sea, ice) gets None, not a misleading label.
         """
         geo = self.geo
-        places = geo.reverse_many(list(lats), list(lons), min_population=min_population)
+        places = geo.reverse_many(list(lats), list(lons), min_population=min_population, city_level=True)
         found = [p is not None and bool(getattr(p, "country_code", None)) for p in places]
         km = np.asarray(geo.haversine_km(
             np.asarray(lats, dtype=float), np.asarray(lons, dtype=float),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from globe.data.layouts import mp16_image_names
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Column spellings, first match wins (case-insensitive).
@@ -29,7 +31,6 @@ LAT_COLUMNS = ("LAT", "lat", "latitude", "gps_lat")
 LON_COLUMNS = ("LON", "lon", "lng", "longitude", "gps_lon")
 COUNTRY_COLUMNS = ("country", "country_name")
 CITY_COLUMNS = ("city", "city_name")
-DEFAULT_IMAGE_SUFFIX = ".jpg"  # the released eval appended it to bare ids (OSV-5M ids are numbers)
 
 
 @dataclass(frozen=True)
@@ -134,18 +135,12 @@ def _clean(value: str | None) -> str | None:
 def image_candidates(normalised: str) -> list[str]:
     """File names a reference may be stored under, most literal first.
 
-    A bare id gets ``.jpg`` (the released eval's rule; OSV-5M ids are numbers), and MP16 ids
-    written ``7e/c3/123.jpg`` are also tried flattened as ``7e_c3_123.jpg`` and vice versa,
-    since the released zips and the original tree disagree.
+    The same rule ``globe-data`` applies (:func:`globe.data.layouts.mp16_image_names`): a bare
+    id gets ``.jpg`` (the released eval's rule; OSV-5M ids are numbers), and MP16 ids written
+    ``7e/c3/123.jpg`` are also tried flattened as ``7e_c3_123.jpg`` and vice versa, since the
+    released zips and the original tree disagree.
     """
-    names = [normalised] if Path(normalised).suffix else [normalised + DEFAULT_IMAGE_SUFFIX, normalised]
-    out = list(names)
-    for name in names:
-        if "/" in name:
-            out.append(name.replace("/", "_"))
-        elif name.count("_") >= 2:
-            out.append(name.replace("_", "/", 2))
-    return list(dict.fromkeys(out))
+    return mp16_image_names(normalised)
 
 
 def resolve_image_path(image_root: Path, image: str) -> Path:
@@ -275,7 +270,12 @@ def fill_missing_places(
     from globe.geo import country_name
 
     if reverse_geocode is None:
-        from globe.geo import reverse_many as reverse_geocode
+        from functools import partial
+
+        from globe.geo import reverse_many
+
+        # the city a person would name, not the nearest district ("Paris", not "Paris 04")
+        reverse_geocode = partial(reverse_many, city_level=True)
     places = reverse_geocode([row.lat for row in todo], [row.lon for row in todo])
     for row, place in zip(todo, places, strict=True):
         if place is None:

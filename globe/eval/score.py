@@ -141,7 +141,12 @@ def _fill_truth_places(rows: list[dict[str, Any]], reverse_geocode: Callable | N
     from globe.geo import country_name
 
     if reverse_geocode is None:
-        from globe.geo import reverse_many as reverse_geocode
+        from functools import partial
+
+        from globe.geo import reverse_many
+
+        # the city a person would name, not the nearest district ("Paris", not "Paris 04")
+        reverse_geocode = partial(reverse_many, city_level=True)
     places = reverse_geocode([row["gt_lat"] for row in todo], [row["gt_lon"] for row in todo])
     for row, place in zip(todo, places, strict=True):
         if place is None:

@@ -545,13 +545,24 @@ def _reverse_confidence(dist_km: np.ndarray) -> np.ndarray:
     return np.exp(-np.asarray(dist_km) / 50.0)
 
 
-def reverse_many(lats: Iterable[float], lons: Iterable[float], *, min_population: int = 0) -> list[Place | None]:
+# A point inside a city often lies nearest to one of its districts ("Paris 04", "Eifuku" in
+# Tokyo). ``city_level`` instead picks, among the places within this radius, the one with the
+# strongest population pull, population / (1 + km)^2: a district loses to its city a few km
+# away, while a town keeps its own name against a big city 20 km off.
+CITY_PULL_RADIUS_KM = 30.0
+_CITY_PULL_CANDIDATES = 64
+
+
+def reverse_many(
+    lats: Iterable[float], lons: Iterable[float], *, min_population: int = 0, city_level: bool = False
+) -> list[Place | None]:
     """Nearest populated place for each point (true great-circle nearest, via a 3-D KD-tree).
 
     The nearest place can be a city district (GeoNames lists "Manhattan", "Paris 04");
-    ``min_population`` (e.g. 15000) restricts the search to larger places for human-readable
-    labels. Rows with an invalid coordinate (NaN, |lat| > 90, |lon| > 360) come back as None,
-    so one bad row does not sink a batch.
+    ``city_level=True`` returns the place a person would name instead (see
+    ``CITY_PULL_RADIUS_KM``), and ``min_population`` (e.g. 15000) restricts the search to
+    larger places. Rows with an invalid coordinate (NaN, |lat| > 90, |lon| > 360) come back as
+    None, so one bad row does not sink a batch.
     """
     gaz = gazetteer()
     lat = np.asarray(list(lats) if not isinstance(lats, np.ndarray) else lats, dtype=np.float64).ravel()
@@ -563,23 +574,50 @@ def reverse_many(lats: Iterable[float], lons: Iterable[float], *, min_population
     if not ok.any():
         return out
     tree, tree_rows = gaz.tree(int(min_population))
-    chord, pos_in_tree = tree.query(_unit_xyz(lat[ok], lon[ok]), k=1)
+    points = _unit_xyz(lat[ok], lon[ok])
+    chord, pos_in_tree = tree.query(points, k=1)
     rows = tree_rows[pos_in_tree]
-    dist = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+    dist = _chord_to_km(chord)
+    if city_level:
+        rows, dist = _strongest_pull(gaz, tree, tree_rows, points, rows, dist)
     conf = _reverse_confidence(dist)
     for pos, row, c in zip(np.flatnonzero(ok), rows, conf):
         out[pos] = gaz.place(int(row), float(c))
     return out
 
 
-def reverse(lat: float, lon: float, *, min_population: int = 0) -> Place:
-    """Nearest populated place (GeoNames, population >= max(1000, min_population)) to a coordinate."""
+def _chord_to_km(chord: np.ndarray) -> np.ndarray:
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(np.asarray(chord) / 2.0, 0.0, 1.0))
+
+
+def _strongest_pull(gaz, tree, tree_rows, points, nearest_rows, nearest_km):
+    """Per point, the place within ``CITY_PULL_RADIUS_KM`` maximising population / (1 + km)^2."""
+    k = min(_CITY_PULL_CANDIDATES, len(tree_rows))
+    radius_chord = 2.0 * np.sin(CITY_PULL_RADIUS_KM / (2.0 * EARTH_RADIUS_KM))
+    chord, pos = tree.query(points, k=k, distance_upper_bound=radius_chord)
+    chord, pos = chord.reshape(len(points), k), pos.reshape(len(points), k)
+    found = np.isfinite(chord)
+    rows = np.where(found, tree_rows[np.minimum(pos, len(tree_rows) - 1)], -1)
+    km = np.where(found, _chord_to_km(np.where(found, chord, 0.0)), np.inf)
+    pull = np.where(found, gaz.pop[np.maximum(rows, 0)].astype(np.float64) / (1.0 + km) ** 2, -1.0)
+    best = np.argmax(pull, axis=1)
+    pick = np.arange(len(points))
+    has_any = found.any(axis=1)  # none within the radius: the nearest place, however far
+    return (np.where(has_any, rows[pick, best], nearest_rows),
+            np.where(has_any, km[pick, best], nearest_km))
+
+
+def reverse(lat: float, lon: float, *, min_population: int = 0, city_level: bool = False) -> Place:
+    """Nearest populated place (GeoNames, population >= max(1000, min_population)) to a coordinate.
+
+    ``city_level=True``: the place a person would name rather than the nearest district.
+    """
     try:
         lat_f, lon_f = float(lat), float(lon)
     except (TypeError, ValueError):
         raise ValueError(f"reverse({lat!r}, {lon!r}): latitude and longitude must be numbers") from None
     if not (math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90.0 and abs(lon_f) <= 360.0):
         raise ValueError(f"reverse({lat!r}, {lon!r}): latitude must be in [-90, 90] and longitude in [-360, 360]")
-    place = reverse_many([lat_f], [lon_f], min_population=min_population)[0]
+    place = reverse_many([lat_f], [lon_f], min_population=min_population, city_level=city_level)[0]
     assert place is not None
     return place

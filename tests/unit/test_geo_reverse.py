@@ -65,3 +65,25 @@ def test_reverse_of_a_resolved_city_is_that_city():
     back = reverse(place.lat, place.lon)
     assert back.geonameid == place.geonameid
     assert distance_km(back.latlon, place.latlon) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "nearest", "city"),
+    [
+        (41.9028, 12.4964, "Trevi", "Rome"),  # the nearest place is a rione of Rome
+        (40.6782, -73.9442, "Bushwick", "Brooklyn"),
+        (-22.9519, -43.2105, "Copacabana", "Rio de Janeiro"),
+    ],
+)
+def test_city_level_names_the_city_rather_than_the_nearest_district(lat, lon, nearest, city) -> None:
+    assert reverse(lat, lon).name == nearest
+    assert reverse(lat, lon, city_level=True).name == city
+
+
+def test_city_level_keeps_a_town_near_a_big_city() -> None:
+    # Versailles is 17 km from Paris: a photo taken there is labelled Versailles, not Paris.
+    assert reverse(48.8049, 2.1204, city_level=True).name == "Versailles"
+
+
+def test_city_level_far_from_anything_falls_back_to_the_nearest_place() -> None:
+    assert reverse(0.0, -150.0, city_level=True) == reverse(0.0, -150.0)
