@@ -25,7 +25,8 @@ $(STAMP): setup.py
 	$(PIP) install --quiet $(TORCH_SPEC)
 	$(PY) -c "import torch, torchvision; print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')" \
 	  | tee $(VENV)/torch-versions.txt
-	$(PY) -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" \
+	@# pin the installed builds (public version: "==2.14.1" also matches the local "+cu130" build)
+	$(PY) -c "import torch, torchvision; v = lambda m: m.__version__.split('+')[0]; print(f'torch=={v(torch)}\ntorchvision=={v(torchvision)}')" \
 	  > $(VENV)/torch-pin.txt
 	$(PIP) install --quiet -c $(VENV)/torch-pin.txt -e '.[all]'
 	@$(PY) -c "import torch, torchvision; print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')" \
