@@ -260,6 +260,19 @@ globe_dataset_flag() {
     globe_flag dataset "${datasets[@]}"
 }
 
+# globe_training_defaults: the defaults every training launcher shares (the paper's runs agree
+# on them); each launcher sets its own recipe (learning rate, epochs, batch) before calling this.
+globe_training_defaults() {
+    : "${MAX_STEPS=}"
+    : "${FREEZE_VIT=true}"
+    : "${FREEZE_ALIGNER=true}"
+    : "${GRADIENT_CHECKPOINTING=true}"
+    : "${SAVE_STEPS=200}"
+    : "${SAVE_TOTAL_LIMIT=5}"
+    : "${LOGGING_STEPS=1}"
+    : "${DATALOADER_NUM_WORKERS=4}"
+}
+
 # globe_training_flags: the flags `swift sft` and `swift rlhf` share. Each launcher sets the
 # paper's defaults for these knobs before calling it.
 globe_training_flags() {
@@ -320,19 +333,11 @@ globe_grpo() {
     : "${DEEPSPEED=zero3}"
     : "${LEARNING_RATE=1e-6}"
     : "${NUM_TRAIN_EPOCHS=1}"
-    : "${MAX_STEPS=}"
     # 8 completions per GPU x 8 GPUs x 2 accumulation steps = 128 = 8 prompts x 16 generations
     : "${BATCH_SIZE=8}"
     : "${GRAD_ACCUM=2}"
     : "${MAX_LENGTH=8192}"
     : "${WARMUP_RATIO=0.01}"
-    : "${FREEZE_VIT=true}"
-    : "${FREEZE_ALIGNER=true}"
-    : "${GRADIENT_CHECKPOINTING=true}"
-    : "${SAVE_STEPS=200}"
-    : "${SAVE_TOTAL_LIMIT=5}"
-    : "${LOGGING_STEPS=1}"
-    : "${DATALOADER_NUM_WORKERS=4}"
     : "${NUM_GENERATIONS=16}"
     : "${TEMPERATURE=1.0}"
     : "${BETA=0.001}"
@@ -350,6 +355,7 @@ globe_grpo() {
     : "${ASYNC_GENERATE=false}"              # server only: roll out the next batch while training
     : "${GLOBE_RM_URL=}"
     : "${SWIFT_BIN=swift}"
+    globe_training_defaults
 
     globe_required REWARD_FUNCS REWARD_WEIGHTS
     globe_bool USE_VLLM LOG_COMPLETIONS ASYNC_GENERATE

@@ -27,19 +27,12 @@ globe_model_family
 : "${DEEPSPEED=}"  # a LoRA on a bf16 7B model fits a 40 GB GPU without sharding
 : "${LEARNING_RATE=1e-4}"
 : "${NUM_TRAIN_EPOCHS=2}"
-: "${MAX_STEPS=}"
 : "${BATCH_SIZE=4}"
 : "${GRAD_ACCUM=4}"
 : "${MAX_LENGTH=2048}"
 : "${WARMUP_RATIO=0.05}"
-: "${FREEZE_VIT=true}"
-: "${FREEZE_ALIGNER=true}"
-: "${GRADIENT_CHECKPOINTING=true}"
-: "${SAVE_STEPS=200}"
-: "${SAVE_TOTAL_LIMIT=5}"
-: "${LOGGING_STEPS=1}"
-: "${DATALOADER_NUM_WORKERS=4}"
 : "${SWIFT_BIN=swift}"
+globe_training_defaults
 
 globe_image_env
 globe_distributed_env

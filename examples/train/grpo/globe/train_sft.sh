@@ -28,19 +28,12 @@ globe_model_family
 : "${DEEPSPEED=zero3}"  # full fine-tuning of a 7B model fits 40 GB GPUs only when sharded
 : "${LEARNING_RATE=1e-5}"
 : "${NUM_TRAIN_EPOCHS=2}"
-: "${MAX_STEPS=}"
 : "${BATCH_SIZE=1}"
 : "${GRAD_ACCUM=8}"
 : "${MAX_LENGTH=2048}"
 : "${WARMUP_RATIO=0.05}"
-: "${FREEZE_VIT=true}"
-: "${FREEZE_ALIGNER=true}"
-: "${GRADIENT_CHECKPOINTING=true}"
-: "${SAVE_STEPS=200}"
-: "${SAVE_TOTAL_LIMIT=5}"
-: "${LOGGING_STEPS=1}"
-: "${DATALOADER_NUM_WORKERS=4}"
 : "${SWIFT_BIN=swift}"
+globe_training_defaults
 
 globe_image_env
 globe_distributed_env
