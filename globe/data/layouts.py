@@ -24,10 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Logical column -> accepted header names, in priority order (matched case-insensitively).
+# The one list of spellings: globe-data and the evaluator (globe.eval) both read columns through it.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("IMG_ID", "img_id", "image_id", "id", "image", "file_name", "filename", "img"),
-    "lat": ("LAT", "latitude", "lat_deg"),
-    "lon": ("LON", "longitude", "lng", "long", "lon_deg"),
+    "id": ("IMG_ID", "img_id", "image_id", "id", "image", "file_name", "filename", "img", "image_path", "path"),
+    "lat": ("LAT", "latitude", "lat_deg", "gps_lat"),
+    "lon": ("LON", "longitude", "lng", "long", "lon_deg", "gps_lon"),
     "country": ("country", "country_name"),
     "city": ("city", "city_name"),
     "reasoning": ("reasoning", "response", "think", "rationale", "cot", "reason"),

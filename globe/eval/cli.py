@@ -28,7 +28,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from globe.eval.data import DATASET_ALIASES, DATASETS, GroundTruthError, dataset_paths, load_ground_truth
+from globe.eval.data import (
+    DATASET_ALIASES,
+    DATASETS,
+    SWAP_CHOICES,
+    GroundTruthError,
+    dataset_paths,
+    load_ground_truth,
+)
 
 GEOCODERS = ("offline", "nominatim", "azure")
 logger = logging.getLogger("globe.eval")
@@ -76,6 +83,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(source, "gt-file", default=None, help="ground-truth CSV (IMG_ID/id, LAT/latitude, LON/longitude, [country, city])")
     _add(source, "image-root", default=None, help="folder the CSV's image ids are relative to; paths outside it are refused")
     _add(source, "limit", type=int, default=None, help="evaluate only the first N rows")
+    _add(source, "swap-lat-lon", choices=SWAP_CHOICES, default="auto",
+         help="auto: detect a LAT/LON header swap from the values, as globe-data does (default); yes/no: force it")
     _add(parser, "output", required=True, help="predictions CSV; the summary goes beside it as .json, plots as .png")
     _add(parser, "overwrite", action="store_true", help="start afresh instead of resuming an existing --output")
     _add(parser, "use-cot", action="store_true", help="ask for <think> reasoning then <answer> (the GLOBE prompt)")
@@ -169,11 +178,13 @@ def run_command(args: argparse.Namespace) -> int:
             raise ValueError("--retries must be >= 0 and --timeout > 0")
         if not image_root.is_dir():
             print(f"warning: image root {image_root} is not a folder; every row will be missing_image", file=sys.stderr)
-        gt = load_ground_truth(gt_file, image_root, limit=args.limit)
+        gt = load_ground_truth(gt_file, image_root, limit=args.limit, swap_lat_lon=args.swap_lat_lon)
         resolver = make_resolver(args.geocoder)
     except (GroundTruthError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if gt.lat_lon_swapped:
+        print(f"note: {gt_file}: header LAT/LON swapped, values read the other way round ({gt.swap_evidence})")
 
     from globe.geo import warm_up
 
@@ -202,6 +213,7 @@ def run_command(args: argparse.Namespace) -> int:
     _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None, extra={
         "model": model, "dataset": args.dataset or str(gt_file), "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
+        "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence,
     })
     return 0
 

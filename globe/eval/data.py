@@ -4,7 +4,10 @@ The released test CSVs disagree on column names (IM2GPS3K: ``IMG_ID, AUTHOR, LAT
 MP16-Reason-Test: ``IMG_ID, LAT, LON, city, country, ...``; OSV-5M: ``id, latitude, longitude,
 country, city, ...``) and IM2GPS3K has no city/country at all. :func:`load_ground_truth` reads
 any of them into :class:`GroundTruthRow` records, keeping every original column untouched, and
-fills a missing city/country by offline reverse geocoding (``globe.geo.reverse_many``).
+fills a missing city/country by offline reverse geocoding (``globe.geo.reverse_many``). Columns
+are found by ``globe-data``'s aliases (:func:`globe.data.layouts.map_columns`), and a header whose
+``LAT``/``LON`` are swapped (an old IM2GPS3K commit) is detected from the values the way
+``globe-data`` detects it (:func:`globe.data.convert.detect_swap`), so both read a file alike.
 
 A row that cannot be used (no image id, coordinates missing or out of range, ragged CSV line)
 is kept with a ``problem`` so the run writes it with ``status="bad_row"`` instead of dropping it.
@@ -21,16 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from globe.data.layouts import mp16_image_names
+from globe.data.convert import detect_swap
+from globe.data.layouts import COLUMN_ALIASES, map_columns, mp16_image_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SWAP_CHOICES = ("auto", "yes", "no")
 
-#: Column spellings, first match wins (case-insensitive).
-IMAGE_COLUMNS = ("IMG_ID", "img_id", "image_id", "id", "image", "image_path", "file_name", "filename", "path")
-LAT_COLUMNS = ("LAT", "lat", "latitude", "gps_lat")
-LON_COLUMNS = ("LON", "lon", "lng", "longitude", "gps_lon")
-COUNTRY_COLUMNS = ("country", "country_name")
-CITY_COLUMNS = ("city", "city_name")
+ReverseGeocoder = Callable[[list[float], list[float]], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class GroundTruth:
     gt_file: Path
     n_reverse_geocoded: int = 0
     column_map: dict[str, str | None] = field(default_factory=dict)
+    lat_lon_swapped: bool = False  # the "LAT" column was read as longitude and "LON" as latitude
+    swap_evidence: str = ""  # why: detect_swap's counts, or the forcing option
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -100,18 +102,6 @@ def dataset_paths(name: str, root: str | os.PathLike | None = None) -> tuple[Pat
     layout = DATASETS[canonical]
     base = data_root(root)
     return base / layout.csv, base / layout.images
-
-
-def find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    """The first candidate present in ``columns``, exact spelling first, then case-insensitive."""
-    for candidate in candidates:
-        if candidate in columns:
-            return candidate
-    lowered = {column.lower(): column for column in columns}
-    for candidate in candidates:
-        if candidate.lower() in lowered:
-            return lowered[candidate.lower()]
-    return None
 
 
 def _coordinate(value: str | None, low: float, high: float, label: str) -> tuple[float | None, str | None]:
@@ -201,27 +191,40 @@ def load_ground_truth(
     gt_file: str | os.PathLike,
     image_root: str | os.PathLike,
     limit: int | None = None,
-    reverse_geocode: Callable[[list[float], list[float]], list[Any]] | None = None,
+    reverse_geocode: ReverseGeocoder | None = None,
+    swap_lat_lon: str = "auto",
 ) -> GroundTruth:
     """Read a ground-truth CSV into rows ready to evaluate; see the module docstring.
 
     ``reverse_geocode(lats, lons) -> places`` fills missing country/city (default:
-    ``globe.geo.reverse_many``). ``limit`` keeps the first N data rows.
+    ``globe.geo.reverse_many``). ``limit`` keeps the first N data rows. ``swap_lat_lon``:
+    ``auto`` reads ``LAT`` as longitude and ``LON`` as latitude when the values say the header
+    is swapped (judged on the whole file's first rows, not only the ``limit``), ``yes``/``no``
+    force it; :attr:`GroundTruth.lat_lon_swapped` and ``swap_evidence`` report the outcome.
     """
+    if swap_lat_lon not in SWAP_CHOICES:
+        raise ValueError(f"swap_lat_lon={swap_lat_lon!r}: choose one of {', '.join(SWAP_CHOICES)}")
     gt_path = Path(gt_file)
     root = Path(image_root)
     header, parsed = read_csv_rows(gt_path)
-    image_column = find_column(header, IMAGE_COLUMNS)
-    lat_column = find_column(header, LAT_COLUMNS)
-    lon_column = find_column(header, LON_COLUMNS)
-    country_column = find_column(header, COUNTRY_COLUMNS)
-    city_column = find_column(header, CITY_COLUMNS)
-    missing = [label for label, column in (("image id", image_column), ("latitude", lat_column), ("longitude", lon_column)) if column is None]
+    columns = map_columns(header)
+    names = columns.names()
+    image_column, lat_column, lon_column = names.get("id"), names.get("lat"), names.get("lon")
+    country_column, city_column = names.get("country"), names.get("city")
+    missing = [(label, logical) for label, logical in (("image id", "id"), ("latitude", "lat"), ("longitude", "lon"))
+               if logical not in names]
     if missing:
+        expected = "; ".join(f"{label}: one of {', '.join(COLUMN_ALIASES[logical])}" for label, logical in missing)
         raise GroundTruthError(
-            f"{gt_path} has no {' / '.join(missing)} column; header is {header}. Expected e.g. "
-            f"IMG_ID or id, LAT or latitude, LON or longitude"
+            f"{gt_path} has no {' / '.join(label for label, _ in missing)} column; header is {header}. "
+            f"Expected (any case) {expected}"
         )
+    if swap_lat_lon == "auto":
+        swapped, evidence = detect_swap(gt_path, columns)
+    else:
+        swapped, evidence = swap_lat_lon == "yes", f"--swap-lat-lon {swap_lat_lon}"
+    if swapped:  # the column headed LAT holds longitudes: read each value from the other column
+        lat_column, lon_column = lon_column, lat_column
     if limit is not None:
         parsed = parsed[: max(0, limit)]
 
@@ -245,6 +248,7 @@ def load_ground_truth(
     return GroundTruth(
         columns=header, rows=rows, image_root=root, gt_file=gt_path, n_reverse_geocoded=n_filled,
         column_map={"image": image_column, "lat": lat_column, "lon": lon_column, "country": country_column, "city": city_column},
+        lat_lon_swapped=swapped, swap_evidence=evidence,
     )
 
 
@@ -260,13 +264,17 @@ def expand_country_codes(rows: list[GroundTruthRow]) -> None:
         row.country = country_name(row.country) or row.country
 
 
-def fill_missing_places(
-    rows: list[GroundTruthRow], reverse_geocode: Callable[[list[float], list[float]], list[Any]] | None = None
-) -> int:
-    """Fill missing country/city from coordinates (nearest GeoNames place); returns rows filled."""
-    todo = [row for row in rows if row.problem is None and (row.country is None or row.city is None)]
-    if not todo:
-        return 0
+def reverse_geocoded_names(
+    lats: Sequence[float], lons: Sequence[float], reverse_geocode: ReverseGeocoder | None = None
+) -> list[tuple[str | None, str | None]]:
+    """``(country name, city)`` of the nearest GeoNames place to each point, for truth given only as coordinates.
+
+    Defaults to ``globe.geo.reverse_many`` at city level: the city a person would name ("Paris",
+    not the district "Paris 04"). City is None where the nearest place is only a country, and
+    both are None where the geocoder found nothing.
+    """
+    if not lats:
+        return []
     from globe.geo import country_name
 
     if reverse_geocode is None:
@@ -274,14 +282,24 @@ def fill_missing_places(
 
         from globe.geo import reverse_many
 
-        # the city a person would name, not the nearest district ("Paris", not "Paris 04")
         reverse_geocode = partial(reverse_many, city_level=True)
-    places = reverse_geocode([row.lat for row in todo], [row.lon for row in todo])
-    for row, place in zip(todo, places, strict=True):
+    names: list[tuple[str | None, str | None]] = []
+    for place in reverse_geocode(list(lats), list(lons)):
         if place is None:
+            names.append((None, None))
             continue
-        if row.country is None:
-            row.country = country_name(place.country_code) or place.country_code
-        if row.city is None and getattr(place, "level", "city") == "city":
-            row.city = place.name
+        city = place.name if getattr(place, "level", "city") == "city" else None
+        names.append((country_name(place.country_code) or place.country_code, city))
+    if len(names) != len(lats):
+        raise ValueError(f"reverse_geocode returned {len(names)} places for {len(lats)} coordinates")
+    return names
+
+
+def fill_missing_places(rows: list[GroundTruthRow], reverse_geocode: ReverseGeocoder | None = None) -> int:
+    """Fill missing country/city from coordinates (nearest GeoNames place); returns rows filled."""
+    todo = [row for row in rows if row.problem is None and (row.country is None or row.city is None)]
+    names = reverse_geocoded_names([row.lat for row in todo], [row.lon for row in todo], reverse_geocode)
+    for row, (country, city) in zip(todo, names, strict=True):
+        row.country = row.country or country
+        row.city = row.city or city
     return len(todo)

@@ -5,9 +5,10 @@ plus ``prediction`` (JSON ``{"data": text}``), lower-cased ``pred_city``/``pred_
 empty ``pred_LAT``/``pred_LON``, and dropped failed rows. :func:`scored_rows` reads either:
 
 * truth: ``gt_lat``/``gt_lon``/``gt_country``/``gt_city``, else the ground-truth spellings
-  (``LAT``/``latitude``...), with country/city reverse-geocoded when absent;
-* prediction: ``pred_lat``/``pred_lon`` when present (any case) and not ``reresolve``, else the
-  place of ``pred_country``/``pred_city``, else of the answer parsed from ``prediction``;
+  (``LAT``/``latitude``..., ``globe-data``'s aliases), with country/city reverse-geocoded when absent;
+* prediction: ``pred_`` + a latitude/longitude alias (``pred_lat``, ``pred_LON``, ``pred_longitude``...)
+  when present and not ``reresolve``, else the place of ``pred_country``/``pred_city``, else of the
+  answer parsed from ``prediction``;
 * status: the ``status`` column, else derived (``ok``, ``unresolved``, ``no_answer`` or
   ``no_prediction``).
 
@@ -19,7 +20,8 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-from globe.eval.data import COUNTRY_COLUMNS, CITY_COLUMNS, LAT_COLUMNS, LON_COLUMNS, find_column
+from globe.data.layouts import map_columns
+from globe.eval.data import ReverseGeocoder, reverse_geocoded_names
 
 PlaceResolver = Callable[[str | None, str | None], Any]
 
@@ -53,6 +55,17 @@ def prediction_text(value: Any) -> str:
     return text
 
 
+def columns_by_alias(columns: Sequence[str], prefix: str = "") -> dict[str, str]:
+    """Logical column (``lat``, ``country``...) -> its name among the ``columns`` that start with ``prefix``.
+
+    The part after the prefix is matched by ``globe-data``'s aliases, so ``pred_LAT`` (the released
+    eval's spelling), ``pred_lat`` and ``gt_latitude`` are all found without a list of their own.
+    """
+    named = [column for column in columns if column.lower().startswith(prefix.lower())]
+    found = map_columns([column[len(prefix):] for column in named])
+    return {logical: named[i] for logical, i in found.index.items() if i is not None}
+
+
 def _valid_pair(lat: float | None, lon: float | None) -> bool:
     return lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180
 
@@ -61,7 +74,7 @@ def scored_rows(
     rows: Sequence[Mapping[str, Any]],
     resolver: PlaceResolver | None = None,
     reresolve: bool = False,
-    reverse_geocode: Callable[[list[float], list[float]], list[Any]] | None = None,
+    reverse_geocode: ReverseGeocoder | None = None,
 ) -> list[dict[str, Any]]:
     """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
     from globe.answers import parse_answer
@@ -72,12 +85,11 @@ def scored_rows(
     if not rows:
         return []
     columns = list(rows[0].keys())
-    lat_column = "gt_lat" if "gt_lat" in columns else find_column(columns, LAT_COLUMNS)
-    lon_column = "gt_lon" if "gt_lon" in columns else find_column(columns, LON_COLUMNS)
-    country_column = "gt_country" if "gt_country" in columns else find_column(columns, COUNTRY_COLUMNS)
-    city_column = "gt_city" if "gt_city" in columns else find_column(columns, CITY_COLUMNS)
-    pred_lat_column = find_column(columns, ("pred_lat", "pred_latitude"))
-    pred_lon_column = find_column(columns, ("pred_lon", "pred_lng", "pred_longitude"))
+    truth = {**columns_by_alias(columns), **columns_by_alias(columns, "gt_")}  # ours (gt_*) win
+    prediction = columns_by_alias(columns, "pred_")
+    lat_column, lon_column = truth.get("lat"), truth.get("lon")
+    country_column, city_column = truth.get("country"), truth.get("city")
+    pred_lat_column, pred_lon_column = prediction.get("lat"), prediction.get("lon")
     if lat_column is None or lon_column is None:
         raise ValueError(f"cannot score: no ground-truth latitude/longitude column among {columns}")
 
@@ -133,25 +145,10 @@ def scored_rows(
     return out
 
 
-def _fill_truth_places(rows: list[dict[str, Any]], reverse_geocode: Callable | None) -> None:
+def _fill_truth_places(rows: list[dict[str, Any]], reverse_geocode: ReverseGeocoder | None) -> None:
     todo = [row for row in rows if (row["gt_country"] is None or row["gt_city"] is None)
             and _valid_pair(row["gt_lat"], row["gt_lon"])]
-    if not todo:
-        return
-    from globe.geo import country_name
-
-    if reverse_geocode is None:
-        from functools import partial
-
-        from globe.geo import reverse_many
-
-        # the city a person would name, not the nearest district ("Paris", not "Paris 04")
-        reverse_geocode = partial(reverse_many, city_level=True)
-    places = reverse_geocode([row["gt_lat"] for row in todo], [row["gt_lon"] for row in todo])
-    for row, place in zip(todo, places, strict=True):
-        if place is None:
-            continue
-        if row["gt_country"] is None:
-            row["gt_country"] = country_name(place.country_code) or place.country_code
-        if row["gt_city"] is None and getattr(place, "level", "city") == "city":
-            row["gt_city"] = place.name
+    names = reverse_geocoded_names([row["gt_lat"] for row in todo], [row["gt_lon"] for row in todo], reverse_geocode)
+    for row, (country, city) in zip(todo, names, strict=True):
+        row["gt_country"] = row["gt_country"] or country
+        row["gt_city"] = row["gt_city"] or city

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,7 +11,9 @@ from globe.eval.data import (
     dataset_paths,
     load_ground_truth,
     resolve_image_path,
+    reverse_geocoded_names,
 )
+from globe.eval.score import columns_by_alias, scored_rows
 
 
 def _write(path: Path, text: str) -> Path:
@@ -84,6 +87,7 @@ def test_limit_keeps_the_first_rows(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("", "is empty"),
     ("IMG_ID,country\na.jpg,France\n", "no latitude / longitude column"),
+    ("IMG_ID,country\na.jpg,France\n", r"latitude: one of LAT, latitude, lat_deg, gps_lat"),  # globe-data's aliases
     ("LAT,LON\n1,2\n", "no image id column"),
 ])
 def test_unusable_files_raise_naming_the_problem(tmp_path, text, message):
@@ -123,3 +127,49 @@ def test_dataset_names_and_data_root(tmp_path, monkeypatch):
     assert dataset_paths("osv5m-test-mini-3k")[0] == tmp_path / "test_mini.csv"
     with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps3k"):
         dataset_paths("nope")
+
+
+# ----------------------------------------------------------------- column knowledge shared with globe-data
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("image_path,gps_lat,gps_lon,country,city", {"image": "image_path", "lat": "gps_lat", "lon": "gps_lon"}),
+    ("path,lat,lon,country,city", {"image": "path", "lat": "lat", "lon": "lon"}),
+    ("img,Latitude,LNG,country_name,city_name", {"image": "img", "lat": "Latitude", "lon": "LNG"}),
+])
+def test_columns_are_found_by_the_data_clis_aliases(tmp_path, header, expected):
+    gt = load_ground_truth(_write(tmp_path / "gt.csv", header + "\nx.jpg,41.9,12.5,Italy,Rome\n"), tmp_path)
+    assert {key: gt.column_map[key] for key in expected} == expected
+    row = gt.rows[0]
+    assert (row.image, row.lat, row.lon, row.country, row.city, row.problem) == ("x.jpg", 41.9, 12.5, "Italy", "Rome", None)
+
+
+def test_rescoring_finds_prefixed_columns_by_the_same_aliases():
+    columns = ["IMG_ID", "LAT", "LON", "gt_index", "gt_lat", "gt_lon", "pred_LAT", "pred_longitude", "pred_country",
+               "prediction"]
+    assert columns_by_alias(columns, "pred_") == {"lat": "pred_LAT", "lon": "pred_longitude", "country": "pred_country"}
+    assert columns_by_alias(columns, "gt_") == {"lat": "gt_lat", "lon": "gt_lon"}
+    assert columns_by_alias(columns) == {"id": "IMG_ID", "lat": "LAT", "lon": "LON"}
+
+
+def test_reverse_geocoded_names_spell_countries_and_keep_only_city_level_places():
+    places = [SimpleNamespace(name="Lyon", country_code="FR", level="city"),
+              SimpleNamespace(name="Greenland", country_code="GL", level="country"),
+              None]
+    asked: list[tuple[list[float], list[float]]] = []
+
+    def fake_reverse(lats, lons):
+        asked.append((lats, lons))
+        return places
+
+    names = reverse_geocoded_names([45.76, 72.0, 0.0], [4.84, -40.0, -160.0], fake_reverse)
+    assert names == [("France", "Lyon"), ("Greenland", None), (None, None)]
+    assert asked == [([45.76, 72.0, 0.0], [4.84, -40.0, -160.0])]
+    assert reverse_geocoded_names([], [], fake_reverse) == [] and len(asked) == 1  # nothing to look up: no call
+
+
+def test_ground_truth_and_rescoring_fill_missing_places_alike(tmp_path):
+    gt = load_ground_truth(_write(tmp_path / "gt.csv", "IMG_ID,LAT,LON,country\na.jpg,48.8534,2.3488,\n"), tmp_path)
+    scored = scored_rows([{"IMG_ID": "a.jpg", "LAT": "48.8534", "LON": "2.3488", "country": ""}])
+    assert (gt.rows[0].country, gt.rows[0].city) == ("France", "Paris")
+    assert (scored[0]["gt_country"], scored[0]["gt_city"]) == ("France", "Paris")
