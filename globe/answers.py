@@ -11,7 +11,9 @@ reads answers through :func:`parse_answer`, so the rules live here once:
   those anywhere in the text, then ``<country>..</country><city>..</city>`` tags (the released
   data's solution format).
 * **Which line counts.** Inside the chosen region the last ``country:`` line and the last
-  ``city:`` line win, for the same reason.
+  ``city:`` line win, for the same reason. The two may share a line ("country: France, city:
+  Paris" or "country: France city: Paris"). An answer block holding only "Paris, France" (or
+  "City, Region, Country") is read as city first, country last.
 * **Values** lose markdown emphasis, quotes, brackets and trailing punctuation; placeholders such
   as ``[country name]``, ``unknown`` or ``N/A`` count as no answer (``None``).
 """
@@ -39,8 +41,9 @@ _FIELD_LINE = {
 # Where a field line may start besides a line start: after an answer/think tag, or after a
 # separator before the next key ("country: France, city: Paris" on one line).
 _FIELD_BREAK = re.compile(
-    r"</?(?:answer|think)>|[,;|]\s*(?=[*_]*(?:country|city)[ \t*_]*[:\uff1a])", re.IGNORECASE
+    r"</?(?:answer|think)>|(?:[,;|][ \t]*|(?<=\S)[ \t]+)(?=[*_]*(?:country|city)[ \t*_]*[:\uff1a])", re.IGNORECASE
 )
+_BARE_PLACE = re.compile(r"^[^\n,:<>]{1,60}(?:,[^\n,:<>]{1,60}){1,2}$")
 _STRAY_TAG = re.compile(r"</?[a-zA-Z]+>")
 _SPACE_RUN = re.compile(r"\s+")
 _PLACEHOLDERS = {
@@ -162,6 +165,15 @@ def _last_field(region: str, key: str) -> str | None:
     return None
 
 
+def _bare_place(answer: str) -> tuple[str | None, str | None]:
+    """``(city, country)`` from an answer block that is just "Paris, France" (or "City, Region, Country")."""
+    text = answer.strip()
+    if not _BARE_PLACE.match(text):
+        return None, None
+    parts = [clean_value(part) for part in text.split(",")]
+    return parts[0], parts[-1]
+
+
 def parse_answer(text: str | None) -> ParsedAnswer:
     """Split a completion into reasoning and answer, by the rules in the module docstring."""
     text = text if isinstance(text, str) else ""
@@ -183,6 +195,8 @@ def parse_answer(text: str | None) -> ParsedAnswer:
         city = _last_field(region, "city")
         if country or city:
             break
+    if answer is not None and country is None and city is None:
+        city, country = _bare_place(answer)
     think = _spans(text, _THINK_OPEN, _THINK_CLOSE, first_only=True)
     return ParsedAnswer(
         think=_think(text, think),

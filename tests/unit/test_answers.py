@@ -107,3 +107,29 @@ def test_degenerate_repeated_tags_are_parsed() -> None:
     for text in ("<think>" * 14000, "<answer>" * 12000, "<country>" * 12000 + "</city>"):
         parsed = parse_answer(text)
         assert (parsed.country, parsed.has_answer, parsed.has_think) == (None, False, False)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["country: France city: Paris", "**Country:** France **City:** Paris", "Country: France; City: Paris"],
+)
+def test_both_fields_on_one_line_without_a_comma(answer: str) -> None:
+    parsed = parse_answer(f"<answer>{answer}</answer>")
+    assert (parsed.country, parsed.city) == ("France", "Paris")
+
+
+def test_a_bare_city_comma_country_answer_is_read() -> None:
+    assert (parse_answer("<answer>Paris, France</answer>").city, parse_answer("<answer>Paris, France</answer>").country) == (
+        "Paris", "France")
+    parsed = parse_answer("<answer>Springfield, Illinois, United States</answer>")
+    assert (parsed.city, parsed.country) == ("Springfield", "United States")
+
+
+def test_prose_in_an_answer_block_is_not_a_bare_place() -> None:
+    parsed = parse_answer("<answer>I cannot tell where this is.</answer>")
+    assert (parsed.city, parsed.country) == (None, None)
+
+
+def test_a_field_word_inside_a_value_does_not_split_it() -> None:
+    parsed = parse_answer("<answer>country: Vatican City\ncity: Vatican City</answer>")
+    assert (parsed.country, parsed.city) == ("Vatican City", "Vatican City")
