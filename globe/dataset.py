@@ -48,10 +48,10 @@ except ImportError:  # loaded by path (--external_plugins) from a checkout that 
 from swift.dataset import DatasetMeta, RowPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 
+from globe.data.paths import default_data_root
 from globe.data.swift_rows import to_swift_row
 
 MP16_REASON_HUB_ID = "globe-project/MP16-Reason"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,8 @@ DATASETS: tuple[DatasetSpec, ...] = (
 
 
 def data_root() -> Path:
-    """``GLOBE_DATA_ROOT``, else ``<repo>/data``."""
-    env = os.environ.get("GLOBE_DATA_ROOT")
-    return Path(env).expanduser() if env else REPO_ROOT / "data"
+    """``GLOBE_DATA_ROOT``, else ``<repo>/data`` (see :func:`globe.data.paths.default_data_root`)."""
+    return default_data_root()
 
 
 def local_path(spec: DatasetSpec, root: str | os.PathLike | None = None) -> tuple[Path, str | None]:
