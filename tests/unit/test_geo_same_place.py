@@ -50,8 +50,23 @@ def test_missing_country_is_taken_from_the_city():
     assert same_place(None, "Paris", "France", "Paris") == (True, True)
 
 
-def test_stated_country_counts_even_if_the_city_lies_across_the_border():
-    assert same_place("France", "Geneva", "Switzerland", "Geneva") == (False, True)
+def test_the_named_city_decides_the_country_across_a_border():
+    # Geneva is only in Switzerland: the right city with the wrong side of the border is the right place
+    assert same_place("France", "Geneva", "Switzerland", "Geneva") == (True, True)
+
+
+def test_an_ambiguous_country_name_is_settled_by_the_matching_city():
+    # "Congo" alone reads as the Republic of the Congo (CG); Kinshasa is in the DR Congo (CD)
+    assert same_place("Congo", "Kinshasa", "Democratic Republic of the Congo", "Kinshasa") == (True, True)
+
+
+@pytest.mark.parametrize(
+    "pred, gt",
+    [(("Canada", "Paris"), ("France", "Paris")), (("USA", "Geneva"), ("Switzerland", "Geneva")),
+     (("Congo", "Brazzaville"), ("Democratic Republic of the Congo", "Kinshasa"))],
+)
+def test_a_wrong_country_with_its_own_namesake_or_other_city_matches_nothing(pred, gt):
+    assert same_place(*pred, *gt) == (False, False)
 
 
 @pytest.mark.parametrize("pred", [(None, None), ("", ""), ("asdf", "qwer"), ("x" * 5000, None)])
