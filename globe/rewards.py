@@ -16,14 +16,20 @@ Differences from the released rewards, and why:
   ("niger" is 5/7 of "nigeria"). Which answer counts
   is :func:`globe.answers.parse_answer`'s rule: the *last* ``<answer>`` block, the last
   ``country:``/``city:`` line in it.
-* visual match: whole-word matches on normalised text, so "bus" does not match "business";
-  duplicate entities count once (as released).
+* visual match: whole-word matches on normalised text, so "bus" does not match "business"
+  or "abuse"; the entity's last word may carry a plural "s"/"es" ("palm tree" is found in
+  "palm trees", "bus" in "buses") and an apostrophe inside a word joins it ("Peter's" reads
+  "peters"), so possessives and plurals of what the annotator named still count. Duplicate
+  entities count once (as released).
 * format: also requires non-placeholder ``country:`` and ``city:`` lines in the one answer block.
-* distance: new, ``exp(-d / tau)`` for recipes that want a denser signal than 1.0 / 0.2 / 0.
+* distance: new, ``exp(-d / tau)`` for recipes that want a denser signal than 1.0 / 0.2 / 0.,
+  with an answer that resolves only to a country scored as at least
+  :data:`COUNTRY_LEVEL_FLOOR_KM` away (see there).
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,12 +41,20 @@ from anyascii import anyascii
 from globe import geo
 from globe.answers import ParsedAnswer, iter_field_values, parse_answer
 
+log = logging.getLogger(__name__)
+
 #: Paper values: city and country right / only the country right / otherwise.
 CITY_REWARD = 1.0
 COUNTRY_REWARD = 0.2
 #: Default distance scale: 25 km -> 0.97, 200 km -> 0.77, 750 km -> 0.37, 2500 km -> 0.04
 #: (the IM2GPS city / region / country / continent thresholds).
 DEFAULT_TAU_KM = 750.0
+#: The distance reward scores an answer that resolves only to a country (it named no city, or
+#: a city :func:`globe.geo.resolve` could not find) as if it were at least this far from the
+#: truth. A country's point is often near its capital or centre, so a photo from there would
+#: otherwise earn a country-only answer more than a real city guess ~200 km off, and GRPO
+#: would learn to drop the city. 200 km is the IM2GPS "region" threshold.
+COUNTRY_LEVEL_FLOOR_KM = 200.0
 
 _YES_TOKENS = frozenset({"yes", "Yes", "YES"})
 _NO_TOKENS = frozenset({"no", "No", "NO"})
@@ -199,13 +213,22 @@ _SPACED_RUN = re.compile(f"[^{_UNSPACED_CHARS}]+")
 _WORD = re.compile(r"[^\W_]+")
 # One word character of a spaced script: what must not touch a whole-word match.
 _SPACED_WORD_CHAR = f"(?![{_UNSPACED_CHARS}])[^\\W_]"
+# An apostrophe between two word characters joins them: "peter's" -> "peters".
+_JOINING_APOSTROPHE = re.compile(r"(?<=[^\W_])'(?=[^\W_])")
+# What may follow an entity's last word when that word ends in a letter: a plural ending.
+_PLURAL_ENDING = "(?:e?s)?"
 
 
 def _fold(text: str) -> str:
-    """Case and diacritics folded: anyascii on everything but unspaced scripts, then casefold."""
+    """Case and diacritics folded, apostrophes inside words dropped.
+
+    anyascii on everything but unspaced scripts (it also turns "’" into "'"), then casefold,
+    then "peter's" -> "peters", so a possessive reads as the plural-ending form of its word.
+    """
     if not text.isascii():
         text = _SPACED_RUN.sub(lambda run: anyascii(run.group()), text)
-    return text.casefold()
+    text = text.casefold()
+    return _JOINING_APOSTROPHE.sub("", text) if "'" in text else text
 
 
 def _tokens(text: str) -> list[str]:
@@ -220,9 +243,10 @@ def normalize_for_match(text: str) -> str:
     """Text as space-separated word tokens, padded with spaces: what whole-word matching compares.
 
     Case folded, diacritics and other scripts folded to ASCII with anyascii ("Zürich" ->
-    "zurich", "Москва" -> "moskva"), punctuation and whitespace runs to one space; characters
-    of unspaced scripts (CJK, Thai, ...) stay as they are, one token each (transliterating them
-    would make unrelated characters collide).
+    "zurich", "Москва" -> "moskva"), apostrophes inside a word dropped ("Peter's" ->
+    "peters"), punctuation and whitespace runs to one space; characters of unspaced scripts
+    (CJK, Thai, ...) stay as they are, one token each (transliterating them would make
+    unrelated characters collide).
     """
     return " " + " ".join(_tokens(text or "")) + " "
 
@@ -231,10 +255,13 @@ def normalize_for_match(text: str) -> str:
 def _entity_pattern(entity: str) -> re.Pattern[str] | None:
     """A regex finding ``entity`` as whole words in folded text, or ``None`` if it has no words.
 
-    Equivalent to looking for ``normalize_for_match(entity)`` inside
-    ``normalize_for_match(text)``, without tokenising every completion: tokens are separated
-    by any run of non-word characters, and word boundaries are required wherever a token
-    edge is in a spaced script (no boundary exists between two CJK characters).
+    Equivalent to looking for the tokens of ``normalize_for_match(entity)`` as consecutive
+    tokens of ``normalize_for_match(text)``, except that when the entity's last token ends in
+    a letter the text's token may add "s" or "es" (a plural, or a possessive once
+    :func:`_fold` has joined "'s"); found without tokenising every completion: tokens are
+    separated by any run of non-word characters, and word boundaries are required wherever a
+    token edge is in a spaced script (no boundary exists between two CJK characters). "bus"
+    thus finds "buses" and "bus's" but not "business" or "abuse".
     """
     tokens = _tokens(entity)
     if not tokens:
@@ -253,6 +280,8 @@ def _entity_pattern(entity: str) -> re.Pattern[str] | None:
         gap_needed = spaced(tokens[index - 1][-1]) and spaced(token[0])
         parts.append(r"[\W_]+" if gap_needed else r"[\W_]*")
         parts.append(re.escape(token))
+    if "a" <= tokens[-1][-1] <= "z":
+        parts.append(_PLURAL_ENDING)
     if spaced(tokens[-1][-1]):
         parts.append(f"(?!{_SPACED_WORD_CHAR})")
     return re.compile("".join(parts))
@@ -304,7 +333,8 @@ def _row_patterns(entities: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 def visual_match_reward(text: Any, entities: Any) -> float:
     """Share of the row's distinct entities named, as whole words, in the completion's reasoning.
 
-    Reasoning is :attr:`globe.answers.ParsedAnswer.think`. Entities that normalise to the
+    Reasoning is :attr:`globe.answers.ParsedAnswer.think`. The last word of an entity may
+    appear with a plural "s"/"es" (see :func:`_entity_pattern`). Entities that normalise to the
     same words count once; entities without any word character are ignored. 0.0 when the
     row has no usable entities: nothing to recall earns nothing, as released, so a row
     without annotations never outranks one whose reasoning names its evidence.
@@ -371,11 +401,12 @@ def format_rewards(completions: Sequence[Any], **_: Any) -> list[float]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _resolve(country: str | None, city: str | None) -> tuple[float, float] | None:
+def _resolve(country: str | None, city: str | None) -> tuple[float, float, str] | None:
+    """``(lat, lon, level)`` of the answered place, memoised; level is ``"city"`` or ``"country"``."""
     place = geo.resolve(country, city)
     if place is None or place.lat is None or place.lon is None:
         return None
-    return float(place.lat), float(place.lon)
+    return float(place.lat), float(place.lon), str(place.level)
 
 
 def _coordinate(value: Any, low: float, high: float) -> float | None:
@@ -389,9 +420,11 @@ def _coordinate(value: Any, low: float, high: float) -> float | None:
 def distance_reward(text: Any, lat: Any, lon: Any, tau_km: float = DEFAULT_TAU_KM) -> float:
     """``exp(-d / tau_km)`` for the great-circle distance ``d`` from the answered place to the truth.
 
-    The answered place is :func:`globe.geo.resolve` of the parsed country and city (a country
-    alone resolves to the country's point). 0.0 when the answer does not resolve or the row's
-    coordinates are missing or out of range.
+    The answered place is :func:`globe.geo.resolve` of the parsed country and city. When it
+    resolves only to a country (no city named, or a city not found in that country), ``d``
+    counts as at least :data:`COUNTRY_LEVEL_FLOOR_KM`: ``min(exp(-d/tau), exp(-200/tau))``,
+    so naming only the country never beats a real city guess 200 km off. 0.0 when the answer
+    does not resolve or the row's coordinates are missing or out of range.
     """
     gt_lat, gt_lon = _coordinate(lat, -90.0, 90.0), _coordinate(lon, -180.0, 180.0)
     if gt_lat is None or gt_lon is None:
@@ -399,11 +432,23 @@ def distance_reward(text: Any, lat: Any, lon: Any, tau_km: float = DEFAULT_TAU_K
     answer = parse_cached(completion_text(text))
     if answer.country is None and answer.city is None:
         return 0.0
-    point = _resolve(answer.country, answer.city)
-    if point is None:
+    resolved = _resolve(answer.country, answer.city)
+    if resolved is None:
         return 0.0
-    distance = geo.distance_km(point, (gt_lat, gt_lon))
-    return math.exp(-max(distance, 0.0) / tau_km)
+    place_lat, place_lon, level = resolved
+    distance = max(geo.distance_km((place_lat, place_lon), (gt_lat, gt_lon)), 0.0)
+    if level == "country":
+        distance = max(distance, COUNTRY_LEVEL_FLOOR_KM)
+    return math.exp(-distance / tau_km)
+
+
+def _is_blank(value: Any) -> bool:
+    """A coordinate cell that holds nothing: ``None``, NaN or an empty string."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not value.strip()
 
 
 def distance_rewards(
@@ -420,6 +465,15 @@ def distance_rewards(
         raise ValueError("distance reward needs `lat` and `lon` columns (degrees) in the dataset; the batch lacks them")
     n = len(completions)
     lats, lons = _column(lat, n, "lat"), _column(lon, n, "lon")
+    empty = [name for name, values in (("lat", lats), ("lon", lons)) if n and all(map(_is_blank, values))]
+    if empty:
+        # The columns exist (a train file's schema has them) but hold nothing: a constant 0 reward
+        # would train nothing, silently. One line per batch, not per row.
+        log.warning(
+            "distance reward: the %s column%s empty in all %d rows of this batch, so every distance reward "
+            "is 0; give the training file lat/lon coordinates or drop globe_distance from --reward_funcs",
+            " and ".join(f"`{name}`" for name in empty), "s are" if len(empty) > 1 else " is", n,
+        )
     return [distance_reward(text, la, lo, tau_km) for text, la, lo in zip(completions, lats, lons)]
 
 

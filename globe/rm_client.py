@@ -2,8 +2,16 @@
 
 For each completion the reward model (RM) gets the system prompt
 :data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a user turn with the row's image and the
-completion text, and answers "yes" or "no"; the reward is P(yes) / (P(yes) + P(no)) from the
-first token's top logprobs (:func:`globe.rewards.locatability_reward_from_logprobs`).
+completion's reasoning, and answers "yes" or "no"; the reward is P(yes) / (P(yes) + P(no)) from
+the first token's top logprobs (:func:`globe.rewards.locatability_reward_from_logprobs`).
+
+**Why the reasoning, not the whole completion.** The RM is trained on image + plain reasoning
+text -> yes/no (the ``rm`` rows of :mod:`globe.data.swift_rows`, and the released RM data
+alike); it never saw ``<think>``/``<answer>`` tags or ``country:``/``city:`` lines. Sending
+the full completion would score text unlike anything it learned from, and would let the
+answer lines sway a verdict that is meant to be about the evidence. So the text sent is
+:func:`globe.answers.think_text` of the completion, or the whole completion when that
+reasoning is empty (a completion with nothing but an answer still gets a verdict).
 
 What the released reward did wrong, and what this module does instead:
 
@@ -20,7 +28,8 @@ Configuration: explicit arguments first, then environment variables, then the de
 variable                    default   meaning
 ==========================  ========  ============================================================
 ``GLOBE_RM_URL``            required  OpenAI-compatible base URL, e.g. ``http://127.0.0.1:8000/v1``
-``GLOBE_RM_MODEL``          first     model name; default: the first ``/v1/models`` lists (warns if several)
+``GLOBE_RM_MODEL``          auto      model name; unset: the only model ``/v1/models`` lists, else the only
+                                      LoRA among them (see below), else an error listing the names
 ``GLOBE_RM_API_KEY``        none      sent as a Bearer token
 ``GLOBE_RM_TIMEOUT``        30        seconds per attempt
 ``GLOBE_RM_RETRIES``        2         extra attempts after a 429/5xx/timeout/connection error
@@ -39,6 +48,14 @@ but 0.0 ranks it below every scored sibling, and failures are not random: the lo
 completions time out first, so 0.0 quietly teaches the policy to reason less. 0.5 is the
 RM's own "undecided" (P(yes) = P(no)) and moves a group's advantages far less. Set
 ``GLOBE_RM_FALLBACK=0`` to reproduce the paper exactly.
+
+**Which model, when ``GLOBE_RM_MODEL`` is unset.** ``serve_rm.sh`` serves the base model as
+``globe-rm-base`` and the trained LoRA as ``globe-rm``; vLLM lists base models first and each
+LoRA module after them with a ``"parent"`` (the base it applies to). Taking the first listed
+would score with the untrained base model, silently. So: one model listed -> that one;
+several -> the one entry with a non-null ``parent`` (logged once); no such entry or several
+(e.g. ``swift deploy --adapters``, which lists base and adapters without ``parent``) -> a
+:class:`LocatabilityError` naming the served models, since any guess may be the base model.
 
 **Event loops.** ms-swift 4.6 runs every ``AsyncORM`` of a batch with ``asyncio.run``: a new
 event loop per batch. An aiohttp session belongs to the loop that created it, so
@@ -59,7 +76,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from globe.chat_client import ChatClient, ChatResult, ServerUnavailable, image_data_url, user_message
+import aiohttp
+
+from globe.answers import think_text
+from globe.chat_client import RETRYABLE_HTTP, ChatClient, ChatResult, ServerUnavailable, image_data_url, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
 from globe.rewards import completion_text, locatability_reward_from_logprobs
 
@@ -74,7 +94,8 @@ _VERDICT = re.compile(r"[a-z]+")
 
 
 class LocatabilityError(RuntimeError):
-    """The RM failed for some completions and ``fail_fast`` is set; the message has the counts."""
+    """The RM failed for some completions and ``fail_fast`` is set (the message has the counts), or
+    ``GLOBE_RM_MODEL`` is unset and the server lists several models none of which is clearly the RM."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +285,68 @@ def first_image(images: Any) -> Any:
     return images  # a PIL image or a path-like: image_data_url decides
 
 
+def rm_input_text(completion: Any) -> str:
+    """What the RM reads for a completion: its reasoning, or the whole text when that is empty.
+
+    The RM was trained on plain reasoning (see the module docstring), not on tagged completions.
+    """
+    text = completion_text(completion)
+    return think_text(text) or text
+
+
+def pick_served_model(entries: Sequence[Mapping[str, Any]], url: str) -> tuple[str, bool]:
+    """The RM among a server's ``/v1/models`` entries, and whether it was picked as the only LoRA.
+
+    One entry -> it; several -> the only one with a non-null ``parent`` (vLLM's mark of a LoRA
+    module). Raises :class:`LocatabilityError` listing the names when there is none or more
+    than one such entry: scoring with the base model would be silent and wrong.
+    """
+    names = [str(entry["id"]) for entry in entries]
+    if len(names) == 1:
+        return names[0], False
+    adapters = [str(entry["id"]) for entry in entries if entry.get("parent") is not None]
+    if len(adapters) == 1:
+        return adapters[0], True
+    why = ("none of them is a LoRA module (an entry with a \"parent\")" if not adapters
+           else f"{len(adapters)} of them are LoRA modules ({', '.join(adapters)})")
+    raise LocatabilityError(
+        f"GLOBE_RM_MODEL is not set and {url}/models lists {len(names)} models ({', '.join(names)}); "
+        f"{why}, so which one is the reward model is ambiguous. Set GLOBE_RM_MODEL to the reward "
+        f"model's served name ({SERVE_SCRIPT} prints the line, e.g. GLOBE_RM_MODEL=globe-rm)"
+    )
+
+
+async def list_model_entries(client: ChatClient) -> list[dict[str, Any]]:
+    """The raw ``/v1/models`` entries (``id``, and ``parent`` for vLLM LoRA modules) over ``client``'s session.
+
+    :meth:`ChatClient.list_models` returns ids only, and the ``parent`` field is what tells a
+    LoRA RM from its base model. Retries like the client; raises :class:`ServerUnavailable`.
+    """
+    session = client._require_session()
+    url = f"{client.base_url}/models"
+    last_error = ""
+    for attempt in range(client.retries + 1):
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=client.timeout)) as response:
+                if response.status == 200:
+                    body = await response.json(content_type=None)
+                    data = body.get("data") if isinstance(body, Mapping) else None
+                    if isinstance(data, list):
+                        return [dict(entry) for entry in data if isinstance(entry, Mapping) and "id" in entry]
+                    last_error = f"no 'data' list in the response: {str(body)[:200]}"
+                else:
+                    last_error = f"HTTP {response.status}: {(await response.text())[:200]}"
+                    if response.status not in RETRYABLE_HTTP:
+                        break
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+        if attempt < client.retries:
+            await asyncio.sleep(client.backoff * 2 ** attempt)
+    raise ServerUnavailable(
+        f"cannot list models at {url} ({last_error}); is the server running and is GLOBE_RM_URL the /v1 base URL?"
+    )
+
+
 def _verdict_from_text(text: str | None) -> float | None:
     """1.0 / 0.0 when the reply's first word is yes / no (quotes and case ignored), else ``None``."""
     if not text:
@@ -367,26 +450,30 @@ class LocatabilityScorer:
         return await asyncio.gather(*(self._score_one(client, c, i, data_url) for c, i in zip(completions, images)))
 
     async def _ensure_model(self, client: ChatClient) -> str | None:
-        """Pick the model once (``GLOBE_RM_MODEL``, else the server's first); the error text if impossible.
+        """Pick the model once (``GLOBE_RM_MODEL``, else :func:`pick_served_model`); the error text if
+        the server cannot be asked. Raises :class:`LocatabilityError` when its answer is ambiguous.
 
         Looked up here, once per batch until it succeeds, rather than by every request: a server
-        that hangs on ``/v1/models`` then costs one bounded lookup, not one per completion.
+        that hangs on ``/v1/models`` then costs one bounded lookup, not one per completion. An
+        unreachable server is a per-batch failure (fallback rewards); an ambiguous model list is
+        a configuration error that no retry fixes, so it stops training at the first batch.
         """
         if self._model:
             client.model = self._model
             return None
         try:
-            models = await client.list_models()
+            entries = await list_model_entries(client)
         except ServerUnavailable as exc:
             return str(exc)
-        if not models:
+        if not entries:
             return f"{self.config.url}/models lists no models; set GLOBE_RM_MODEL"
-        self._model = client.model = models[0]
-        if len(models) > 1:
+        model, is_only_lora = pick_served_model(entries, self.config.url)
+        self._model = client.model = model
+        if is_only_lora:
             log.warning(
-                "locatability: GLOBE_RM_MODEL is not set; scoring with %r, the first of the %d models at %s (%s). "
-                "Set GLOBE_RM_MODEL to the reward model's name (serve_rm.sh prints it; with a LoRA RM the base "
-                "model is listed first)", models[0], len(models), self.config.url, ", ".join(models),
+                "locatability: GLOBE_RM_MODEL is not set; scoring with %r, the only LoRA module among the %d models "
+                "at %s (%s); set GLOBE_RM_MODEL to choose another", model, len(entries), self.config.url,
+                ", ".join(str(entry["id"]) for entry in entries),
             )
         return None
 
@@ -401,7 +488,7 @@ class LocatabilityScorer:
             return fallback, "bad_image", f"{type(exc).__name__}: {exc}"
         messages = [
             {"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT},
-            user_message(completion_text(completion), url),
+            user_message(rm_input_text(completion), url),
         ]
         result: ChatResult = await client.chat(
             messages, max_tokens=self.config.max_tokens, temperature=self.config.temperature,

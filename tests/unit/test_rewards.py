@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
 
 from globe import geo
 from globe.rewards import (
+    COUNTRY_LEVEL_FLOOR_KM,
     COUNTRY_REWARD,
     DEFAULT_TAU_KM,
     REWARD_FUNCS,
@@ -181,9 +183,42 @@ def test_recall_is_the_share_of_entities_found():
     assert visual_match_rewards([text], entities=entities) == [0.5]
 
 
-def test_entities_match_whole_words_only():
-    text = answer("UK", "London", think="A business district with buses and a busker.")
+@pytest.mark.parametrize("think", ["A business district.", "Signs against abuse.", "A busker sings.",
+                                   "An omnibus ticket.", "Bussing tables."])
+def test_entities_match_whole_words_only(think):
+    text = answer("UK", "London", think=think)
     assert visual_match_rewards([text], entities=[["bus"]]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    "entity, think",
+    [
+        ("bus", "Red buses everywhere."),
+        ("bus", "The bus's roof is red."),
+        ("palm tree", "A row of palm trees."),
+        ("glass", "Mirrored glasses on the facade."),
+        ("Peter", "Queues outside St Peter's."),
+        ("St. Peter's Basilica", "The dome of St Peters Basilica."),
+        ("St Peters Basilica", "The dome of St. Peter\u2019s Basilica."),  # typographic apostrophe
+    ],
+)
+def test_plural_and_possessive_of_an_entity_count(entity, think):
+    text = answer("Italy", "Rome", think=think)
+    assert visual_match_rewards([text], entities=[[entity]]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "entity, think",
+    [
+        ("palm tree", "Palms, tree ferns."),  # only the last word may be plural
+        ("palm tree", "Two palms trees."),
+        ("1960", "A car from the 1960s."),  # numbers take no plural
+        ("Peters", "St Peter's"),  # the plural ending is added to the entity, never removed from it
+    ],
+)
+def test_plural_allowance_is_only_a_suffix_of_the_last_word(entity, think):
+    text = answer("Italy", "Rome", think=think)
+    assert visual_match_rewards([text], entities=[[entity]]) == [1.0 if entity == "Peters" else 0.0]
 
 
 def test_case_whitespace_punctuation_and_diacritics_are_normalised():
@@ -246,6 +281,10 @@ def test_normalisation_keeps_word_tokens_only():
     assert normalize_for_match("  Double-Decker   BUS, São\tPaulo! ") == " double decker bus sao paulo "
 
 
+def test_normalisation_joins_apostrophes_inside_words_only():
+    assert normalize_for_match("St. Peter's 'Basilica' rock'n'roll") == " st peters basilica rocknroll "
+
+
 # --------------------------------------------------------------------------- format
 
 
@@ -305,10 +344,47 @@ def test_distance_reward_is_exp_of_minus_km_over_tau():
     assert sharper == pytest.approx(math.exp(-km / 100.0), rel=1e-12)
 
 
-def test_country_only_answer_is_scored_from_the_country_point():
-    paris = geo.resolve("France", "Paris")
-    [reward] = distance_rewards(["<answer>country: France</answer>"], lat=[paris.lat], lon=[paris.lon])
-    assert 0.0 < reward < 1.0
+COUNTRY_ONLY = "<think>French road signs.</think><answer>country: France</answer>"
+
+
+def test_country_level_floor_is_200_km():
+    assert COUNTRY_LEVEL_FLOOR_KM == 200.0
+
+
+def test_country_only_answer_counts_as_at_least_200_km_off():
+    paris, france = geo.resolve("France", "Paris"), geo.resolve("France", None)
+    assert france.level == "country"
+    km = geo.distance_km(france, paris)
+    [reward] = distance_rewards([COUNTRY_ONLY], lat=[paris.lat], lon=[paris.lon])
+    assert reward == pytest.approx(math.exp(-max(km, COUNTRY_LEVEL_FLOOR_KM) / DEFAULT_TAU_KM), rel=1e-12)
+
+
+def test_country_only_answer_is_capped_even_for_a_photo_at_the_country_point():
+    """Without the cap this scores 1.0: the best a country-only answer can get is exp(-200 / tau)."""
+    france = geo.resolve("France", None)
+    for tau in (DEFAULT_TAU_KM, 100.0):
+        [reward] = distance_rewards([COUNTRY_ONLY], lat=[france.lat], lon=[france.lon], tau_km=tau)
+        assert reward == pytest.approx(math.exp(-200.0 / tau), rel=1e-12)
+
+
+@pytest.mark.parametrize("where", ["country point", "Paris"])
+def test_made_up_city_in_a_real_country_gets_the_country_level_cap(where):
+    assert geo.resolve("France", "Qwertyville").level == "country"
+    truth = geo.resolve("France", None) if where == "country point" else geo.resolve("France", "Paris")
+    made_up, country_only = distance_rewards([answer("France", "Qwertyville"), COUNTRY_ONLY],
+                                             lat=[truth.lat] * 2, lon=[truth.lon] * 2)
+    km = geo.distance_km(geo.resolve("France", None), truth)
+    assert made_up == country_only == pytest.approx(math.exp(-max(km, 200.0) / DEFAULT_TAU_KM), rel=1e-12)
+
+
+def test_real_city_50_km_off_is_not_capped_and_beats_any_country_only_answer():
+    paris, fontainebleau = geo.resolve("France", "Paris"), geo.resolve("France", "Fontainebleau")
+    assert fontainebleau.level == "city"
+    km = geo.distance_km(fontainebleau, paris)
+    assert 40 < km < 70
+    [reward] = distance_rewards([answer("France", "Fontainebleau")], lat=[paris.lat], lon=[paris.lon])
+    assert reward == pytest.approx(math.exp(-km / DEFAULT_TAU_KM), rel=1e-12)
+    assert reward > math.exp(-COUNTRY_LEVEL_FLOOR_KM / DEFAULT_TAU_KM)
 
 
 @pytest.mark.parametrize(
@@ -324,6 +400,33 @@ def test_country_only_answer_is_scored_from_the_country_point():
 )
 def test_unresolvable_answers_or_bad_coordinates_score_zero(text, lat, lon):
     assert distance_rewards([text], lat=[lat], lon=[lon]) == [0.0]
+
+
+def distance_warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "globe.rewards" and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    "lats, lons, columns",
+    [
+        ([None] * 4, [None] * 4, "the `lat` and `lon` columns are empty"),
+        ([""] * 4, [float("nan")] * 4, "the `lat` and `lon` columns are empty"),
+        ([None] * 4, [2.35] * 4, "the `lat` column is empty"),
+    ],
+)
+def test_empty_coordinate_columns_log_one_warning_per_batch(caplog, lats, lons, columns):
+    caplog.set_level(logging.WARNING, logger="globe.rewards")
+    assert distance_rewards([answer("France", "Paris")] * 4, lat=lats, lon=lons) == [0.0] * 4
+    [message] = distance_warnings(caplog)
+    assert message.startswith(f"distance reward: {columns} in all 4 rows of this batch, so every distance reward is 0")
+
+
+def test_partly_filled_coordinates_do_not_warn(caplog):
+    caplog.set_level(logging.WARNING, logger="globe.rewards")
+    paris = geo.resolve("France", "Paris")
+    rewards = distance_rewards([answer("France", "Paris")] * 2, lat=[None, paris.lat], lon=[None, paris.lon])
+    assert rewards == [0.0, 1.0]
+    assert distance_warnings(caplog) == []
 
 
 def test_distance_needs_coordinates_and_a_positive_tau():

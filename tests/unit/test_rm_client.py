@@ -5,6 +5,7 @@ import asyncio
 import io
 import logging
 import math
+import re
 import socket
 
 import pytest
@@ -16,12 +17,14 @@ from globe.rm_client import (
     LocatabilityError,
     LocatabilityScorer,
     first_image,
+    pick_served_model,
 )
 from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
 
 IMG_A = marked_jpeg("IMG-A")
 IMG_B = marked_jpeg("IMG-B", color=(200, 30, 30))
-COMPLETION = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: UK\ncity: London</answer>"
+REASONING = "Red double-decker buses and left-hand traffic."
+COMPLETION = f"<think>{REASONING}</think><answer>country: UK\ncity: London</answer>"
 FAST = dict(backoff=0.01, timeout=5.0)
 
 
@@ -119,16 +122,45 @@ def test_reward_is_exact_p_yes_over_yes_plus_no_from_scripted_logprobs():
     assert result.statuses == ["ok", "ok"]
 
 
-def test_request_has_system_prompt_first_image_then_completion_and_top_logprobs():
+def test_request_has_system_prompt_first_image_then_reasoning_and_top_logprobs():
     with FakeOpenAIServer(default_answer="yes") as server:
         score(make_scorer(server), [COMPLETION], [[{"bytes": IMG_A, "path": None}, {"bytes": IMG_B, "path": None}]])
         request = server.requests[0]
     system, user = request["messages"]
     assert system == {"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}
     assert [part["type"] for part in user["content"]] == ["image_url", "text"]
-    assert user["content"][1]["text"] == COMPLETION
+    # The RM was trained on image + plain reasoning: no tags, no country:/city: lines.
+    assert user["content"][1]["text"] == REASONING
     assert (request["logprobs"], request["top_logprobs"], request["max_tokens"]) == (True, 5, 3)
     assert request["model"] == "fake-model"  # the server's first model, since none was configured
+
+
+def sent_texts(server: FakeOpenAIServer) -> list[str]:
+    return [request["messages"][1]["content"][-1]["text"] for request in server.requests]
+
+
+def test_rm_reads_the_reasoning_of_conversational_and_untagged_completions():
+    completions = [
+        [{"role": "assistant", "content": COMPLETION}],
+        "<think>Kanji on the shop signs.\n</think>\n<answer>country: Japan\ncity: Osaka</answer>",
+        "The kanji signs suggest Japan.\n<answer>country: Japan\ncity: Osaka</answer>",  # untagged reasoning
+    ]
+    with FakeOpenAIServer(default_answer="yes") as server:
+        score(make_scorer(server, concurrency=1), completions, rows(3)[1])
+        assert sent_texts(server) == [REASONING, "Kanji on the shop signs.", "The kanji signs suggest Japan."]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "<answer>country: UK\ncity: London</answer>",
+        "<think>  </think><answer>country: UK\ncity: London</answer>",
+    ],
+)
+def test_completion_without_reasoning_is_sent_whole(completion):
+    with FakeOpenAIServer(default_answer="yes") as server:
+        score(make_scorer(server), [completion], rows(1)[1])
+        assert sent_texts(server) == [completion]
 
 
 def test_each_row_is_scored_against_its_own_first_image():
@@ -323,13 +355,29 @@ def test_unreadable_image_path_is_a_bad_image(tmp_path):
 # --------------------------------------------------------------------------- model discovery
 
 
-class TwoModelServer(FakeOpenAIServer):
-    """Lists a base model before the reward model, as vLLM does when serving the RM as a LoRA."""
+class ModelListServer(FakeOpenAIServer):
+    """The fake server with a scripted ``/v1/models`` list (``entries``: the ``data`` items)."""
+
+    def __init__(self, entries, **options):
+        super().__init__(**options)
+        self.entries = entries
+        self.model_list_requests = 0
 
     async def _models(self, request):
         from aiohttp import web
 
-        return web.json_response({"object": "list", "data": [{"id": "globe-rm-base"}, {"id": "globe-rm"}]})
+        self.model_list_requests += 1
+        return web.json_response({"object": "list", "data": self.entries})
+
+
+def model_card(name, parent=None, **fields):
+    """A /v1/models entry the way vLLM writes it: base models have parent null, LoRA modules their base."""
+    return {"id": name, "object": "model", "owned_by": "vllm", "root": fields.get("root", f"/ckpt/{name}"),
+            "parent": parent, **fields}
+
+
+# serve_rm.sh with vLLM: the base model first, the trained LoRA after it.
+VLLM_LORA_RM = [model_card("globe-rm-base"), model_card("globe-rm", parent="globe-rm-base")]
 
 
 class HangingModelsServer(FakeOpenAIServer):
@@ -338,15 +386,68 @@ class HangingModelsServer(FakeOpenAIServer):
         raise AssertionError("unreachable: the client times out first")
 
 
-def test_without_a_model_name_the_first_listed_is_used_with_one_warning(caplog):
+def test_without_a_model_name_the_lora_rm_is_used_not_its_base_model(caplog):
     caplog.set_level(logging.WARNING, logger="globe.rm_client")
-    with TwoModelServer(default_answer="yes") as server:
+    with ModelListServer(VLLM_LORA_RM, default_answer="yes") as server:
         scorer = make_scorer(server)
         score(scorer, *rows(2))
         score(scorer, *rows(2))
-        assert {request["model"] for request in server.requests} == {"globe-rm-base"}
-    [message] = warnings_of(caplog)
-    assert "GLOBE_RM_MODEL is not set; scoring with 'globe-rm-base', the first of the 2 models" in message
+        assert [request["model"] for request in server.requests] == ["globe-rm"] * 4
+        assert server.model_list_requests == 1  # looked up once, kept across batches
+    [message] = warnings_of(caplog)  # once, not once per batch
+    assert ("GLOBE_RM_MODEL is not set; scoring with 'globe-rm', the only LoRA module among the 2 models at "
+            f"{server.url} (globe-rm-base, globe-rm)") in message
+
+
+def test_without_a_model_name_a_single_listed_model_is_used_silently(caplog):
+    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    with ModelListServer([model_card("merged-rm")], default_answer="yes") as server:
+        rewards = score(make_scorer(server), *rows(2))
+        assert [request["model"] for request in server.requests] == ["merged-rm"] * 2
+    assert rewards == pytest.approx([0.9, 0.9])
+    assert warnings_of(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "entries, why",
+    [
+        # `swift deploy --adapters globe-rm=...`: base and adapter, neither with a parent field.
+        ([{"id": "Qwen2.5-VL-7B-Instruct", "object": "model"}, {"id": "globe-rm", "object": "model"}],
+         'none of them is a LoRA module'),
+        # vLLM serving two base models.
+        ([model_card("Qwen2.5-VL-7B-Instruct"), model_card("globe-rm")], "none of them is a LoRA module"),
+        # vLLM with two LoRA modules on one base.
+        ([model_card("base"), model_card("globe-rm", parent="base"), model_card("globe-rm-old", parent="base")],
+         r"2 of them are LoRA modules \(globe-rm, globe-rm-old\)"),
+    ],
+)
+def test_without_a_model_name_an_ambiguous_model_list_is_an_error_naming_the_models(entries, why):
+    names = ", ".join(entry["id"] for entry in entries)
+    with ModelListServer(entries, default_answer="yes") as server:
+        with pytest.raises(LocatabilityError) as raised:
+            score(make_scorer(server), *rows(2))
+        assert server.counts["requests"] == 0  # no completion is scored by a guessed model
+    message = str(raised.value)
+    assert f"GLOBE_RM_MODEL is not set and {server.url}/models lists {len(entries)} models ({names})" in message
+    assert re.search(why, message)
+    assert "Set GLOBE_RM_MODEL to the reward model's served name (examples/train/grpo/globe/serve_rm.sh" in message
+
+
+def test_a_configured_model_name_is_used_whatever_the_server_lists():
+    entries = [{"id": "Qwen2.5-VL-7B-Instruct"}, {"id": "globe-rm"}]  # ambiguous without a name
+    with ModelListServer(entries, default_answer="yes") as server:
+        score(make_scorer(server, model="globe-rm"), *rows(2))
+        assert [request["model"] for request in server.requests] == ["globe-rm"] * 2
+        assert server.model_list_requests == 0
+
+
+def test_pick_served_model_rules():
+    url = "http://127.0.0.1:8001/v1"
+    assert pick_served_model([{"id": "only"}], url) == ("only", False)
+    assert pick_served_model([{"id": "only", "parent": "base"}], url) == ("only", False)
+    assert pick_served_model(VLLM_LORA_RM[::-1], url) == ("globe-rm", True)  # order does not matter
+    with pytest.raises(LocatabilityError, match="lists 2 models"):
+        pick_served_model([{"id": "a", "parent": None}, {"id": "b"}], url)
 
 
 def test_model_lookup_failure_falls_back_without_sending_requests():
