@@ -277,25 +277,35 @@ class ChatClient:
 
     async def list_models(self) -> list[str]:
         """Model ids the server serves, in its order; raises :class:`ServerUnavailable` with the URL."""
+        return [str(entry["id"]) for entry in await self.list_model_entries()]
+
+    async def list_model_entries(self) -> list[dict[str, Any]]:
+        """The raw ``/v1/models`` entries, in the server's order (``id``; vLLM adds ``parent`` to LoRA modules).
+
+        Retried like a chat request; raises :class:`ServerUnavailable` naming the URL.
+        """
         session = self._require_session()
         url = f"{self.base_url}/models"
         last_error = ""
         for attempt in range(self.retries + 1):
             try:
                 async with session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
-                    if response.status != 200:
+                    if response.status == 200:
+                        body = await response.json(content_type=None)
+                        data = body.get("data") if isinstance(body, Mapping) else None
+                        if isinstance(data, list):
+                            return [dict(entry) for entry in data if isinstance(entry, Mapping) and "id" in entry]
+                        last_error = f"no 'data' list in the response: {str(body)[:200]}"
+                    else:
                         last_error = f"HTTP {response.status}: {(await response.text())[:200]}"
                         if response.status not in RETRYABLE_HTTP:
                             break
-                    else:
-                        body = await response.json(content_type=None)
-                        return [str(entry["id"]) for entry in body.get("data", []) if isinstance(entry, Mapping) and "id" in entry]
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             if attempt < self.retries:
                 await asyncio.sleep(self._backoff_delay(attempt + 1, None))
         raise ServerUnavailable(
-            f"cannot list models at {url} ({last_error}); is the server running and is --url the /v1 base URL?"
+            f"cannot list models at {url} ({last_error}); is the server running and is the URL the /v1 base URL?"
         )
 
     async def resolve_model(self) -> str:

@@ -76,10 +76,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import aiohttp
 
 from globe.answers import think_text
-from globe.chat_client import RETRYABLE_HTTP, ChatClient, ChatResult, ServerUnavailable, image_data_url, user_message
+from globe.chat_client import ChatClient, ChatResult, ServerUnavailable, image_data_url, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
 from globe.rewards import completion_text, locatability_reward_from_logprobs
 
@@ -316,37 +315,6 @@ def pick_served_model(entries: Sequence[Mapping[str, Any]], url: str) -> tuple[s
     )
 
 
-async def list_model_entries(client: ChatClient) -> list[dict[str, Any]]:
-    """The raw ``/v1/models`` entries (``id``, and ``parent`` for vLLM LoRA modules) over ``client``'s session.
-
-    :meth:`ChatClient.list_models` returns ids only, and the ``parent`` field is what tells a
-    LoRA RM from its base model. Retries like the client; raises :class:`ServerUnavailable`.
-    """
-    session = client._require_session()
-    url = f"{client.base_url}/models"
-    last_error = ""
-    for attempt in range(client.retries + 1):
-        try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=client.timeout)) as response:
-                if response.status == 200:
-                    body = await response.json(content_type=None)
-                    data = body.get("data") if isinstance(body, Mapping) else None
-                    if isinstance(data, list):
-                        return [dict(entry) for entry in data if isinstance(entry, Mapping) and "id" in entry]
-                    last_error = f"no 'data' list in the response: {str(body)[:200]}"
-                else:
-                    last_error = f"HTTP {response.status}: {(await response.text())[:200]}"
-                    if response.status not in RETRYABLE_HTTP:
-                        break
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            last_error = f"{type(exc).__name__}: {exc}"
-        if attempt < client.retries:
-            await asyncio.sleep(client.backoff * 2 ** attempt)
-    raise ServerUnavailable(
-        f"cannot list models at {url} ({last_error}); is the server running and is GLOBE_RM_URL the /v1 base URL?"
-    )
-
-
 def _verdict_from_text(text: str | None) -> float | None:
     """1.0 / 0.0 when the reply's first word is yes / no (quotes and case ignored), else ``None``."""
     if not text:
@@ -462,7 +430,7 @@ class LocatabilityScorer:
             client.model = self._model
             return None
         try:
-            entries = await list_model_entries(client)
+            entries = await client.list_model_entries()
         except ServerUnavailable as exc:
             return str(exc)
         if not entries:
