@@ -7,13 +7,18 @@
     globe-eval score out.csv            # no server: recompute out.json (and plots) from the CSV
 
 A row without a usable prediction (failed request, missing image, no answer, a name no
-geocoder can place) counts as wrong at every threshold; a country-only answer is scored from
-that country's reference point (see ``globe.geo``). ``--released-settings`` reproduces the
+geocoder can place) counts as wrong at every threshold. An answer placed only at country level
+(``pred_level`` "country") is scored from that country's reference point (see ``globe.geo``) but
+never counts at the city-scale thresholds, 1 km and 25 km (``globe.eval.metrics``).
+``--released-settings`` reproduces the
 released eval's request (system prompt, temperature 0.1, 512 tokens, penalties 0.7) for
 comparison with published tables; explicit options still override it.
 
 Rerunning the same command resumes (only unfinished or failed rows are sent); ``--overwrite``
-starts again. Every option also accepts its ``snake_case`` spelling (``--use_cot``, ``--gt_file``),
+starts again. The settings that decide the answers are recorded in ``<output>.run.json`` and a
+resume with a different model, prompt, sampling, geocoder or ground truth is refused (exit 2);
+concurrency, timeout, retries and ``--limit`` may change between resumes
+(``globe.eval.fingerprint``). Every option also accepts its ``snake_case`` spelling (``--use_cot``, ``--gt_file``),
 as the released script did. Configuration order: options, then ``GLOBE_*`` environment
 variables, then the documented defaults.
 """
@@ -146,6 +151,7 @@ def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, rere
 
 def run_command(args: argparse.Namespace) -> int:
     from globe.chat_client import ServerUnavailable
+    from globe.eval.fingerprint import RunSettingsMismatch
     from globe.eval.runner import EvalSettings, OutputMismatchError, load_results, run_eval_with_server
     from globe.prompts import geo_prompt
 
@@ -200,8 +206,9 @@ def run_command(args: argparse.Namespace) -> int:
         stats, model = asyncio.run(run_eval_with_server(
             gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
             overwrite=args.overwrite, progress=not args.quiet,
+            run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder},
         ))
-    except (ServerUnavailable, OutputMismatchError) as exc:
+    except (ServerUnavailable, OutputMismatchError, RunSettingsMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

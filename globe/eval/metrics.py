@@ -10,6 +10,17 @@ Conventions every function shares (so one table means one thing):
 * Accuracies are fractions in [0, 1] (tables print them as percentages).
 * "Within X km" means ``error <= X``.
 * GeoScore is GeoGuessr's ``5000 * exp(-d / 1492.7)`` per row, averaged (max 5000).
+* **A country-level prediction never counts at a city-scale threshold.** When an answer
+  resolves only to a country (``pred_level == "country"``: no city, or one the geocoder cannot place),
+  its point is the country's reference point (``globe.geo``), which can land a few km from a
+  photo by chance. Such a row is wrong at every threshold of at most
+  :data:`CITY_SCALE_MAX_KM` (the paper's 1 km and 25 km), whatever its distance; at 200, 750
+  and 2500 km, in the median and in GeoScore it counts by its distance like any other row.
+  ``n_country_level`` in the summary says how many answered rows this concerns.
+* A row's level is its ``pred_level`` (``"city"`` or ``"country"``). When that is empty or
+  absent (CSVs written before the column existed, third-party files), the row is
+  country-level if it has a ``pred_country`` but no ``pred_city``, city-level otherwise
+  (:func:`prediction_level`).
 """
 from __future__ import annotations
 
@@ -26,6 +37,10 @@ GEOSCORE_MAX = 5000.0
 STRING_MATCH_RATIO = 0.7
 #: Statuses of rows that have a model answer (whatever its quality): the rest failed before one came.
 ANSWER_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
+#: Thresholds at or below this many km are city scale: a country-level prediction never counts there.
+CITY_SCALE_MAX_KM = 25.0
+#: Values of ``pred_level``: how precisely the prediction was placed (``globe.geo.Place.level``).
+PRED_LEVELS = ("city", "country")
 
 
 def _distance(value: Any) -> float:
@@ -39,21 +54,57 @@ def _distance(value: Any) -> float:
     return math.inf if math.isnan(distance) or distance < 0 else distance
 
 
+def prediction_level(row: Mapping[str, Any]) -> str:
+    """``"city"`` or ``"country"``: the row's ``pred_level``, else guessed from its names (module conventions)."""
+    level = str(row.get("pred_level") or "").strip().lower()
+    if level in PRED_LEVELS:
+        return level
+    has_country = bool(str(row.get("pred_country") or "").strip())
+    has_city = bool(str(row.get("pred_city") or "").strip())
+    return "country" if has_country and not has_city else "city"
+
+
+def counts_within(error_km: Any, threshold_km: float, level: str | None = None) -> bool:
+    """Whether one row counts as correct at ``threshold_km``: a country-level row never does at city scale."""
+    if level == "country" and threshold_km <= CITY_SCALE_MAX_KM:
+        return False
+    return _distance(error_km) <= threshold_km
+
+
+def _levels(levels: Sequence[str | None] | None, n: int) -> Sequence[str | None]:
+    """``levels`` checked against the row count; ``None`` means every prediction is city-level."""
+    if levels is None:
+        return [None] * n
+    if len(levels) != n:
+        raise ValueError(f"got {len(levels)} prediction levels for {n} errors")
+    return levels
+
+
 def threshold_key(threshold_km: float) -> str:
     """``acc_25km`` for 25: the summary key of a threshold."""
     return f"acc_{threshold_km:g}km"
 
 
-def accuracy_within(errors_km: Sequence[Any], threshold_km: float) -> float:
-    """Fraction of rows whose error is at most ``threshold_km`` (missing errors are wrong)."""
+def accuracy_within(
+    errors_km: Sequence[Any], threshold_km: float, levels: Sequence[str | None] | None = None
+) -> float:
+    """Fraction of rows counting at ``threshold_km`` (:func:`counts_within`; missing errors are wrong).
+
+    ``levels``: each row's ``pred_level``, aligned with ``errors_km``; ``None`` means all city-level.
+    """
     if not errors_km:
         return 0.0
-    return sum(_distance(error) <= threshold_km for error in errors_km) / len(errors_km)
+    levels = _levels(levels, len(errors_km))
+    return sum(counts_within(error, threshold_km, level) for error, level in zip(errors_km, levels)) / len(errors_km)
 
 
-def distance_accuracies(errors_km: Sequence[Any], thresholds_km: Iterable[float] = THRESHOLDS_KM) -> dict[str, float]:
+def distance_accuracies(
+    errors_km: Sequence[Any],
+    thresholds_km: Iterable[float] = THRESHOLDS_KM,
+    levels: Sequence[str | None] | None = None,
+) -> dict[str, float]:
     """``{"acc_1km": ..., "acc_25km": ..., ...}`` for the given thresholds."""
-    return {threshold_key(threshold): accuracy_within(errors_km, threshold) for threshold in thresholds_km}
+    return {threshold_key(threshold): accuracy_within(errors_km, threshold, levels) for threshold in thresholds_km}
 
 
 def median_km(errors_km: Sequence[Any]) -> float | None:
@@ -122,14 +173,17 @@ def _mean(flags: Sequence[bool]) -> float:
 
 
 def group_metrics(
-    errors_km: Sequence[Any], country_matches: Sequence[bool], city_matches: Sequence[bool]
+    errors_km: Sequence[Any],
+    country_matches: Sequence[bool],
+    city_matches: Sequence[bool],
+    levels: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """The metrics reported for a whole run and for each continent/country group."""
     return {
         "n": len(errors_km),
         "country_acc": _mean(country_matches),
         "city_acc": _mean(city_matches),
-        **distance_accuracies(errors_km),
+        **distance_accuracies(errors_km, levels=levels),
         "median_km": median_km(errors_km),
         "geoscore": geoscore(errors_km),
     }
@@ -140,15 +194,18 @@ def breakdown(
     errors_km: Sequence[Any],
     country_matches: Sequence[bool],
     city_matches: Sequence[bool],
+    levels: Sequence[str | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """:func:`group_metrics` per group label (``None`` labels go to ``"unknown"``), largest groups first."""
+    levels = _levels(levels, len(errors_km))
     members: dict[str, list[int]] = {}
     for index, group in enumerate(groups):
         members.setdefault(group or "unknown", []).append(index)
     ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
     return {
         group: group_metrics(
-            [errors_km[i] for i in indices], [country_matches[i] for i in indices], [city_matches[i] for i in indices]
+            [errors_km[i] for i in indices], [country_matches[i] for i in indices], [city_matches[i] for i in indices],
+            [levels[i] for i in indices],
         )
         for group, indices in ordered
     }
@@ -158,7 +215,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The run summary from scored rows.
 
     Each row needs ``status``, ``pred_country``, ``pred_city``, ``gt_country``, ``gt_city``,
-    ``error_km`` (``None`` when missing). A row whose status is not ``"ok"`` counts as wrong
+    ``error_km`` (``None`` when missing), and may carry ``pred_level`` (see
+    :func:`prediction_level`). A row whose status is not ``"ok"`` counts as wrong
     everywhere, whatever else it holds. Breakdowns group by the truth's ISO country code and
     continent, spelled as names ("Europe", "France"); an unknown truth country groups as
     ``"unknown"``. Rows are taken in the order given; pass them sorted for bit-identical sums.
@@ -167,6 +225,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     ok = [row.get("status") == "ok" for row in rows]
     errors = [row.get("error_km") if good else None for row, good in zip(rows, ok)]
+    levels = [prediction_level(row) if good else None for row, good in zip(rows, ok)]
     pred_countries = [row.get("pred_country") if good else None for row, good in zip(rows, ok)]
     pred_cities = [row.get("pred_city") if good else None for row, good in zip(rows, ok)]
     gt_countries = [row.get("gt_country") for row in rows]
@@ -181,19 +240,20 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     countries = [(country_name(code) or code) if code else None for code in codes]
     continents = [CONTINENT_NAMES.get(continent_of(code), None) if code else None for code in codes]
 
-    overall = group_metrics(errors, country_matches, city_matches)
+    overall = group_metrics(errors, country_matches, city_matches, levels)
     summary: dict[str, Any] = {
         "n": overall.pop("n"),
         "n_failed": sum(str(row.get("status")) not in ANSWER_STATUSES for row in rows),
         "n_no_answer": status_counts.get("no_answer", 0),
         "n_unresolved": status_counts.get("unresolved", 0),
+        "n_country_level": sum(level == "country" for level in levels),
         "country_acc": overall.pop("country_acc"),
         "city_acc": overall.pop("city_acc"),
         "country_acc_string": string_accuracy(pred_countries, gt_countries),
         "city_acc_string": string_accuracy(pred_cities, gt_cities),
         **overall,
         "status_counts": dict(sorted(status_counts.items())),
-        "by_continent": breakdown(continents, errors, country_matches, city_matches),
-        "by_country": breakdown(countries, errors, country_matches, city_matches),
+        "by_continent": breakdown(continents, errors, country_matches, city_matches, levels),
+        "by_country": breakdown(countries, errors, country_matches, city_matches, levels),
     }
     return summary

@@ -11,10 +11,10 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from globe.eval.metrics import GEOSCORE_MAX, THRESHOLDS_KM, threshold_key
+from globe.eval.metrics import GEOSCORE_MAX, THRESHOLDS_KM, accuracy_within, prediction_level, threshold_key
 
 SUMMARY_KEYS = (
-    "n", "n_failed", "country_acc", "city_acc", "country_acc_string", "city_acc_string",
+    "n", "n_failed", "n_country_level", "country_acc", "city_acc", "country_acc_string", "city_acc_string",
     *(threshold_key(t) for t in THRESHOLDS_KM), "median_km", "geoscore",
 )
 
@@ -59,7 +59,8 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     lines = [title] if title else []
     failed = summary.get("n_failed", 0)
     lines.append(f"rows: {summary.get('n', 0)}   failed: {failed}   "
-                 f"no answer: {summary.get('n_no_answer', 0)}   unresolved: {summary.get('n_unresolved', 0)}")
+                 f"no answer: {summary.get('n_no_answer', 0)}   unresolved: {summary.get('n_unresolved', 0)}   "
+                 f"country-level only: {summary.get('n_country_level', 0)} (never within 1/25 km)")
     header = ["1 km", "25 km", "200 km", "750 km", "2500 km", "country", "city", "median km", "GeoScore"]
     values = [_pct(summary.get(threshold_key(t))) for t in THRESHOLDS_KM]
     values += [_pct(summary.get("country_acc")), _pct(summary.get("city_acc"))]
@@ -82,8 +83,14 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     return "\n".join(lines)
 
 
-def plot_error_cdf(errors_km: Sequence[float | None], path: str | Path, title: str = "") -> Path:
-    """Cumulative fraction of rows within d km (log x), the five thresholds marked with their accuracy."""
+def plot_error_cdf(
+    errors_km: Sequence[float | None], path: str | Path, title: str = "", levels: Sequence[str | None] | None = None
+) -> Path:
+    """Cumulative fraction of rows within d km (log x), the five thresholds marked with their accuracy.
+
+    The curve is the raw distance; the marks are the table's accuracies, so with ``levels`` a
+    country-level prediction is not counted at 1 km and 25 km (``globe.eval.metrics``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +105,7 @@ def plot_error_cdf(errors_km: Sequence[float | None], path: str | Path, title: s
         y = np.arange(1, finite.size + 1) / n  # rows without a prediction never reach the curve
         ax.step(np.concatenate([[0.01], x, [20_050]]), np.concatenate([[0], y, [y[-1]]]), where="post", color="#1f5fa8")
     for threshold in THRESHOLDS_KM:
-        accuracy = float(np.sum(finite <= threshold)) / n if n else 0.0
+        accuracy = accuracy_within(list(errors_km), threshold, levels)
         ax.axvline(threshold, color="#999999", linestyle="--", linewidth=0.8)
         ax.annotate(f"{threshold:g} km\n{100 * accuracy:.1f}%", (threshold, min(0.97, accuracy + 0.03)),
                     fontsize=8, ha="left", color="#444444")
@@ -172,7 +179,8 @@ def write_report(
         paths = plot_paths(csv_path)
         name = Path(csv_path).stem
         written["cdf"] = plot_error_cdf([row.get("error_km") for row in rows], paths["cdf"],
-                                        title=f"{name}: cumulative error (n={len(rows)})")
+                                        title=f"{name}: cumulative error (n={len(rows)})",
+                                        levels=[prediction_level(row) for row in rows])
         written["map"] = plot_error_map(rows, paths["map"], title=f"{name}: error by location "
                                         f"(GeoScore {summary.get('geoscore', 0):.0f}/{GEOSCORE_MAX:.0f})")
     return written

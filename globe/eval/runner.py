@@ -9,6 +9,10 @@ Why it is built this way:
   truth). Rerunning with the same ``--output`` keeps rows the model answered (``ok``,
   ``unresolved``, ``no_answer``) and redoes the rest (failed requests, missing images...), after
   rewriting the file without them, atomically. ``overwrite=True`` starts afresh.
+* **One run, one set of settings.** The settings that decide the answers (model, prompt,
+  sampling, geocoder, ground-truth file) are recorded beside the CSV when a run starts afresh,
+  and a resume with different ones is refused before the CSV is touched
+  (``globe.eval.fingerprint``).
 * **Nothing is silently dropped.** Every failure is a row with ``status`` and ``error``; the
   metrics count it as wrong (``globe.eval.metrics``).
 * **Bounded memory.** ``concurrency`` workers pull rows from a queue; only their images are in memory.
@@ -28,17 +32,21 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from globe.chat_client import ChatClient, ChatResult, user_message
 from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
+from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 
 logger = logging.getLogger(__name__)
 
 #: Columns the run adds after the ground truth's own columns.
 RESULT_COLUMNS = [
     "gt_index", "gt_country", "gt_city", "gt_lat", "gt_lon",
-    "prediction", "pred_country", "pred_city", "pred_lat", "pred_lon", "error_km",
+    "prediction", "pred_country", "pred_city", "pred_lat", "pred_lon", "pred_level", "error_km",
     "status", "error", "attempts", "latency_s",
 ]
 #: Statuses of rows the model answered: kept on resume (redoing them would change sampled results).
 ANSWERED_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
+
+#: Columns added after the first release: a CSV lacking only these is upgraded in place on resume.
+ADDED_RESULT_COLUMNS = ("pred_level",)
 
 PlaceResolver = Callable[[str | None, str | None], Any]
 
@@ -65,6 +73,7 @@ class RunStats:
     n_done_now: int = 0
     n_redone: int = 0
     status_counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class OutputMismatchError(ValueError):
@@ -159,13 +168,18 @@ def read_output_rows(path: Path) -> tuple[list[str], list[dict[str, str]], bool]
 
 
 def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tuple[dict[int, dict[str, str]], int]:
-    """Make ``path`` hold only rows to keep; returns ``(kept rows by gt_index, rows dropped to redo)``."""
+    """Make ``path`` hold only rows to keep; returns ``(kept rows by gt_index, rows dropped to redo)``.
+
+    A CSV from an older version, lacking only :data:`ADDED_RESULT_COLUMNS`, is rewritten with
+    them (empty in its old rows; ``globe.eval.metrics.prediction_level`` says how they read).
+    """
     if overwrite or not path.exists() or path.stat().st_size == 0:
         if path.exists():
             path.unlink()
         return {}, 0
     header, rows, clean = read_output_rows(path)
-    if header != list(fieldnames):
+    upgraded = header != list(fieldnames) and header == [name for name in fieldnames if name not in ADDED_RESULT_COLUMNS]
+    if header != list(fieldnames) and not upgraded:
         raise OutputMismatchError(
             f"{path} has columns {header[:6]}... which differ from this run's {list(fieldnames)[:6]}...: "
             f"it was written for another ground-truth file or version. Pass --overwrite to replace it, "
@@ -183,7 +197,7 @@ def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tu
             kept[index] = row
         else:
             dropped += 1
-    if dropped or not clean:
+    if dropped or not clean or upgraded:  # an older CSV gains the new columns, empty in its old rows
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "w", encoding="utf-8", newline="") as handle:
             handle.write(format_csv_row(fieldnames, dict(zip(fieldnames, fieldnames))))
@@ -217,6 +231,7 @@ def _load_image(path: Path) -> bytes:
 def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
     """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text."""
     from globe.answers import parse_answer
+    from globe.eval.metrics import PRED_LEVELS, prediction_level
     from globe.geo import distance_km
 
     parsed = parse_answer(text)
@@ -233,7 +248,9 @@ def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver)
         record["status"] = "unresolved"
         record["error"] = record.get("error") or f"could not place country={parsed.country!r} city={parsed.city!r}"
         return record
-    record.update(pred_lat=float(place.lat), pred_lon=float(place.lon), status="ok", error=None)
+    level = getattr(place, "level", None)
+    record.update(pred_lat=float(place.lat), pred_lon=float(place.lon), status="ok", error=None,
+                  pred_level=level if level in PRED_LEVELS else prediction_level(record))
     if record.get("gt_lat") is not None and record.get("gt_lon") is not None:
         record["error_km"] = distance_km((record["gt_lat"], record["gt_lon"]), (place.lat, place.lon))
     return record
@@ -293,13 +310,27 @@ async def run_eval_async(
     resolver: PlaceResolver,
     overwrite: bool = False,
     progress: bool = True,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> RunStats:
-    """Evaluate every row of ``gt`` not already in ``output``; see the module docstring."""
+    """Evaluate every row of ``gt`` not already in ``output``; see the module docstring.
+
+    ``fingerprint`` (:func:`globe.eval.fingerprint.run_fingerprint`): this run's settings, checked
+    against those recorded beside ``output`` before resuming it (raises
+    :class:`~globe.eval.fingerprint.RunSettingsMismatch`) and recorded when starting afresh.
+    """
     fieldnames = output_columns(gt.columns)
+    fresh = overwrite or not output.exists() or output.stat().st_size == 0
+    warning = check_resume(output, fingerprint) if fingerprint is not None and not fresh else None
     kept, dropped = prepare_output(output, fieldnames, overwrite)
+    if fingerprint is not None and (fresh or warning):
+        # After prepare_output: an overwritten CSV is gone before the new settings claim its name.
+        write_fingerprint(output, fingerprint)
     wanted = {row.index for row in gt.rows}
     pending = [row for row in gt.rows if row.index not in kept]
     stats = RunStats(n_total=len(gt.rows), n_already_done=len(wanted & set(kept)), n_redone=dropped)
+    if warning:
+        logger.warning(warning)
+        stats.warnings.append(warning)
     if stats.n_already_done:
         logger.info("resuming %s: %d rows done, %d to go", output, stats.n_already_done, len(pending))
     queue: asyncio.Queue[GroundTruthRow] = asyncio.Queue()
@@ -339,14 +370,25 @@ async def run_eval_with_server(
     api_key: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    run_info: Mapping[str, Any] | None = None,
 ) -> tuple[RunStats, str]:
-    """Open one client for the run, pick the model (the server's first unless given), run; ``(stats, model)``."""
+    """Open one client for the run, pick the model (the server's first unless given), run; ``(stats, model)``.
+
+    The run's fingerprint is built from ``settings``, ``gt`` and the model, plus ``run_info``
+    (settings only the caller knows: ``use_cot``, ``geocoder``).
+    """
     async with ChatClient(
         url, api_key=api_key, model=model, timeout=settings.timeout, retries=settings.retries,
         concurrency=settings.concurrency, backoff=settings.backoff,
     ) as client:
         chosen = await client.resolve_model()  # fails fast with a clear message if the server is down
-        stats = await run_eval_async(gt, output, client, settings, resolver, overwrite=overwrite, progress=progress)
+        fingerprint = run_fingerprint(
+            model=chosen, prompt=settings.prompt, system_prompt=settings.system_prompt,
+            temperature=settings.temperature, max_tokens=settings.max_tokens, extra=settings.extra,
+            gt_file=gt.gt_file, lat_lon_swapped=gt.lat_lon_swapped, image_root=gt.image_root, **dict(run_info or {}),
+        )
+        stats = await run_eval_async(gt, output, client, settings, resolver, overwrite=overwrite, progress=progress,
+                                     fingerprint=fingerprint)
     return stats, chosen
 
 

@@ -10,7 +10,12 @@ empty ``pred_LAT``/``pred_LON``, and dropped failed rows. :func:`scored_rows` re
   when present and not ``reresolve``, else the place of ``pred_country``/``pred_city``, else of the
   answer parsed from ``prediction``;
 * status: the ``status`` column, else derived (``ok``, ``unresolved``, ``no_answer`` or
-  ``no_prediction``).
+  ``no_prediction``);
+* level (``pred_level``, "city" or "country"; a country-level prediction never counts within
+  1/25 km): the level of the place when this module resolves the names, else the
+  ``pred_level`` column, else (older or third-party CSVs) "country" when there is a
+  ``pred_country`` but no ``pred_city``, "city" otherwise
+  (:func:`globe.eval.metrics.prediction_level`).
 
 Distances are always recomputed from coordinates, so a rescored run equals the run's own summary.
 """
@@ -78,6 +83,7 @@ def scored_rows(
 ) -> list[dict[str, Any]]:
     """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
     from globe.answers import parse_answer
+    from globe.eval.metrics import PRED_LEVELS, prediction_level
     from globe.geo import country_name, distance_km
 
     if resolver is None:
@@ -107,7 +113,7 @@ def scored_rows(
             "gt_city": _text(row.get(city_column)) if city_column else None,
             "pred_country": _text(row.get("pred_country")),
             "pred_city": _text(row.get("pred_city")),
-            "pred_lat": None, "pred_lon": None, "error_km": None,
+            "pred_lat": None, "pred_lon": None, "pred_level": None, "error_km": None,
         }
         text = prediction_text(row.get("prediction"))
         if not (scored["pred_country"] or scored["pred_city"]) and text.strip():
@@ -116,9 +122,11 @@ def scored_rows(
         has_names = bool(scored["pred_country"] or scored["pred_city"])
         answered = status is None or status in ("ok", "unresolved")
         if answered:
+            level = None
             if not reresolve and pred_lat_column and pred_lon_column:
                 scored["pred_lat"] = _float(row.get(pred_lat_column))
                 scored["pred_lon"] = _float(row.get(pred_lon_column))
+                level = prediction_level({**scored, "pred_level": row.get("pred_level")})
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]) and has_names:
                 try:
                     place = resolver(scored["pred_country"], scored["pred_city"])
@@ -126,8 +134,12 @@ def scored_rows(
                     place = None
                 if place is not None:
                     scored["pred_lat"], scored["pred_lon"] = float(place.lat), float(place.lon)
+                    level = getattr(place, "level", None)
+                    level = level if level in PRED_LEVELS else prediction_level(scored)
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]):
                 scored["pred_lat"] = scored["pred_lon"] = None
+            else:
+                scored["pred_level"] = level
         placed = scored["pred_lat"] is not None
         if status is None or status in ("ok", "unresolved"):
             if placed:

@@ -12,6 +12,7 @@ from globe.eval.metrics import (
     geoscore,
     identity_matches,
     median_km,
+    prediction_level,
     string_accuracy,
     string_match,
     summarize,
@@ -123,3 +124,65 @@ def test_summarize_counts_failed_rows_as_wrong_everywhere():
     assert summary["by_continent"]["Europe"]["n"] == 3
     assert summary["by_country"]["Japan"]["acc_750km"] == 1.0
     assert summary["by_country"]["United States"]["country_acc"] == 0.0
+
+
+def test_country_level_answer_5_km_off_counts_at_200_km_but_not_at_25_km():
+    country_only = _row("ok", "France", None, "France", "Orléans", 5.0) | {"pred_level": "country"}
+    summary = summarize([country_only])
+    assert (summary["acc_1km"], summary["acc_25km"]) == (0.0, 0.0)
+    assert (summary["acc_200km"], summary["acc_750km"], summary["acc_2500km"]) == (1.0, 1.0, 1.0)
+    assert summary["median_km"] == 5.0  # the median and GeoScore still use the distance
+    assert summary["geoscore"] == pytest.approx(5000 * math.exp(-5.0 / 1492.7))
+    assert summary["n_country_level"] == 1
+
+
+def test_city_answer_5_km_off_counts_at_25_km():
+    city = _row("ok", "France", "Paris", "France", "Paris", 5.0) | {"pred_level": "city"}
+    summary = summarize([city])
+    assert (summary["acc_1km"], summary["acc_25km"], summary["acc_200km"]) == (0.0, 1.0, 1.0)
+    assert summary["n_country_level"] == 0
+
+
+def test_country_level_rule_applies_at_every_city_scale_threshold_including_zero_km():
+    errors, levels = [0.0, 0.0, 30.0], ["country", "city", "country"]
+    assert distance_accuracies(errors, levels=levels) == {
+        "acc_1km": 1 / 3, "acc_25km": 1 / 3, "acc_200km": 1.0, "acc_750km": 1.0, "acc_2500km": 1.0,
+    }
+    assert accuracy_within(errors, 26, levels) == 2 / 3  # above 25 km a country-level answer counts by distance
+    assert accuracy_within(errors, 25) == 2 / 3  # without levels every prediction is city-level
+
+
+def test_levels_must_align_with_errors():
+    with pytest.raises(ValueError, match="2 prediction levels for 3 errors"):
+        accuracy_within([1.0, 2.0, 3.0], 25, ["city", "city"])
+
+
+def test_breakdown_applies_the_country_level_rule_per_group():
+    groups = breakdown(["Europe", "Europe"], [5.0, 5.0], [True, True], [False, True], ["country", "city"])
+    assert groups["Europe"]["acc_25km"] == 0.5 and groups["Europe"]["acc_200km"] == 1.0
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"pred_level": "country", "pred_country": "France", "pred_city": "Paris"}, "country"),  # the column wins
+    ({"pred_level": "city", "pred_country": "France", "pred_city": ""}, "city"),
+    ({"pred_level": " Country "}, "country"),
+    # no column, or an empty cell (a CSV from before the column existed): guessed from the names
+    ({"pred_country": "France", "pred_city": ""}, "country"),
+    ({"pred_level": "", "pred_country": "France", "pred_city": None}, "country"),
+    ({"pred_country": "France", "pred_city": "Paris"}, "city"),
+    ({"pred_country": "", "pred_city": "Paris"}, "city"),
+    ({"pred_level": "region", "pred_country": "France", "pred_city": "Lyon"}, "city"),  # unknown value: guessed
+])
+def test_prediction_level(row, expected):
+    assert prediction_level(row) == expected
+
+
+def test_summary_counts_only_answered_rows_as_country_level():
+    rows = [
+        _row("ok", "France", None, "France", "Paris", 300.0),  # no pred_level column: no city -> country-level
+        _row("ok", "France", "Lyon", "France", "Paris", 392.0),
+        _row("http_500", "Japan", None, "Japan", "Tokyo", None),  # failed: not a prediction at all
+    ]
+    summary = summarize(rows)
+    assert summary["n_country_level"] == 1
+    assert summary["acc_750km"] == 2 / 3

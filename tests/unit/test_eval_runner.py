@@ -97,6 +97,7 @@ def test_output_keeps_ground_truth_columns_and_adds_results(known_set, tmp_path)
     assert len(rows) == 7
     lyon = by_image["lyon.jpg"]
     assert (lyon["pred_country"], lyon["pred_city"], lyon["status"], lyon["error"]) == ("France", "Lyon", "ok", "")
+    assert lyon["pred_level"] == "city"
     assert float(lyon["error_km"]) == pytest.approx(distance_km(PARIS, (float(lyon["pred_lat"]), float(lyon["pred_lon"]))))
     assert lyon["prediction"] == _answer("France", "Lyon")
     assert by_image["missing.jpg"]["status"] == "missing_image" and "missing.jpg" in by_image["missing.jpg"]["error"]
