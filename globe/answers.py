@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
@@ -53,9 +53,11 @@ _PLACEHOLDERS = {
 _MAX_VALUE_CHARS = 200
 
 
-@dataclass(frozen=True)
-class ParsedAnswer:
-    """A model's completion split into its parts; fields are ``None`` when absent."""
+class ParsedAnswer(NamedTuple):
+    """A model's completion split into its parts; fields are ``None`` when absent.
+
+    A named tuple rather than a dataclass: rewards build one per completion, thousands per step.
+    """
 
     think: str
     answer: str | None
@@ -179,10 +181,13 @@ def parse_answer(text: str | None) -> ParsedAnswer:
     text = text if isinstance(text, str) else ""
     blocks = _spans(text, _ANSWER_OPEN, _ANSWER_CLOSE)
     answer = text[blocks[-1][0] : blocks[-1][1]].strip() if blocks else None
-    close = None
-    for close in _THINK_CLOSE.finditer(text):
-        pass
-    after_think = text[close.end() :] if close else None
+    after_think = None
+    last_close = text.rfind("</think>")  # the usual spelling; other cases need the regex
+    if last_close >= 0 and "</THINK" not in text.upper()[last_close:]:
+        after_think = text[last_close + len("</think>") :]
+    else:
+        for close in _THINK_CLOSE.finditer(text):
+            after_think = text[close.end() :]
 
     regions = [answer] if answer is not None else []
     if after_think is not None:
