@@ -183,7 +183,7 @@ def parse_answer(text: str | None) -> ParsedAnswer:
     answer = text[blocks[-1][0] : blocks[-1][1]].strip() if blocks else None
     after_think = None
     last_close = text.rfind("</think>")  # the usual spelling; other cases need the regex
-    if last_close >= 0 and "</THINK" not in text.upper()[last_close:]:
+    if last_close >= 0 and _THINK_CLOSE.search(text, last_close + len("</think>")) is None:
         after_think = text[last_close + len("</think>") :]
     else:
         for close in _THINK_CLOSE.finditer(text):

@@ -133,3 +133,8 @@ def test_prose_in_an_answer_block_is_not_a_bare_place() -> None:
 def test_a_field_word_inside_a_value_does_not_split_it() -> None:
     parsed = parse_answer("<answer>country: Vatican City\ncity: Vatican City</answer>")
     assert (parsed.country, parsed.city) == ("Vatican City", "Vatican City")
+
+
+def test_the_last_closing_think_tag_counts_whatever_its_case() -> None:
+    parsed = parse_answer("<think>a</think>country: Peru\n</THINK>country: Chile\ncity: Santiago")
+    assert (parsed.country, parsed.city) == ("Chile", "Santiago")
