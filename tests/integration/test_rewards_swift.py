@@ -15,7 +15,7 @@ import pytest
 from globe.chat_client import ChatClient, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
 from globe.rewards import locatability_reward_from_logprobs
-from globe.rm_client import LocatabilityScorer
+from globe.rm_client import LocatabilityScorer, rm_input_text
 from globe.testing.images import jpeg_bytes, write_images
 from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
 
@@ -36,10 +36,10 @@ def test_locatability_scores_real_logprobs_from_swift_deploy(deployed_tiny_model
     assert batch.statuses == ["ok"] * len(COMPLETIONS), batch.errors
 
     async def reference(text: str, image: bytes) -> float | None:
-        """The same request sent by hand: the reward must be P(yes)/(P(yes)+P(no)) of its answer."""
+        """The same request sent by hand (the reasoning as the RM reads it): the reward is P(yes)/(P(yes)+P(no))."""
         async with ChatClient(deployed_tiny_model, timeout=120, retries=1) as client:
             result = await client.chat(
-                [{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}, user_message(text, image)],
+                [{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}, user_message(rm_input_text(text), image)],
                 max_tokens=3, temperature=0.0, top_logprobs=5,
             )
         assert result.ok, result.error
