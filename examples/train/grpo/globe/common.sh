@@ -273,6 +273,18 @@ globe_training_defaults() {
     : "${DATALOADER_NUM_WORKERS=4}"
 }
 
+# globe_sft: the `swift sft` command train_sft.sh and train_rm.sh share, after each has set its
+# own recipe knobs; the launcher then adds its own flags, EXTRA_ARGS and runs it.
+globe_sft() {
+    : "${SWIFT_BIN=swift}"
+    globe_training_defaults
+    globe_image_env
+    globe_distributed_env
+    globe_command "$SWIFT_BIN" sft
+    globe_training_flags
+    globe_plugins "$GLOBE_DATASET_PLUGIN"
+}
+
 # globe_training_flags: the flags `swift sft` and `swift rlhf` share. Each launcher sets the
 # paper's defaults for these knobs before calling it.
 globe_training_flags() {

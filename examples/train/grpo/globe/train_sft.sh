@@ -32,13 +32,7 @@ globe_model_family
 : "${GRAD_ACCUM=8}"
 : "${MAX_LENGTH=2048}"
 : "${WARMUP_RATIO=0.05}"
-: "${SWIFT_BIN=swift}"
-globe_training_defaults
 
-globe_image_env
-globe_distributed_env
-globe_command "$SWIFT_BIN" sft
-globe_training_flags
-globe_plugins "$GLOBE_DATASET_PLUGIN"
+globe_sft
 globe_extra_args "$@"
 globe_run "$OUTPUT_DIR"
