@@ -11,6 +11,18 @@ from .text import ascii_key, clean_text, name_key
 # resolved instead of its city ("Manhattan" vs "New York City") without merging real neighbours.
 CITY_MATCH_KM = 10.0
 
+# Country names people use for more than one country. country_code() must pick one ("Congo" ->
+# CG, the ISO short name); when the named city settles which one was meant, the country counts.
+AMBIGUOUS_COUNTRY_NAMES: dict[str, frozenset[str]] = {
+    "congo": frozenset({"CG", "CD"}),
+    "korea": frozenset({"KR", "KP"}),
+    "guinea": frozenset({"GN", "GW", "GQ", "PG"}),
+    "sudan": frozenset({"SD", "SS"}),
+    "ireland": frozenset({"IE", "GB"}),  # the island: Belfast is in the UK
+    "virgin islands": frozenset({"VG", "VI"}),
+    "samoa": frozenset({"WS", "AS"}),
+}
+
 
 def _country_of(country: object, place: Place | None) -> str | None:
     """The stated country if recognisable (it is what the model claimed), else the place's."""
@@ -20,19 +32,27 @@ def _country_of(country: object, place: Place | None) -> str | None:
     return code
 
 
+def _may_denote(country: object, code: str | None) -> bool:
+    """Whether an ambiguous country name ("Congo", "Korea") can mean the country ``code``."""
+    text = clean_text(country)
+    if not text or code is None:
+        return False
+    return code in AMBIGUOUS_COUNTRY_NAMES.get(ascii_key(name_key(text)), frozenset())
+
+
 def same_place(pred_country: object, pred_city: object, gt_country: object, gt_city: object) -> tuple[bool, bool]:
     """(country_match, city_match) between a prediction and the ground truth.
 
-    Countries match by ISO code ("USA" == "United States" == "Vereinigte Staaten").
-    Cities match when both resolve at city level to the same GeoNames id, or to places within
-    CITY_MATCH_KM in the same country; when neither is in the gazetteer (both fell back to the
-    country), the ASCII-folded names must be equal. A city never matches across countries.
+    Countries match by ISO code ("USA" == "United States" == "Vereinigte Staaten"); a name used
+    for several countries ("Congo", "Korea", see AMBIGUOUS_COUNTRY_NAMES) matches whichever of
+    them the named city is in. Cities match when both resolve at city level to the same GeoNames
+    id, or to places within CITY_MATCH_KM in the same country; when neither is in the gazetteer
+    (both fell back to the country), the ASCII-folded names must be equal.
 
-    When the cities match, the countries match too: the named city decides the country. A
-    stated country can be ambiguous ("Congo" reads as CG, Kinshasa is in CD) or name the wrong
-    side of a border ("France", "Geneva"); a right city with a "wrong" country would make city
-    accuracy exceed country accuracy. A namesake city in the wrong country ("Canada", "Paris")
-    is a different place, so it matches neither.
+    A city counts only together with its country, as in the paper's accuracy: "France, Geneva"
+    for a photo of Geneva names the wrong country and matches neither, so city accuracy can
+    never exceed country accuracy. A namesake city in the wrong country ("Canada", "Paris") is
+    a different place.
     """
     pred = resolve(pred_country, pred_city)
     gt = resolve(gt_country, gt_city)
@@ -49,4 +69,6 @@ def same_place(pred_country: object, pred_city: object, gt_country: object, gt_c
             )
         elif pred.level == "country" and gt.level == "country":
             city_match = ascii_key(name_key(pred_city_text)) == ascii_key(name_key(gt_city_text))
-    return country_match or city_match, city_match
+    if city_match and not country_match and _may_denote(pred_country, gt_cc):
+        country_match = True
+    return country_match, city_match and country_match

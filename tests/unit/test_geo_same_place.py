@@ -50,9 +50,18 @@ def test_missing_country_is_taken_from_the_city():
     assert same_place(None, "Paris", "France", "Paris") == (True, True)
 
 
-def test_the_named_city_decides_the_country_across_a_border():
-    # Geneva is only in Switzerland: the right city with the wrong side of the border is the right place
-    assert same_place("France", "Geneva", "Switzerland", "Geneva") == (True, True)
+def test_the_right_city_with_the_wrong_country_matches_neither():
+    # as in the paper's accuracy, a city counts only together with its country
+    assert same_place("France", "Geneva", "Switzerland", "Geneva") == (False, False)
+    assert same_place("Spain", "Paris", "France", "Paris") == (False, False)
+
+
+def test_an_ambiguous_name_does_not_stretch_to_an_unrelated_country():
+    assert same_place("Korea", "Tokyo", "Japan", "Tokyo") == (False, False)
+
+
+def test_ireland_as_the_island_covers_belfast():
+    assert same_place("Ireland", "Belfast", "United Kingdom", "Belfast") == (True, True)
 
 
 def test_an_ambiguous_country_name_is_settled_by_the_matching_city():
