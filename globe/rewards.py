@@ -39,7 +39,7 @@ from typing import Any, Callable
 from anyascii import anyascii
 
 from globe import geo
-from globe.answers import ParsedAnswer, iter_field_values, parse_answer
+from globe.answers import ParsedAnswer, line_fields, parse_answer
 
 log = logging.getLogger(__name__)
 
@@ -363,10 +363,6 @@ _TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
 _FORMAT_TAG_LIST = ["<think>", "</think>", "<answer>", "</answer>"]
 
 
-def _has_field(answer: str, key: str) -> bool:
-    return next(iter_field_values(answer, key, own_lines=True), None) is not None
-
-
 def format_reward(text: Any) -> float:
     """1.0 for exactly ``<think>...</think><answer>...</answer>`` with ``country:`` and ``city:`` lines.
 
@@ -388,8 +384,8 @@ def format_reward(text: Any) -> float:
     gaps = (body[:think_open], body[think_close + 8 : answer_open], body[answer_close + 9 :])
     if any(gap and not gap.isspace() for gap in gaps):
         return 0.0
-    answer = body[answer_open + 8 : answer_close]
-    return 1.0 if _has_field(answer, "country") and _has_field(answer, "city") else 0.0
+    country, city = line_fields(body[answer_open + 8 : answer_close])
+    return 1.0 if country is not None and city is not None else 0.0
 
 
 def format_rewards(completions: Sequence[Any], **_: Any) -> list[float]:
