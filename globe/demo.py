@@ -87,6 +87,7 @@ class Demo:
         self.logs = self.out / "logs"
         self.records = self.out / "stages"
         self.servers: list[subprocess.Popen] = []
+        self.children: list[subprocess.Popen] = []  # everything started, servers or not
         self.results: list[StageResult] = []
         self.model_dir = ""
         self.tiny = settings.model is None
@@ -119,8 +120,7 @@ class Demo:
         log_path = self.log_path(name)
         print(f"      $ {shlex.join(map(str, cmd))}\n      log: {log_path}", flush=True)
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(list(map(str, cmd)), env=env, cwd=self.out, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = self.spawn(cmd, env, log)
             try:
                 started = next_beat = time.monotonic()
                 while proc.poll() is None:
@@ -142,10 +142,8 @@ class Demo:
         log_path = self.log_path(name)
         cmd = ["bash", str(LAUNCHERS / script)]
         print(f"      $ {shlex.join(cmd)}  (in the background)\n      log: {log_path}", flush=True)
-        log = open(log_path, "w")  # noqa: SIM115 - the server outlives this call; closed with the process
-        proc = subprocess.Popen(cmd, env=env, cwd=self.out, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        log.close()
+        with open(log_path, "w") as log:
+            proc = self.spawn(cmd, env, log)
         self.servers.append(proc)
         base_url = f"http://127.0.0.1:{port}/v1"
         try:
@@ -154,6 +152,29 @@ class Demo:
             raise RuntimeError(f"{name} did not come up: {exc}; last lines of {log_path}:\n"
                                + "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])) from exc
         return base_url
+
+    def spawn(self, cmd: Sequence[str], env: dict[str, str], log) -> subprocess.Popen:
+        """Start a command in its own process group and remember it, with Ctrl-C held off meanwhile.
+
+        Without the mask, a Ctrl-C arriving while Popen runs (or just after it, before the caller's
+        ``try``) would leave a trainer or server running with nobody to stop it.
+        """
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            proc = subprocess.Popen(list(map(str, cmd)), env=env, cwd=self.out, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            self.children.append(proc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return proc
+
+    def stop_all(self) -> None:
+        """Stop every process the demo started that may still run (servers last started first)."""
+        self.stop_servers()
+        for proc in reversed(self.children):
+            stop_process(proc)
+        self.children.clear()
 
     def stop_servers(self) -> None:
         for proc in reversed(self.servers):
@@ -302,7 +323,7 @@ class Demo:
             failure = exc
             print(f"\nFAILED: {exc}", file=sys.stderr)
         finally:
-            self.stop_servers()
+            self.stop_all()
         print_summary(self.results, time.monotonic() - started, self.out, self.tiny)
         (self.out / "summary.json").write_text(json.dumps(
             [{"stage": r.name, "status": r.status, "seconds": round(r.seconds, 1), **r.details} for r in self.results],

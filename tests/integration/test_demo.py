@@ -55,20 +55,6 @@ def test_demo_runs_every_stage_reuses_them_and_stops_its_servers_on_ctrl_c(tmp_p
     rerun = {stage["stage"]: stage["status"] for stage in json.loads((tmp_path / "demo" / "summary.json").read_text())}
     assert rerun == {"model": "done", "data": "reused", "sft": "reused", "rm": "reused", "grpo": "reused", "eval": "done"}
 
-
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that mention ``text`` (the demo's servers name its folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                found.append(cmdline)
-    return found
-
     # Ctrl-C while GRPO trains against the served reward model: exit 130, nothing left running
     out = tmp_path / "demo"
     (out / "stages" / "grpo.json").unlink()  # rerun only GRPO: it serves the reward model first
