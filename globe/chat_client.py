@@ -7,6 +7,15 @@ what is transient (429, 5xx, timeouts, dropped connections) with exponential bac
 jitter, and never raise for one bad request: a batch records the failure in the row and goes
 on. :class:`ChatResult` therefore carries ``status``/``error``/``attempts`` instead of raising.
 
+Hostile servers are bounded here, once, for every caller (eval, distill, the reward model,
+``globe-infer``): a per-attempt ``timeout`` and an overall per-request ``deadline`` (a server
+that accepts connections and never answers costs at most the deadline, ``/v1/models``
+included), a response size cap counted on the compressed and the decompressed bytes (a gzip
+body that unpacks to 400 MB is refused at ``max_response_bytes``), and :func:`redact` applied
+to every error text, so a key echoed by a server or written into a URL never reaches a
+result, a log or an output file. :class:`ClientSettings` is the one settings type for all
+of this; the eval, distill and reward-model configurations extend it.
+
 Usage::
 
     async with ChatClient("http://127.0.0.1:8000/v1", concurrency=32) as client:
@@ -18,20 +27,139 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 import aiohttp
+from yarl import URL
 
 #: HTTP statuses worth another try: request timeout, rate limiting, and 5xx except "not implemented".
 RETRYABLE_HTTP = frozenset({408, 429} | set(range(500, 600)) - {501, 505})
 #: Longest single backoff sleep, whatever the attempt number or a server's Retry-After.
 MAX_BACKOFF_S = 30.0
+#: Largest response body accepted by default (compressed or decompressed): a chat completion,
+#: even a 32k-token one with logprobs, is a few MB; a broken or hostile server must not be able
+#: to take the caller's memory (a trainer's, for the reward model).
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: What :func:`redact` puts where a secret was.
+REDACTED = "***"
+
+
+# --------------------------------------------------------------------------- redaction
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:api[-_]?key|key|access[-_]?token|token|auth|password|secret|sig|signature)=)[^&#\s'\"<>]+"
+)
+_AUTH_HEADER = re.compile(
+    r"(?i)([\"']?(?:authorization|proxy-authorization|api[-_]key|x-api-key|ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;}]+"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
+_KEY_LIKE = re.compile(r"\b(sk|pk|rk|hf|ghp|gho|xox[abp])[-_][A-Za-z0-9_-]{6,}")
+
+
+def redact(text: Any, secrets: Sequence[str | None] = ()) -> str:
+    """``text`` with credentials replaced by ``***``: the one redaction rule of GLOBE.
+
+    Covers ``user:key@host`` in URLs, ``?api-key=``/``?key=``/``?token=`` query values,
+    ``Authorization``/``api-key`` headers echoed in a body (JSON or not), ``Bearer ...``
+    tokens, ``sk-...``-style keys, and every string in ``secrets`` (the caller's own key).
+
+    >>> redact("HTTP 401 from http://bob:sk-abcdef123@h/v1?api-key=sk-abcdef123: Authorization: Bearer sk-abcdef123")
+    'HTTP 401 from http://***@h/v1?api-key=***: Authorization: ***'
+    """
+    text = "" if text is None else str(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _KEY_LIKE.sub(lambda m: f"{m.group(1)}-{REDACTED}", text)
+
+
+def redact_url(url: Any) -> str:
+    """A URL fit for a message, a log or an output file (see :func:`redact`)."""
+    return redact(url)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(kw_only=True)
+class ClientSettings:
+    """How to talk to an OpenAI-compatible server; the eval, distill and RM configurations extend it.
+
+    ``timeout`` bounds one attempt (connect to last byte); ``deadline`` bounds a whole request
+    (queueing for a connection slot, every attempt and every backoff sleep; ``None``: only the
+    attempts bound it); ``retries`` extra attempts on 408/429/5xx/timeouts/dropped connections,
+    the n-th after ``backoff * 2**(n-1)`` s (+-50% jitter); ``concurrency`` requests in flight;
+    ``max_response_bytes`` the largest body accepted, compressed or decompressed.
+
+    Subclasses are dataclasses too; every one gets the redacting ``repr`` below (a field named
+    ``api_key`` is shown as ``***``, URLs lose their credentials), whatever fields it adds.
+    """
+
+    timeout: float = 120.0
+    deadline: float | None = None
+    retries: int = 3
+    backoff: float = 1.0
+    concurrency: int = 16
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # @dataclass keeps a __repr__ already in the class dict: every subclass keeps redacting.
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = ClientSettings.__repr__  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        parts = []
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if "key" in item.name or "secret" in item.name or "token" in item.name:
+                shown = REDACTED if value else repr(value)
+            else:
+                shown = redact(repr(value))
+            parts.append(f"{item.name}={shown}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def client_settings(self) -> "ClientSettings":
+        """Just the transport settings (what :class:`ChatClient` reads), from any subclass."""
+        return ClientSettings(**{item.name: getattr(self, item.name) for item in dataclasses.fields(ClientSettings)})
+
+    def check_client_settings(self, label: Any = None) -> None:
+        """Raise ``ValueError`` naming the setting (``label(name)``, default ``name``) for unusable values."""
+        label = label or (lambda name: name)
+        checks = [
+            ("timeout", _positive_number(self.timeout), "a number of seconds > 0"),
+            ("deadline", self.deadline is None or _positive_number(self.deadline), "a number of seconds > 0"),
+            ("retries", isinstance(self.retries, int) and self.retries >= 0, "an integer >= 0"),
+            ("backoff", _number(self.backoff) and self.backoff >= 0, "a number of seconds >= 0"),
+            ("concurrency", isinstance(self.concurrency, int) and self.concurrency >= 1, "an integer >= 1"),
+            ("max_response_bytes", isinstance(self.max_response_bytes, int) and self.max_response_bytes >= 1024,
+             "a number of bytes >= 1024"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"{label(name)} must be {expected}; got {getattr(self, name)!r}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive_number(value: Any) -> bool:
+    return _number(value) and value > 0
 
 
 @dataclass
@@ -150,8 +278,22 @@ def _message_text(content: Any) -> str:
     raise TypeError(f"message content is {type(content).__name__}")
 
 
+def _finite_logprob(token: Any, value: Any) -> float:
+    """``value`` as a float logprob; ``ValueError`` for what no model emits (a broken server's garbage)."""
+    if not isinstance(token, str):
+        raise ValueError(f"top_logprobs token {token!r} is not a string")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"logprob of {token!r} is {value!r}, not a finite number")
+    return float(value)
+
+
 def first_token_top_logprobs(choice: Mapping[str, Any]) -> dict[str, float] | None:
-    """``choices[0].logprobs.content[0].top_logprobs`` as ``{token: logprob}`` (best logprob per token)."""
+    """``choices[0].logprobs.content[0].top_logprobs`` as ``{token: logprob}`` (best logprob per token).
+
+    ``None`` when the server sent no logprobs; ``ValueError`` when it sent garbage (NaN,
+    Infinity, true/false, strings, a token that is not a string), so the request counts as a
+    failed ``bad_response`` rather than as a verdict.
+    """
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, Mapping):
         return None
@@ -160,12 +302,17 @@ def first_token_top_logprobs(choice: Mapping[str, Any]) -> dict[str, float] | No
         return None
     first = content[0]
     result: dict[str, float] = {}
-    for entry in first.get("top_logprobs") or []:
-        token, logprob = entry.get("token"), entry.get("logprob")
-        if isinstance(token, str) and isinstance(logprob, (int, float)) and not math.isnan(logprob):
-            result[token] = max(float(logprob), result.get(token, -math.inf))
-    if not result and isinstance(first.get("token"), str) and isinstance(first.get("logprob"), (int, float)):
-        result[first["token"]] = float(first["logprob"])  # server ignored top_logprobs but sent the sampled one
+    entries = first.get("top_logprobs") or []
+    if not isinstance(entries, list):
+        raise ValueError(f"top_logprobs is a {type(entries).__name__}, not a list")
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"top_logprobs entry {entry!r} is not an object")
+        token = entry.get("token")
+        logprob = _finite_logprob(token, entry.get("logprob"))
+        result[token] = max(logprob, result.get(token, -math.inf))
+    if not result and "token" in first:  # the server ignored top_logprobs but sent the sampled token
+        result[first["token"]] = _finite_logprob(first.get("token"), first.get("logprob"))
     return result or None
 
 
@@ -201,15 +348,18 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 # --------------------------------------------------------------------------- client
 
+_ClientOption = Any  # a ClientSettings field's value, given to ChatClient as a keyword
+
 
 class ChatClient:
     """Bounded-concurrency chat client over one ``aiohttp`` session; see the module docstring.
 
-    ``retries`` is the number of extra attempts after the first; ``timeout`` is per attempt in
-    seconds; ``backoff`` is the first retry's base delay, doubled each retry, with +-50% jitter
-    (so a thousand requests failed together do not return together). ``api_key`` is sent as a
-    Bearer token when given; reading it from the environment is the caller's choice.
-    ``model=None`` uses the server's first model from ``/v1/models``.
+    Settings come from ``settings`` (a :class:`ClientSettings` or any subclass, e.g. the eval
+    or RM configuration), then keyword overrides of its fields (``timeout=``, ``retries=``,
+    ``deadline=`` ...). ``api_key`` is sent as a Bearer token when given; reading it from the
+    environment is the caller's choice. ``model=None`` uses the server's first model from
+    ``/v1/models``. A query string in ``base_url`` (``?api-version=...``) is sent with every
+    request, and ``user:password@`` as basic auth; both are redacted from every message.
     """
 
     def __init__(
@@ -217,30 +367,46 @@ class ChatClient:
         base_url: str,
         api_key: str | None = None,
         model: str | None = None,
-        timeout: float = 60.0,
-        retries: int = 3,
-        concurrency: int = 32,
-        backoff: float = 0.5,
+        settings: ClientSettings | None = None,
+        **options: _ClientOption,
     ):
-        if not base_url or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r} (e.g. http://127.0.0.1:8000/v1)")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        self.base_url = base_url.rstrip("/")
+        if not isinstance(base_url, str) or not base_url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {redact_url(base_url)!r} "
+                             "(e.g. http://127.0.0.1:8000/v1)")
+        unknown = set(options) - {item.name for item in dataclasses.fields(ClientSettings)}
+        if unknown:
+            raise TypeError(f"unknown ChatClient option(s): {', '.join(sorted(unknown))}")
+        self.settings = dataclasses.replace((settings or ClientSettings()).client_settings(), **options)
+        self.settings.check_client_settings()
+        url = URL(base_url.strip())
+        self._query = url.query
+        self._base = url.with_query(None).with_fragment(None)
+        self._secrets = [api_key, url.password, *(value for key, value in url.query.items()
+                                                  if _SECRET_QUERY.search(f"?{key}=x"))]
+        #: The base URL for messages: no query, no credentials.
+        self.base_url = redact_url(str(self._base).rstrip("/"))
         self.api_key = api_key
         self.model = model
-        self.timeout = float(timeout)
-        self.retries = int(retries)
-        self.concurrency = int(concurrency)
-        self.backoff = float(backoff)
         self._session: aiohttp.ClientSession | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._model_lock: asyncio.Lock | None = None
         self._random = random.Random()
+
+    # Settings as attributes, for callers and tests that read them.
+    timeout = property(lambda self: self.settings.timeout)
+    deadline = property(lambda self: self.settings.deadline)
+    retries = property(lambda self: self.settings.retries)
+    backoff = property(lambda self: self.settings.backoff)
+    concurrency = property(lambda self: self.settings.concurrency)
+    max_response_bytes = property(lambda self: self.settings.max_response_bytes)
+
+    def redact(self, text: Any) -> str:
+        """:func:`redact` plus this client's own key and URL credentials."""
+        return redact(text, self._secrets)
+
+    def _url(self, path: str) -> URL:
+        url = self._base / path if str(self._base).endswith("/") else URL(f"{self._base}/{path}")
+        return url.with_query(self._query) if self._query else url
 
     # -- lifecycle
 
@@ -273,42 +439,86 @@ class ChatClient:
             raise RuntimeError("ChatClient is not open: use `async with ChatClient(...) as client:`")
         return self._session
 
+    # -- time and size bounds
+
+    def _deadline_at(self, deadline: float | None) -> float | None:
+        """The loop time a request must be done by (``deadline`` overrides the settings'), or ``None``."""
+        seconds = self.settings.deadline if deadline is None else deadline
+        return None if seconds is None else asyncio.get_running_loop().time() + seconds
+
+    @staticmethod
+    def _remaining(end: float | None) -> float | None:
+        return None if end is None else max(0.0, end - asyncio.get_running_loop().time())
+
+    def _attempt_timeout(self, end: float | None) -> aiohttp.ClientTimeout:
+        remaining = self._remaining(end)
+        total = self.timeout if remaining is None else max(0.001, min(self.timeout, remaining))
+        return aiohttp.ClientTimeout(total=total)
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, refused past ``max_response_bytes`` (the announced size, then the decompressed bytes)."""
+        limit = self.max_response_bytes
+        announced = response.content_length
+        if announced is not None and announced > limit:
+            raise _AttemptFailed("response_too_large", f"the response from {self.base_url} announces {announced} "
+                                 f"bytes, over the limit of {limit} (max_response_bytes)", False)
+        chunks, total = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            total += len(chunk)
+            if total > limit:
+                raise _AttemptFailed("response_too_large", f"the response from {self.base_url} exceeds {limit} bytes "
+                                     "(decompressed) and was dropped (max_response_bytes)", False)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     # -- models
 
-    async def list_models(self) -> list[str]:
+    async def list_models(self, deadline: float | None = None) -> list[str]:
         """Model ids the server serves, in its order; raises :class:`ServerUnavailable` with the URL."""
-        return [str(entry["id"]) for entry in await self.list_model_entries()]
+        return [str(entry["id"]) for entry in await self.list_model_entries(deadline)]
 
-    async def list_model_entries(self) -> list[dict[str, Any]]:
+    async def list_model_entries(self, deadline: float | None = None) -> list[dict[str, Any]]:
         """The raw ``/v1/models`` entries, in the server's order (``id``; vLLM adds ``parent`` to LoRA modules).
 
-        Retried like a chat request; raises :class:`ServerUnavailable` naming the URL.
+        Retried like a chat request and bounded by the same deadline (``deadline`` seconds, default
+        the settings'); raises :class:`ServerUnavailable` naming the URL.
         """
         session = self._require_session()
+        end = self._deadline_at(deadline)
         url = f"{self.base_url}/models"
         last_error = ""
-        for attempt in range(self.retries + 1):
-            try:
-                async with session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
-                    if response.status == 200:
-                        body = await response.json(content_type=None)
-                        data = body.get("data") if isinstance(body, Mapping) else None
-                        if isinstance(data, list):
-                            return [dict(entry) for entry in data if isinstance(entry, Mapping) and "id" in entry]
-                        last_error = f"no 'data' list in the response: {str(body)[:200]}"
-                    else:
-                        last_error = f"HTTP {response.status}: {(await response.text())[:200]}"
-                        if response.status not in RETRYABLE_HTTP:
-                            break
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            if attempt < self.retries:
-                await asyncio.sleep(self._backoff_delay(attempt + 1, None))
-        raise ServerUnavailable(
+        try:
+            async with asyncio.timeout(self._remaining(end)):
+                for attempt in range(self.retries + 1):
+                    try:
+                        async with session.get(self._url("models"), timeout=self._attempt_timeout(end)) as response:
+                            raw = await self._read_capped(response)
+                            if response.status == 200:
+                                body = json.loads(raw)
+                                data = body.get("data") if isinstance(body, Mapping) else None
+                                if isinstance(data, list):
+                                    return [dict(entry) for entry in data if isinstance(entry, Mapping) and "id" in entry]
+                                last_error = f"no 'data' list in the response: {str(body)[:200]}"
+                            else:
+                                last_error = f"HTTP {response.status}: {raw[:200].decode('utf-8', 'replace')}"
+                                if response.status not in RETRYABLE_HTTP:
+                                    break
+                    except _AttemptFailed as exc:
+                        last_error = exc.error
+                        break
+                    except asyncio.TimeoutError:
+                        last_error = f"no response within {self.timeout:g} s"
+                    except (aiohttp.ClientError, ValueError, AttributeError) as exc:
+                        last_error = f"{type(exc).__name__}: {exc}"
+                    if attempt < self.retries:
+                        await asyncio.sleep(self._backoff_delay(attempt + 1, None))
+        except TimeoutError:
+            last_error = f"no answer within the {self.settings.deadline if deadline is None else deadline:g} s deadline"
+        raise ServerUnavailable(self.redact(
             f"cannot list models at {url} ({last_error}); is the server running and is the URL the /v1 base URL?"
-        )
+        ))
 
-    async def resolve_model(self) -> str:
+    async def resolve_model(self, deadline: float | None = None) -> str:
         """The model to request: the one given, else the server's first (looked up once)."""
         if self.model:
             return self.model
@@ -316,7 +526,7 @@ class ChatClient:
         assert self._model_lock is not None
         async with self._model_lock:
             if not self.model:
-                models = await self.list_models()
+                models = await self.list_models(deadline)
                 if not models:
                     raise ServerUnavailable(f"{self.base_url}/models lists no models; pass the model name explicitly")
                 self.model = models[0]
@@ -352,14 +562,14 @@ class ChatClient:
             delay = max(delay, retry_after)
         return min(delay, MAX_BACKOFF_S)
 
-    async def _attempt(self, payload_bytes: bytes) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None]:
+    async def _attempt(self, payload_bytes: bytes, end: float | None) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None]:
         session = self._require_session()
         url = f"{self.base_url}/chat/completions"
         try:
             async with session.post(
-                url, data=payload_bytes, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                self._url("chat/completions"), data=payload_bytes, timeout=self._attempt_timeout(end)
             ) as response:
-                raw = await response.read()
+                raw = await self._read_capped(response)
                 if response.status != 200:
                     detail = raw[:300].decode("utf-8", "replace")
                     raise _AttemptFailed(
@@ -378,6 +588,10 @@ class ChatClient:
             # A truncated or garbled body is usually a transient proxy/server hiccup: retry it.
             raise _AttemptFailed("bad_response", f"not a chat completion: {exc}", True) from None
 
+    def _failed(self, status: str, error: str, attempts: int, started: float) -> ChatResult:
+        return ChatResult(ok=False, status=status, error=self.redact(error), attempts=attempts,
+                          latency_s=time.perf_counter() - started)
+
     async def chat(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -385,51 +599,59 @@ class ChatClient:
         temperature: float | None = 0.0,
         top_logprobs: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> ChatResult:
         """Send one chat completion with retries; always returns a :class:`ChatResult`.
 
-        The only exception is using a client that is not open (a programming error, not a bad request).
+        The whole request (model lookup, waiting for a connection slot, every attempt and
+        backoff) ends within ``deadline`` seconds (default: the settings'); past it the result
+        is a ``"timeout"``. The only exception is using a client that is not open (a
+        programming error, not a bad request).
         """
         self._require_session()
         started = time.perf_counter()
+        end = self._deadline_at(deadline)
         attempts = 0
         try:
-            model = await self.resolve_model()
+            model = await self.resolve_model(self._remaining(end))
             payload_bytes = json.dumps(
                 self._payload(model, messages, max_tokens, temperature, top_logprobs, extra)
             ).encode("utf-8")
         except ServerUnavailable as exc:
-            return ChatResult(ok=False, status="connection_error", error=str(exc), latency_s=time.perf_counter() - started)
+            return self._failed("connection_error", str(exc), 0, started)
         except (TypeError, ValueError, RuntimeError) as exc:
-            return ChatResult(ok=False, status="client_error", error=f"{type(exc).__name__}: {exc}",
-                              latency_s=time.perf_counter() - started)
+            return self._failed("client_error", f"{type(exc).__name__}: {exc}", 0, started)
 
         assert self._semaphore is not None
         failure: _AttemptFailed | None = None
-        while attempts <= self.retries:
-            if failure is not None:
-                # Sleep outside the semaphore so waiting retries do not block fresh requests.
-                await asyncio.sleep(self._backoff_delay(attempts, failure.retry_after))
-            attempts += 1
-            try:
-                async with self._semaphore:
-                    text, logprobs, usage, finish_reason = await self._attempt(payload_bytes)
-                return ChatResult(
-                    ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
-                    attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
-                )
-            except _AttemptFailed as exc:
-                failure = exc
-                if not exc.retryable:
-                    break
-            except Exception as exc:  # noqa: BLE001 - a per-request bug must not kill a 12k-row batch
-                failure = _AttemptFailed("client_error", f"{type(exc).__name__}: {exc}", False)
-                break
+        try:
+            async with asyncio.timeout(self._remaining(end)):
+                while attempts <= self.retries:
+                    if failure is not None:
+                        # Sleep outside the semaphore so waiting retries do not block fresh requests.
+                        await asyncio.sleep(self._backoff_delay(attempts, failure.retry_after))
+                    attempts += 1
+                    try:
+                        async with self._semaphore:
+                            text, logprobs, usage, finish_reason = await self._attempt(payload_bytes, end)
+                        return ChatResult(
+                            ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
+                            attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
+                        )
+                    except _AttemptFailed as exc:
+                        failure = exc
+                        if not exc.retryable:
+                            break
+                    except Exception as exc:  # noqa: BLE001 - a per-request bug must not kill a 12k-row batch
+                        failure = _AttemptFailed("client_error", f"{type(exc).__name__}: {exc}", False)
+                        break
+        except TimeoutError:
+            seconds = self.settings.deadline if deadline is None else deadline
+            last = f"; last error: {failure.error}" if failure is not None else ""
+            return self._failed("timeout", f"no complete response within the {seconds:g} s deadline "
+                                f"({attempts} attempt(s)){last}", attempts, started)
         assert failure is not None
-        return ChatResult(
-            ok=False, status=failure.status, error=failure.error, attempts=attempts,
-            latency_s=time.perf_counter() - started,
-        )
+        return self._failed(failure.status, failure.error, attempts, started)
 
     async def stream(
         self,
@@ -441,31 +663,73 @@ class ChatClient:
         """Yield text pieces of one streamed completion as they arrive (server-sent events).
 
         For interactive use (``globe-infer``): no retries, and errors raise ``RuntimeError`` with
-        the status and body, since there is one request and a person watching it.
+        the status and (redacted) body, since there is one request and a person watching it.
+        ``timeout`` bounds the wait for each piece, ``deadline`` the whole answer and
+        ``max_response_bytes`` its size. A server that ignores ``stream`` and answers with one
+        JSON chat completion yields that completion's text as a single piece.
         """
         session = self._require_session()
-        model = await self.resolve_model()
+        end = self._deadline_at(None)
+        model = await self.resolve_model(self._remaining(end))
         payload = self._payload(model, messages, max_tokens, temperature, None, extra)
         payload["stream"] = True
         url = f"{self.base_url}/chat/completions"
-        async with session.post(
-            url, data=json.dumps(payload).encode("utf-8"),
-            timeout=aiohttp.ClientTimeout(total=None, sock_read=self.timeout),
-        ) as response:
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status} from {url}: {(await response.text())[:300]}")
-            async for raw_line in response.content:
-                line = raw_line.decode("utf-8", "replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                data = line[len("data:"):].strip()
-                if data == "[DONE]":
-                    return
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    raise RuntimeError(f"malformed stream chunk from {url}: {data[:200]}") from None
-                for choice in chunk.get("choices") or []:
-                    piece = (choice.get("delta") or {}).get("content")
-                    if piece:
+        limit = self.max_response_bytes
+        try:
+            async with asyncio.timeout(self._remaining(end)):
+                async with session.post(
+                    self._url("chat/completions"), data=json.dumps(payload).encode("utf-8"),
+                    timeout=aiohttp.ClientTimeout(total=None, sock_read=self.timeout),
+                ) as response:
+                    if response.status != 200:
+                        body = (await self._read_capped(response))[:300].decode("utf-8", "replace")
+                        raise RuntimeError(self.redact(f"HTTP {response.status} from {url}: {body}"))
+                    if "text/event-stream" not in response.headers.get("Content-Type", ""):
+                        text, _, _, _ = parse_completion(json.loads(await self._read_capped(response)))
+                        if text:
+                            yield text
+                        return
+                    buffer, total = b"", 0
+                    async for chunk in response.content.iter_any():
+                        total += len(chunk)
+                        if total > limit:
+                            raise RuntimeError(f"the stream from {url} exceeds {limit} bytes (max_response_bytes)")
+                        buffer += chunk
+                        *lines, buffer = buffer.split(b"\n")
+                        for raw_line in lines:
+                            for piece in _sse_pieces(raw_line, url):
+                                if piece is None:
+                                    return
+                                yield piece
+                    for piece in _sse_pieces(buffer, url):
+                        if piece is None:
+                            return
                         yield piece
+        except _AttemptFailed as exc:
+            raise RuntimeError(self.redact(exc.error)) from None
+        except TimeoutError:
+            raise RuntimeError(f"no complete answer from {url} within the {self.settings.deadline:g} s deadline") from None
+        except ValueError as exc:
+            raise RuntimeError(self.redact(f"the answer from {url} is not a chat completion: {exc}")) from None
+        except aiohttp.ClientError as exc:
+            raise RuntimeError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+
+
+def _sse_pieces(raw_line: bytes, url: str) -> list[str | None]:
+    """The text pieces of one server-sent-event line; ``None`` marks ``[DONE]``."""
+    line = raw_line.decode("utf-8", "replace").strip()
+    if not line.startswith("data:"):
+        return []
+    data = line[len("data:"):].strip()
+    if data == "[DONE]":
+        return [None]
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise RuntimeError(f"malformed stream chunk from {url}: {data[:200]}") from None
+    pieces: list[str | None] = []
+    for choice in (chunk.get("choices") if isinstance(chunk, Mapping) else None) or []:
+        piece = (choice.get("delta") or {}).get("content") if isinstance(choice, Mapping) else None
+        if isinstance(piece, str) and piece:
+            pieces.append(piece)
+    return pieces
