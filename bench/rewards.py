@@ -240,7 +240,7 @@ def released_locatability(url: str, completions, images) -> list[float]:
 
 
 def bench_locatability(latency_s: float, repeats: int) -> pd.DataFrame:
-    from globe.rm_client import LocatabilityScorer
+    from globe.locatability import LocatabilityScorer
     from globe.testing.fake_openai import marked_jpeg
 
     batch = make_batch()
@@ -262,8 +262,8 @@ def bench_locatability(latency_s: float, repeats: int) -> pd.DataFrame:
     assert all(abs(a - b) < 1e-9 for a, b in zip(check, released_scores)), (check[:4], released_scores)
     rows = [
         ("released: new OpenAI client per sample, sequential", released_s, 1.0, sequential_s / released_s),
-        ("globe.rm_client, concurrency 1 (one session)", sequential_s, released_s / sequential_s, 1.0),
-        (f"globe.rm_client, concurrency {scorer.config.concurrency} (default)", concurrent_s,
+        ("globe.locatability, concurrency 1 (one session)", sequential_s, released_s / sequential_s, 1.0),
+        (f"globe.locatability, concurrency {scorer.config.concurrency} (default)", concurrent_s,
          released_s / concurrent_s, sequential_s / concurrent_s),
     ]
     table = pd.DataFrame(rows, columns=[f"locatability, {N} completions, {latency_s * 1000:.0f} ms RM latency",

@@ -490,8 +490,9 @@ class ChatClient:
         try:
             async with asyncio.timeout(self._remaining(end)):
                 for attempt in range(self.retries + 1):
+                    limit = self._attempt_timeout(end)
                     try:
-                        async with session.get(self._url("models"), timeout=self._attempt_timeout(end)) as response:
+                        async with session.get(self._url("models"), timeout=limit) as response:
                             raw = await self._read_capped(response)
                             if response.status == 200:
                                 body = json.loads(raw)
@@ -507,13 +508,18 @@ class ChatClient:
                         last_error = exc.error
                         break
                     except asyncio.TimeoutError:
-                        last_error = f"no response within {self.timeout:g} s"
+                        last_error = f"no response within {limit.total:.3g} s"
                     except (aiohttp.ClientError, ValueError, AttributeError) as exc:
                         last_error = f"{type(exc).__name__}: {exc}"
+                    if end is not None and self._remaining(end) <= 0.001:
+                        break
                     if attempt < self.retries:
                         await asyncio.sleep(self._backoff_delay(attempt + 1, None))
         except TimeoutError:
-            last_error = f"no answer within the {self.settings.deadline if deadline is None else deadline:g} s deadline"
+            pass
+        if end is not None and self._remaining(end) <= 0.001:
+            seconds = self.settings.deadline if deadline is None else deadline
+            last_error = f"no answer within the {seconds:.3g} s deadline; {last_error or 'no response'}"
         raise ServerUnavailable(self.redact(
             f"cannot list models at {url} ({last_error}); is the server running and is the URL the /v1 base URL?"
         ))
@@ -565,10 +571,9 @@ class ChatClient:
     async def _attempt(self, payload_bytes: bytes, end: float | None) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None]:
         session = self._require_session()
         url = f"{self.base_url}/chat/completions"
+        limit = self._attempt_timeout(end)
         try:
-            async with session.post(
-                self._url("chat/completions"), data=payload_bytes, timeout=self._attempt_timeout(end)
-            ) as response:
+            async with session.post(self._url("chat/completions"), data=payload_bytes, timeout=limit) as response:
                 raw = await self._read_capped(response)
                 if response.status != 200:
                     detail = raw[:300].decode("utf-8", "replace")
@@ -579,7 +584,7 @@ class ChatClient:
                         _retry_after_seconds(response.headers),
                     )
         except asyncio.TimeoutError:
-            raise _AttemptFailed("timeout", f"no complete response within {self.timeout:g} s", True) from None
+            raise _AttemptFailed("timeout", f"no complete response within {limit.total:.3g} s", True) from None
         except aiohttp.ClientError as exc:
             raise _AttemptFailed("connection_error", f"{type(exc).__name__}: {exc}", True) from None
         try:
@@ -642,13 +647,15 @@ class ChatClient:
                         failure = exc
                         if not exc.retryable:
                             break
+                        if end is not None and self._remaining(end) <= 0.001:
+                            raise TimeoutError from None  # the deadline, not the attempt's own timeout
                     except Exception as exc:  # noqa: BLE001 - a per-request bug must not kill a 12k-row batch
                         failure = _AttemptFailed("client_error", f"{type(exc).__name__}: {exc}", False)
                         break
         except TimeoutError:
             seconds = self.settings.deadline if deadline is None else deadline
             last = f"; last error: {failure.error}" if failure is not None else ""
-            return self._failed("timeout", f"no complete response within the {seconds:g} s deadline "
+            return self._failed("timeout", f"no complete response within the {seconds:.3g} s deadline "
                                 f"({attempts} attempt(s)){last}", attempts, started)
         assert failure is not None
         return self._failed(failure.status, failure.error, attempts, started)

@@ -18,13 +18,14 @@ Load it with ``--external_plugins`` (pass the dataset plugin too; the console sc
 ==========================  ==================  ====================================================
 
 Trainer metrics are named after the classes: ``rewards/GlobeAccuracy/mean`` and so on.
-All logic lives in :mod:`globe.rewards` and :mod:`globe.rm_client`; this is the only module
+All logic lives in :mod:`globe.rewards` and :mod:`globe.locatability`; this is the only module
 that imports ``swift.rewards``.
 """
 from __future__ import annotations
 
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import Any, List
 
@@ -36,7 +37,7 @@ except ImportError:  # loaded by path from a checkout that is not pip-installed
 from swift.rewards import ORM, AsyncORM, orms
 
 from globe.rewards import DEFAULT_TAU_KM, accuracy_rewards, distance_rewards, format_rewards, visual_match_rewards
-from globe.rm_client import LocatabilityScorer
+from globe.locatability import LocatabilityScorer
 
 
 class GlobeAccuracy(ORM):
@@ -88,9 +89,37 @@ class GlobeLocatability(AsyncORM):
     def __init__(self, args: Any = None, **kwargs: Any):
         super().__init__(args, **kwargs)
         self.scorer = LocatabilityScorer()
+        trainer = _trainer_building_rewards()
+        self._trainer = weakref.ref(trainer) if trainer is not None else None
 
     async def __call__(self, completions: List[Any], images=None, **kwargs) -> List[float]:
-        return await self.scorer.score(completions, images)
+        rewards = await self.scorer.score(completions, images)
+        _log_metrics(self._trainer() if self._trainer else None, "GlobeLocatability", self.scorer.last_batch.metrics())
+        return rewards
+
+
+def _trainer_building_rewards() -> Any:
+    """The ms-swift trainer whose ``_prepare_rewards`` is instantiating this reward, or ``None``.
+
+    ms-swift gives a reward no handle on the trainer's logged metrics, but builds each reward
+    class inside that trainer method; the trainer is ``self`` in that calling frame.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_prepare_rewards" and "self" in frame.f_locals:
+            return frame.f_locals["self"]
+        frame = frame.f_back
+    return None
+
+
+def _log_metrics(trainer: Any, reward_name: str, metrics: dict) -> None:
+    """Add ``rewards/<reward>/<name>`` values to the trainer's metrics (averaged and logged with the rewards)."""
+    store = getattr(trainer, "_metrics", None)
+    if not isinstance(store, dict):
+        return
+    mode = "train" if getattr(getattr(trainer, "model", None), "training", True) else "eval"
+    for name, value in metrics.items():
+        store.setdefault(mode, {}).setdefault(f"rewards/{reward_name}/{name}", []).append(float(value))
 
 
 orms["globe_accuracy"] = GlobeAccuracy

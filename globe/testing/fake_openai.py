@@ -21,6 +21,13 @@ answers ``error_status`` (500), ``hang_rate`` sleeps ``hang_s`` (longer than a c
 timeout), ``garbage_rate`` sends a truncated JSON body with status 200. With
 ``max_faults_per_request=N`` attempt N+1 of the same request always succeeds, so a client
 with ``retries >= N`` must complete every request.
+
+**Hostile servers** (each off by default): ``hang_models`` makes ``GET /v1/models`` accept
+and never answer (``hang_s``; ``hang_rate=1.0`` does the same to every chat request);
+``gzip_bomb_bytes`` answers every chat request with a valid gzip body that unpacks to that
+many bytes; ``echo_auth`` puts the request's ``Authorization`` header in its error bodies
+(as some proxies do); ``ignore_stream`` answers a streamed request with a plain JSON body;
+``raw_top_logprobs`` sends these ``top_logprobs`` entries verbatim (NaN, true, strings...).
 """
 from __future__ import annotations
 
@@ -155,6 +162,11 @@ class FakeOpenAIServer:
         top_logprobs: Callable[[dict, str], dict[str, float]] | Mapping[str, float] | None = None,
         stream_chunk_delay_s: float = 0.0,
         record_requests: bool = True,
+        hang_models: bool = False,
+        gzip_bomb_bytes: int | None = None,
+        echo_auth: bool = False,
+        ignore_stream: bool = False,
+        raw_top_logprobs: list[Any] | None = None,
     ):
         if error_rate + hang_rate + garbage_rate > 1.0:
             raise ValueError("error_rate + hang_rate + garbage_rate must be <= 1")
@@ -169,6 +181,13 @@ class FakeOpenAIServer:
         self.top_logprobs = top_logprobs
         self.stream_chunk_delay_s = stream_chunk_delay_s
         self.record_requests = record_requests
+        self.hang_models = hang_models
+        self.gzip_bomb_bytes = gzip_bomb_bytes
+        self.echo_auth = echo_auth
+        self.ignore_stream = ignore_stream
+        self.raw_top_logprobs = raw_top_logprobs
+        self._gzip_bomb: bytes | None = None
+        self.model_requests = 0
         self.requests: list[dict] = []
         self.authorizations: list[str | None] = []  # the Authorization header of each chat request
         self.in_flight = 0
@@ -274,6 +293,8 @@ class FakeOpenAIServer:
     def _logprobs_block(self, request: dict, answer: str) -> dict[str, Any] | None:
         if not request.get("logprobs"):
             return None
+        if self.raw_top_logprobs is not None:
+            return {"content": [{"token": "x", "logprob": -1.0, "top_logprobs": self.raw_top_logprobs}]}
         ranked = sorted(self._logprobs_for(request, answer).items(), key=lambda item: -item[1])
         ranked = ranked[: max(1, int(request.get("top_logprobs") or 1))]
         top = [{"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))} for token, logprob in ranked]
@@ -281,7 +302,29 @@ class FakeOpenAIServer:
 
     # -- handlers
 
+    def _bomb(self) -> bytes:
+        """A gzip body of a chat completion padded with spaces to ``gzip_bomb_bytes`` (built once)."""
+        if self._gzip_bomb is None:
+            import gzip
+            import io
+
+            head = b'{"choices": [{"message": {"role": "assistant", "content": "'
+            buffer = io.BytesIO()
+            with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as handle:
+                handle.write(head)
+                block = b" " * (1 << 20)
+                remaining = max(0, int(self.gzip_bomb_bytes or 0) - len(head) - 4)
+                while remaining > 0:
+                    handle.write(block[:remaining])
+                    remaining -= len(block)
+                handle.write(b'"}}]}')
+            self._gzip_bomb = buffer.getvalue()
+        return self._gzip_bomb
+
     async def _models(self, request: web.Request) -> web.Response:
+        self.model_requests += 1
+        if self.hang_models:
+            await asyncio.sleep(self.hang_s)
         return web.json_response({"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "globe"}]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -309,15 +352,22 @@ class FakeOpenAIServer:
         if fault is not None:
             self.counts[fault] += 1
         if fault == "error":
-            return web.json_response({"error": {"message": "injected fault"}}, status=self.error_status)
+            error: dict[str, Any] = {"message": "injected fault"}
+            if self.echo_auth:
+                error["request_headers"] = {"Authorization": request.headers.get("Authorization")}
+                error["message"] = f"injected fault; you sent Authorization: {request.headers.get('Authorization')}"
+            return web.json_response({"error": error}, status=self.error_status)
         if fault == "hang":
             await asyncio.sleep(self.hang_s)
             return web.json_response({"error": {"message": "hung request finally answered"}}, status=504)
         if fault == "garbage":
             return web.Response(body=b'{"id": "chatcmpl-x", "choices": [{"message": {"conte', content_type="application/json")
+        if self.gzip_bomb_bytes:
+            return web.Response(body=self._bomb(), headers={"Content-Encoding": "gzip",
+                                                            "Content-Type": "application/json"})
         answer = self.responder(payload)
         self.counts["ok"] += 1
-        if payload.get("stream"):
+        if payload.get("stream") and not self.ignore_stream:
             return await self._stream(request, payload, answer)
         prompt_tokens = sum(len(text.split()) for text in _request_texts_and_images(payload)[0])
         completion = {
@@ -368,9 +418,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--model", default="fake-model")
+    parser.add_argument("--hang", action="store_true", help="accept chat requests and never answer them")
+    parser.add_argument("--hang-models", action="store_true", help="accept GET /v1/models and never answer it")
     args = parser.parse_args(argv)
     server = FakeOpenAIServer(default_answer=args.answer, latency_s=args.latency, error_rate=args.error_rate,
-                              model=args.model, record_requests=False)
+                              model=args.model, record_requests=False, hang_rate=1.0 if args.hang else 0.0,
+                              hang_s=24 * 3600.0, hang_models=args.hang_models)
     server.start(args.port)
     print(server.url, flush=True)
     try:

@@ -1,4 +1,4 @@
-"""Specification of globe.rm_client (the locatability reward) against the loopback fake server."""
+"""Specification of globe.locatability (the locatability reward) against the loopback fake server."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
-from globe.rm_client import (
+from globe.locatability import (
     DEFAULT_FALLBACK,
     LocatabilityConfig,
     LocatabilityError,
@@ -69,10 +69,31 @@ def test_arguments_win_over_env():
     assert (config.url, config.concurrency, config.fallback) == ("http://127.0.0.1:10/v1", 3, 0.25)
 
 
-def test_defaults_are_documented_values():
+def test_defaults_are_the_released_request():
     config = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://127.0.0.1:9/v1"})
-    assert config.fallback == DEFAULT_FALLBACK == 0.5
-    assert (config.model, config.fail_fast, config.top_logprobs) == (None, False, 5)
+    assert config.fallback == DEFAULT_FALLBACK == 0.0
+    assert (config.input, config.temperature, config.max_tokens, config.top_logprobs, config.no_verdict) == (
+        "completion", 0.6, 5, 5, "zero")
+    assert (config.model, config.fail_fast) == (None, False)
+
+
+def test_globe_request_variant_from_env():
+    env = {"GLOBE_RM_URL": "http://127.0.0.1:9/v1", "GLOBE_RM_INPUT": "reasoning", "GLOBE_RM_TEMPERATURE": "0",
+           "GLOBE_RM_MAX_TOKENS": "3", "GLOBE_RM_NO_VERDICT": "text", "GLOBE_RM_FALLBACK": "0.5",
+           "GLOBE_RM_DEADLINE": "none", "GLOBE_RM_COOLDOWN": "5"}
+    config = LocatabilityConfig.from_env(env)
+    assert (config.input, config.temperature, config.max_tokens, config.no_verdict, config.fallback) == (
+        "reasoning", 0.0, 3, "text", 0.5)
+    assert (config.deadline, config.cooldown) == (None, 5.0)
+
+
+def test_repr_of_the_settings_and_the_scorer_hides_the_key():
+    env = {"GLOBE_RM_URL": "http://bob:pw-secret-1@127.0.0.1:9/v1?api-key=sk-secret-2",
+           "GLOBE_RM_API_KEY": "sk-secret-3"}
+    scorer = LocatabilityScorer(env=env)
+    for text in (repr(scorer.config), repr(scorer), str(scorer.config)):
+        assert "secret" not in text
+        assert "api_key=***" in text and "127.0.0.1:9" in text
 
 
 @pytest.mark.parametrize(
@@ -83,6 +104,9 @@ def test_defaults_are_documented_values():
         ("GLOBE_RM_FAIL_FAST", "maybe", "GLOBE_RM_FAIL_FAST='maybe' is not a boolean"),
         ("GLOBE_RM_FALLBACK", "1.5", "GLOBE_RM_FALLBACK must be a reward between 0 and 1"),
         ("GLOBE_RM_CONCURRENCY", "0", "GLOBE_RM_CONCURRENCY must be an integer >= 1"),
+        ("GLOBE_RM_INPUT", "think", "GLOBE_RM_INPUT must be completion or reasoning"),
+        ("GLOBE_RM_NO_VERDICT", "half", "GLOBE_RM_NO_VERDICT must be zero or text"),
+        ("GLOBE_RM_DEADLINE", "0", "GLOBE_RM_DEADLINE must be a number of seconds > 0"),
     ],
 )
 def test_bad_env_values_are_errors_naming_the_variable(variable, value, message):
@@ -122,17 +146,27 @@ def test_reward_is_exact_p_yes_over_yes_plus_no_from_scripted_logprobs():
     assert result.statuses == ["ok", "ok"]
 
 
-def test_request_has_system_prompt_first_image_then_reasoning_and_top_logprobs():
+def test_default_request_is_the_released_one():
+    """GeoLocatablityORM: system prompt, image then the WHOLE completion, T=0.6, max_tokens 5, 5 top logprobs."""
     with FakeOpenAIServer(default_answer="yes") as server:
         score(make_scorer(server), [COMPLETION], [[{"bytes": IMG_A, "path": None}, {"bytes": IMG_B, "path": None}]])
         request = server.requests[0]
     system, user = request["messages"]
     assert system == {"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}
     assert [part["type"] for part in user["content"]] == ["image_url", "text"]
-    # The RM was trained on image + plain reasoning: no tags, no country:/city: lines.
-    assert user["content"][1]["text"] == REASONING
-    assert (request["logprobs"], request["top_logprobs"], request["max_tokens"]) == (True, 5, 3)
+    assert user["content"][1]["text"] == COMPLETION
+    assert (request["logprobs"], request["top_logprobs"], request["max_tokens"], request["temperature"]) == (
+        True, 5, 5, 0.6)
     assert request["model"] == "fake-model"  # the server's first model, since none was configured
+
+
+def test_globe_request_sends_the_reasoning_at_temperature_zero():
+    with FakeOpenAIServer(default_answer="yes") as server:
+        score(make_scorer(server, input="reasoning", temperature=0.0, max_tokens=3), *rows(1))
+        request = server.requests[0]
+    # The RM was trained on image + plain reasoning: no tags, no country:/city: lines.
+    assert request["messages"][1]["content"][1]["text"] == REASONING
+    assert (request["max_tokens"], request["temperature"]) == (3, 0.0)
 
 
 def sent_texts(server: FakeOpenAIServer) -> list[str]:
@@ -146,7 +180,7 @@ def test_rm_reads_the_reasoning_of_conversational_and_untagged_completions():
         "The kanji signs suggest Japan.\n<answer>country: Japan\ncity: Osaka</answer>",  # untagged reasoning
     ]
     with FakeOpenAIServer(default_answer="yes") as server:
-        score(make_scorer(server, concurrency=1), completions, rows(3)[1])
+        score(make_scorer(server, concurrency=1, input="reasoning"), completions, rows(3)[1])
         assert sent_texts(server) == [REASONING, "Kanji on the shop signs.", "The kanji signs suggest Japan."]
 
 
@@ -159,7 +193,7 @@ def test_rm_reads_the_reasoning_of_conversational_and_untagged_completions():
 )
 def test_completion_without_reasoning_is_sent_whole(completion):
     with FakeOpenAIServer(default_answer="yes") as server:
-        score(make_scorer(server), [completion], rows(1)[1])
+        score(make_scorer(server, input="reasoning"), [completion], rows(1)[1])
         assert sent_texts(server) == [completion]
 
 
@@ -237,11 +271,11 @@ def test_empty_batch_sends_nothing():
 
 
 def warnings_of(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == "globe.rm_client" and r.levelno >= logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "globe.locatability" and r.levelno >= logging.WARNING]
 
 
 def test_server_errors_fall_back_and_log_once_per_batch(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with FakeOpenAIServer(default_answer="yes", error_rate=1.0) as server:
         rewards = score(make_scorer(server, retries=1, fallback=0.25), *rows(4))
         assert server.counts["error"] == 8  # first try + one retry each
@@ -252,7 +286,7 @@ def test_server_errors_fall_back_and_log_once_per_batch(caplog):
 
 
 def test_failure_summary_counts_reasons(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with FakeOpenAIServer(default_answer="yes", error_rate=1.0) as server:
         completions, images = rows(3)
         images.append([{"bytes": None, "path": None}])
@@ -260,7 +294,7 @@ def test_failure_summary_counts_reasons(caplog):
         rewards = score(make_scorer(server, retries=0), completions, images)
     assert rewards == [DEFAULT_FALLBACK] * 4
     [message] = warnings_of(caplog)
-    assert message.startswith("locatability: 4/4 requests failed (http_500 x3, no_image x1); used fallback 0.5")
+    assert message.startswith("locatability: 4/4 requests failed (http_500 x3, no_image x1); used fallback 0;")
 
 
 def test_timeouts_are_bounded_and_fall_back():
@@ -278,7 +312,7 @@ def test_malformed_json_is_a_bad_response():
 
 
 def test_transient_faults_are_retried_to_success(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with FakeOpenAIServer(default_answer="yes", error_rate=0.4, garbage_rate=0.3, max_faults_per_request=2,
                           seed=3) as server:
         completions = [f"{COMPLETION} #{i}" for i in range(16)]  # distinct bodies, distinct fault rolls
@@ -289,7 +323,7 @@ def test_transient_faults_are_retried_to_success(caplog):
 
 
 def test_unreachable_server_falls_back_with_connection_error(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -299,18 +333,39 @@ def test_unreachable_server_falls_back_with_connection_error(caplog):
     assert "5/5 requests failed (connection_error x5)" in message
 
 
-def test_reply_without_yes_or_no_falls_back():
+def test_reply_without_yes_or_no_scores_zero_by_default_like_the_released_reward(caplog):
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
+    with FakeOpenAIServer(default_answer="yes", top_logprobs={"perhaps": -0.1, "maybe": -2.5}) as server:
+        result = batch(make_scorer(server, fallback=0.5), *rows(2))
+        rewards = score(make_scorer(server, fallback=0.5), *rows(2))
+    assert result.statuses == ["ok_no_verdict"] * 2 and result.n_failed == 0
+    assert rewards == [0.0, 0.0]
+    [message] = warnings_of(caplog)
+    assert "2/2 scored 0 with neither yes nor no" in message
+
+
+def test_reply_without_yes_or_no_in_text_mode_falls_back():
     with FakeOpenAIServer(default_answer="perhaps", top_logprobs={"perhaps": -0.1, "maybe": -2.5}) as server:
-        result = batch(make_scorer(server), *rows(2))
+        result = batch(make_scorer(server, no_verdict="text", fallback=0.5), *rows(2))
     assert result.statuses == ["no_yes_no"] * 2
-    assert result.rewards == [DEFAULT_FALLBACK] * 2
+    assert result.rewards == [0.5] * 2
+
+
+@pytest.mark.parametrize("garbage", [float("nan"), float("inf"), True, "-0.1", None])
+def test_garbage_logprobs_are_counted_failures_not_verdicts(garbage):
+    entries = [{"token": "yes", "logprob": garbage}, {"token": "no", "logprob": -2.0}]
+    with FakeOpenAIServer(default_answer="yes", raw_top_logprobs=entries) as server:
+        result = batch(make_scorer(server, retries=0, fallback=0.5), *rows(2))
+    assert result.statuses == ["bad_response"] * 2
+    assert result.rewards == [0.5, 0.5]
+    assert result.metrics() == {"failed": 1.0, "circuit_open": 0.0}
 
 
 def test_reply_word_is_used_when_logprobs_lack_yes_and_no(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with FakeOpenAIServer(default_answer="\u201cYes\u201d", top_logprobs={"\u201c": -0.01}) as server:
-        result = batch(make_scorer(server), *rows(2))
-        rewards = score(make_scorer(server), *rows(2))
+        result = batch(make_scorer(server, no_verdict="text"), *rows(2))
+        rewards = score(make_scorer(server, no_verdict="text"), *rows(2))
     assert result.statuses == ["ok_text"] * 2
     assert rewards == [1.0, 1.0]
     [message] = warnings_of(caplog)
@@ -387,7 +442,7 @@ class HangingModelsServer(FakeOpenAIServer):
 
 
 def test_without_a_model_name_the_lora_rm_is_used_not_its_base_model(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with ModelListServer(VLLM_LORA_RM, default_answer="yes") as server:
         scorer = make_scorer(server)
         score(scorer, *rows(2))
@@ -400,7 +455,7 @@ def test_without_a_model_name_the_lora_rm_is_used_not_its_base_model(caplog):
 
 
 def test_without_a_model_name_a_single_listed_model_is_used_silently(caplog):
-    caplog.set_level(logging.WARNING, logger="globe.rm_client")
+    caplog.set_level(logging.WARNING, logger="globe.locatability")
     with ModelListServer([model_card("merged-rm")], default_answer="yes") as server:
         rewards = score(make_scorer(server), *rows(2))
         assert [request["model"] for request in server.requests] == ["merged-rm"] * 2
