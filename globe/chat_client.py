@@ -60,7 +60,7 @@ _SECRET_QUERY = re.compile(
 )
 _AUTH_HEADER = re.compile(
     r"(?i)([\"']?(?:authorization|proxy-authorization|api[-_]key|x-api-key|ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)"
-    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;}]+"
+    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;})\]]+"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk|hf|ghp|gho|xox[abp])[-_][A-Za-z0-9_-]{6,}")
@@ -73,8 +73,8 @@ def redact(text: Any, secrets: Sequence[str | None] = ()) -> str:
     ``Authorization``/``api-key`` headers echoed in a body (JSON or not), ``Bearer ...``
     tokens, ``sk-...``-style keys, and every string in ``secrets`` (the caller's own key).
 
-    >>> redact("HTTP 401 from http://bob:sk-abcdef123@h/v1?api-key=sk-abcdef123: Authorization: Bearer sk-abcdef123")
-    'HTTP 401 from http://***@h/v1?api-key=***: Authorization: ***'
+    >>> redact("HTTP 401 from http://bob:sk-abcdef123@h/v1?api-key=sk-abcdef123 (Authorization: Bearer sk-abcdef123)")
+    'HTTP 401 from http://***@h/v1?api-key=*** (Authorization: ***)'
     """
     text = "" if text is None else str(text)
     for secret in secrets:
@@ -126,7 +126,7 @@ class ClientSettings:
         parts = []
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if "key" in item.name or "secret" in item.name or "token" in item.name:
+            if item.name.endswith("key") or item.name in ("token", "secret", "password"):
                 shown = REDACTED if value else repr(value)
             else:
                 shown = redact(repr(value))

@@ -11,9 +11,11 @@ import pytest
 from globe.chat_client import (
     ChatClient,
     ChatResult,
+    ClientSettings,
     first_token_top_logprobs,
     image_data_url,
     parse_completion,
+    redact,
     user_message,
 )
 from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
@@ -265,3 +267,144 @@ def test_using_a_client_that_is_not_open_is_a_programming_error():
     client = ChatClient("http://127.0.0.1:1/v1", model="m")
     with pytest.raises(RuntimeError, match="async with ChatClient"):
         run(client.chat([user_message("q")]))
+
+
+# --------------------------------------------------------------------------- hostile servers
+
+
+def test_deadline_ends_a_request_to_a_server_that_never_answers():
+    with FakeOpenAIServer(hang_rate=1.0, hang_s=60.0) as server:
+        result = run(_chat_once(server.url, model="m", timeout=30.0, retries=3, deadline=0.3))
+        assert server.counts["requests"] == 1  # the deadline ended it; no retry was started after it
+    assert (result.ok, result.status, result.attempts) == (False, "timeout", 1)
+    assert "0.3 s deadline" in result.error
+
+
+def test_deadline_covers_the_model_lookup():
+    with FakeOpenAIServer(hang_models=True, hang_s=60.0) as server:
+        result = run(_chat_once(server.url, timeout=30.0, retries=3, deadline=0.3))
+        assert (server.model_requests, server.counts["requests"]) == (1, 0)
+    assert (result.ok, result.status) == (False, "connection_error")
+    assert "/models" in result.error and "0.3 s deadline" in result.error
+
+
+def test_a_gzip_body_that_unpacks_past_the_limit_is_refused_and_not_retried():
+    with FakeOpenAIServer(gzip_bomb_bytes=24 * 1024 * 1024) as server:  # 24 MB of JSON in ~25 KB of gzip
+        capped = run(_chat_once(server.url, model="m", retries=2))  # the default limit: 16 MiB
+        allowed = run(_chat_once(server.url, model="m", retries=2, max_response_bytes=32 * 1024 * 1024))
+        assert server.counts["requests"] == 2
+    assert (capped.ok, capped.status, capped.attempts) == (False, "response_too_large", 1)
+    assert "exceeds 16777216 bytes (decompressed)" in capped.error and "max_response_bytes" in capped.error
+    assert allowed.ok and len(allowed.text) > 24_000_000
+
+
+def test_an_announced_body_past_the_limit_is_refused():
+    with FakeOpenAIServer(default_answer="x" * 100_000) as server:
+        result = run(_chat_once(server.url, model="m", max_response_bytes=50_000))
+    assert (result.status, result.attempts) == ("response_too_large", 1)
+    assert "announces" in result.error
+
+
+def test_a_stream_past_the_limit_is_stopped():
+    with FakeOpenAIServer(default_answer="word " * 20_000) as server:
+        async def go():
+            async with ChatClient(server.url, max_response_bytes=10_000, **FAST) as client:
+                return [piece async for piece in client.stream([user_message("q")])]
+        with pytest.raises(RuntimeError, match="exceeds 10000 bytes"):
+            run(go())
+
+
+def test_stream_from_a_server_that_ignores_stream_reads_the_json_answer():
+    answer = "<think>Snow.</think><answer>country: Norway\ncity: Oslo</answer>"
+    with FakeOpenAIServer(default_answer=answer, ignore_stream=True) as server:
+        async def go():
+            async with ChatClient(server.url, **FAST) as client:
+                return [piece async for piece in client.stream([user_message("q")])]
+        assert run(go()) == [answer]
+
+
+@pytest.mark.parametrize("garbage", [float("nan"), float("inf"), float("-inf"), True, "x", None])
+def test_garbage_logprobs_are_a_bad_response(garbage):
+    entries = [{"token": "yes", "logprob": garbage}]
+    with FakeOpenAIServer(default_answer="yes", raw_top_logprobs=entries) as server:
+        async def go():
+            async with ChatClient(server.url, model="m", retries=0, **FAST) as client:
+                return await client.chat([user_message("q")], top_logprobs=5)
+        result = run(go())
+    assert (result.ok, result.status) == (False, "bad_response")
+    assert "logprob" in result.error
+
+
+def test_a_key_echoed_in_an_error_body_is_redacted():
+    key = "sk-live-0123456789abcdef"
+    with FakeOpenAIServer(error_rate=1.0, error_status=401, echo_auth=True) as server:
+        result = run(_chat_once(server.url, model="m", api_key=key))
+        assert server.authorizations == [f"Bearer {key}"]  # it was sent, and echoed back
+    assert result.status == "http_401"
+    assert key not in result.error and "0123456789" not in result.error
+    assert "***" in result.error
+
+
+def test_credentials_in_the_url_are_used_but_never_shown():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://bob:hunter2-secret@127.0.0.1:{port}/v1?api-key=sk-urlkey-123456&api-version=2024"
+    client = ChatClient(url, retries=0)
+    result = run(_chat_once(url, retries=0))
+    for text in (result.error, client.base_url, repr(client.settings)):
+        assert "hunter2" not in text and "urlkey" not in text
+    assert "/models" in result.error
+
+
+def test_a_query_string_in_the_base_url_is_sent_with_every_request():
+    with FakeOpenAIServer(default_answer="ok") as server:
+        async def go():
+            async with ChatClient(f"{server.url}?api-version=2024-06-01", **FAST) as client:
+                return await client.list_models(), await client.chat([user_message("q")])
+        models, result = run(go())
+    assert models == ["fake-model"] and result.ok and result.text == "ok"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"error": {"headers": {"Authorization": "Bearer sk-abc123def456"}}}',
+         '{"error": {"headers": {"Authorization": "***"}}}'),
+        ("api-key: 0f1e2d3c4b5a", "api-key: ***"),
+        ("GET http://h/v1/models?key=AIzaSyA-1234&x=1 failed", "GET http://h/v1/models?key=***&x=1 failed"),
+        ("https://user:p4ss@host:8000/v1", "https://***@host:8000/v1"),
+        ("token sk-proj-ABCDEFGH12345678 leaked", "token sk-*** leaked"),
+        ("HTTP 500: model overloaded", "HTTP 500: model overloaded"),
+    ],
+)
+def test_redact(text, expected):
+    assert redact(text) == expected
+
+
+def test_redact_replaces_the_callers_own_secrets():
+    assert redact("you sent plainsecret99", ["plainsecret99"]) == "you sent ***"
+
+
+def test_settings_repr_hides_keys_and_url_credentials():
+    from dataclasses import dataclass
+
+    @dataclass(kw_only=True)
+    class WithEndpoint(ClientSettings):
+        url: str = "http://u:pw@h/v1?api-key=sk-abcdefgh123"
+        api_key: str | None = "sk-abcdefgh123"
+        max_tokens: int = 5
+
+    text = repr(WithEndpoint())
+    assert "abcdefgh" not in text and "pw@" not in text
+    assert "api_key=***" in text and "max_tokens=5" in text and "timeout=120.0" in text
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("deadline", 0, "deadline must be a number of seconds > 0"),
+    ("max_response_bytes", 10, "max_response_bytes must be a number of bytes >= 1024"),
+    ("timeout", float("nan"), "timeout must be a number of seconds > 0"),
+])
+def test_bad_client_settings_name_the_setting(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        ChatClient("http://127.0.0.1:1/v1", **{option: value})
