@@ -3,6 +3,11 @@
 The released README's inference snippet as a command: the answer streams to stdout as it is
 generated, then the parsed country/city, the resolved place and the timings (time to first
 token, total, tokens per second as the server counts chunks) go to stderr.
+
+A file that is not a decodable image stops the command before any request (an LLM server
+answers a text file sent as an image with a confident guess). A server that ignores
+``stream`` and answers with one JSON body is read as one chunk; the answer is bounded by
+``--timeout`` per chunk, ``--deadline`` overall and the client's response size limit.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--max-tokens", "--max_tokens", dest="max_tokens", type=int, default=1024)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each chunk")
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole answer")
     parser.add_argument("--no-stream", "--no_stream", dest="stream", action="store_false",
                         help="one non-streamed request instead (no time to first token)")
     return parser
@@ -42,7 +48,7 @@ async def infer(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     api_key = args.api_key or os.environ.get("GLOBE_API_KEY") or os.environ.get("OPENAI_API_KEY")
     messages = [user_message(geo_prompt(args.use_cot), Path(args.image))]
     async with ChatClient(args.url, api_key=api_key, model=args.model, timeout=args.timeout, retries=0,
-                          concurrency=1) as client:
+                          concurrency=1, deadline=args.deadline) as client:
         try:
             model = await client.resolve_model()
         except ServerUnavailable as exc:
@@ -101,9 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.url:
         print("error: --url is required (or set GLOBE_EVAL_URL), e.g. --url http://127.0.0.1:8000/v1", file=sys.stderr)
         return 2
-    if not Path(args.image).is_file():
-        print(f"error: image not found: {args.image}", file=sys.stderr)
+    from globe.data.images import image_problem
+
+    problem = image_problem(args.image, "decode")
+    if problem is not None:
+        reason, detail = problem
+        what = "image not found" if reason == "missing_image" else "not an image globe-infer can send (JPEG/PNG/WebP...)"
+        print(f"error: {what}: {detail}", file=sys.stderr)
         return 2
+    for name in ("timeout", "deadline"):
+        if not getattr(args, name) > 0:
+            print(f"error: --{name} must be > 0 seconds, got {getattr(args, name)}", file=sys.stderr)
+            return 2
     return asyncio.run(infer(args))
 
 
