@@ -88,14 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ep = parser.add_argument_group("endpoints (OpenAI-compatible; keys from $GLOBE_TEACHER_API_KEY or $OPENAI_API_KEY)")
     ep.add_argument("--teacher", action="append", required=True, metavar="URL[=MODEL]",
-                    help="a teacher's /v1 base URL and model (split at the first '='); repeat for several teachers, best first")
+                    help="a teacher's /v1 base URL and model (split at the first '=' before any '?', so "
+                         "URL?api-key=... stays a URL); repeat for several teachers, best first")
     ep.add_argument("--verifier", metavar="URL[=MODEL]", default=None,
                     help="entity verifier asked 'is X visible?' per entity (key: $GLOBE_VERIFIER_API_KEY, else the teacher key)")
     ep.add_argument("--concurrency", type=int, default=16, help="requests in flight per endpoint")
     ep.add_argument("--rows-in-flight", type=int, default=None, help="images open at once (default 2 x --concurrency)")
     ep.add_argument("--retries", type=int, default=3, help="extra attempts per request on 429/5xx/timeouts")
     ep.add_argument("--timeout", type=float, default=120.0, help="seconds per request attempt")
-    ep.add_argument("--backoff", type=float, default=0.5, help="first retry delay in seconds (doubles each retry)")
+    ep.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds (doubles each retry)")
     ep.add_argument("--max-tokens", type=int, default=1024, help="teacher max_tokens")
     ep.add_argument("--temperature", type=float, default=0.0, help="teacher sampling temperature")
 

@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from globe.chat_client import ChatClient, ChatResult, ServerUnavailable, image_data_url, user_message
+from globe.chat_client import (
+    ChatClient,
+    ChatResult,
+    ClientSettings,
+    ServerUnavailable,
+    image_data_url,
+    redact_url,
+    user_message,
+)
 from globe.prompts import ENTITY_VERIFIER_PROMPT, TEACHER_PROMPT
 
 from .filters import (
@@ -54,33 +62,40 @@ class Endpoint:
 
     @classmethod
     def parse(cls, spec: str, api_key: str | None = None) -> "Endpoint":
-        """``URL[=MODEL]``, e.g. ``http://127.0.0.1:8000/v1=Qwen/Qwen2.5-VL-72B-Instruct``."""
-        url, _, model = spec.strip().partition("=")
-        url = url.strip().rstrip("/")
+        """``URL[=MODEL]``, e.g. ``http://127.0.0.1:8000/v1=Qwen/Qwen2.5-VL-72B-Instruct``.
+
+        The ``=`` that starts MODEL is the first one before any ``?``: a query string
+        (``http://h/v1?api-key=...``) stays part of the URL, so its key never becomes the
+        model name. A model with such a URL goes before the query: ``http://h/v1=MODEL?api-version=1``.
+        """
+        head, question, query = spec.strip().partition("?")
+        url, _, model = head.partition("=")
+        url = url.strip().rstrip("/") + question + query.strip()
         if not url.startswith(("http://", "https://")):
             raise ValueError(
-                f"endpoint {spec!r}: expected URL[=MODEL] with an http(s) /v1 base URL, "
+                f"endpoint {redact_url(spec)!r}: expected URL[=MODEL] with an http(s) /v1 base URL, "
                 "e.g. http://127.0.0.1:8000/v1=Qwen/Qwen2.5-VL-72B-Instruct"
             )
         return cls(url=url, model=model.strip() or None, api_key=api_key)
 
+    def __repr__(self) -> str:
+        return f"Endpoint(url={redact_url(self.url)!r}, model={self.model!r})"
+
     @property
     def name(self) -> str:
-        return f"{self.model or '<first model>'} @ {self.url}"
+        """For reports and messages: the model and the URL without credentials."""
+        return f"{self.model or '<first model>'} @ {redact_url(self.url)}"
 
 
 @dataclass
-class PipelineConfig:
-    """How requests are made; the filters live in ``filters``."""
+class PipelineConfig(ClientSettings):
+    """How requests are made (timeouts, retries, backoff, concurrency: the shared
+    :class:`~globe.chat_client.ClientSettings`, per endpoint); the filters live in ``filters``."""
 
     teachers: list[Endpoint]
     filters: FilterSettings
     verifier: Endpoint | None = None
-    concurrency: int = 16
     rows_in_flight: int | None = None
-    retries: int = 3
-    timeout: float = 120.0
-    backoff: float = 0.5
     max_tokens: int = 1024
     temperature: float = 0.0
     verifier_max_tokens: int = 8
@@ -90,8 +105,7 @@ class PipelineConfig:
     def check(self) -> None:
         if not self.teachers:
             raise ValueError("at least one --teacher URL[=MODEL] is needed")
-        if self.concurrency < 1:
-            raise ValueError(f"--concurrency {self.concurrency}: must be >= 1")
+        self.check_client_settings(lambda name: "--" + name.replace("_", "-"))
         if self.filters.grounding and self.verifier is None:
             raise ValueError("entity grounding needs a --verifier URL[=MODEL] (or pass --no-grounding)")
         self.filters.check(len(self.teachers))
@@ -198,9 +212,7 @@ class Distiller:
         self._stack = contextlib.AsyncExitStack()
 
     def _client(self, endpoint: Endpoint) -> ChatClient:
-        c = self.config
-        return ChatClient(endpoint.url, api_key=endpoint.api_key, model=endpoint.model, timeout=c.timeout,
-                          retries=c.retries, concurrency=c.concurrency, backoff=c.backoff)
+        return ChatClient(endpoint.url, api_key=endpoint.api_key, model=endpoint.model, settings=self.config)
 
     async def __aenter__(self) -> "Distiller":
         try:

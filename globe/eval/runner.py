@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from globe.chat_client import ChatClient, ChatResult, user_message
+from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
 from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 
@@ -52,17 +52,14 @@ PlaceResolver = Callable[[str | None, str | None], Any]
 
 
 @dataclass
-class EvalSettings:
-    """What each request looks like; mirrors the CLI options."""
+class EvalSettings(ClientSettings):
+    """What each request looks like, and how it is sent (timeouts, retries, concurrency: the shared
+    :class:`~globe.chat_client.ClientSettings`); mirrors the CLI options."""
 
     prompt: str
     system_prompt: str | None = None
     max_tokens: int = 1024
     temperature: float = 0.0
-    concurrency: int = 16
-    timeout: float = 120.0
-    retries: int = 3
-    backoff: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -377,10 +374,7 @@ async def run_eval_with_server(
     The run's fingerprint is built from ``settings``, ``gt`` and the model, plus ``run_info``
     (settings only the caller knows: ``use_cot``, ``geocoder``).
     """
-    async with ChatClient(
-        url, api_key=api_key, model=model, timeout=settings.timeout, retries=settings.retries,
-        concurrency=settings.concurrency, backoff=settings.backoff,
-    ) as client:
+    async with ChatClient(url, api_key=api_key, model=model, settings=settings) as client:
         chosen = await client.resolve_model()  # fails fast with a clear message if the server is down
         fingerprint = run_fingerprint(
             model=chosen, prompt=settings.prompt, system_prompt=settings.system_prompt,
