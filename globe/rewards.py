@@ -6,7 +6,7 @@ one float in ``[0, 1]`` per completion. They never raise on what a model writes 
 ``None``, 100 kB, broken tags); they raise ``ValueError`` only when the *dataset* lacks the
 column a reward needs, because training on a silently constant reward wastes a GPU-day.
 :mod:`globe.plugin` wraps them for ms-swift; the locatability reward needs a server and lives
-in :mod:`globe.rm_client`, except its pure scoring rule, :func:`locatability_reward_from_logprobs`.
+in :mod:`globe.locatability`, except its pure scoring rule, :func:`locatability_reward_from_logprobs`.
 
 Differences from the released rewards, and why:
 

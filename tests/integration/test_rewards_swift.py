@@ -31,16 +31,16 @@ COMPLETIONS = [
 
 def test_locatability_scores_real_logprobs_from_swift_deploy(deployed_tiny_model: str) -> None:
     images = [[{"bytes": jpeg_bytes(i), "path": None}] for i in range(len(COMPLETIONS))]
-    scorer = LocatabilityScorer(url=deployed_tiny_model, env={}, timeout=120, retries=1, fail_fast=True)
+    scorer = LocatabilityScorer(url=deployed_tiny_model, env={}, timeout=120, deadline=600, retries=1, fail_fast=True)
     batch = asyncio.run(scorer.score_batch(COMPLETIONS, images))
     assert batch.statuses == ["ok"] * len(COMPLETIONS), batch.errors
 
     async def reference(text: str, image: bytes) -> float | None:
-        """The same request sent by hand (the reasoning as the RM reads it): the reward is P(yes)/(P(yes)+P(no))."""
+        """The released request sent by hand (the whole completion, T=0.6, 5 tokens): P(yes)/(P(yes)+P(no))."""
         async with ChatClient(deployed_tiny_model, timeout=120, retries=1) as client:
             result = await client.chat(
                 [{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}, user_message(rm_input_text(text), image)],
-                max_tokens=3, temperature=0.0, top_logprobs=5,
+                max_tokens=5, temperature=0.6, top_logprobs=5,
             )
         assert result.ok, result.error
         return locatability_reward_from_logprobs(result.first_token_top_logprobs)
@@ -77,7 +77,8 @@ def test_grpo_run_logs_every_globe_reward(tiny_model: str, deployed_tiny_model: 
          "--num_generations", "2", "--max_completion_length", "16", "--beta", "0", "--logging_steps", "1",
          "--save_strategy", "no", "--output_dir", output],
         # Fail fast: the run only succeeds if every locatability request was scored by the deployed RM.
-        env={"GLOBE_RM_URL": deployed_tiny_model, "GLOBE_RM_TIMEOUT": "120", "GLOBE_RM_FAIL_FAST": "1"},
+        env={"GLOBE_RM_URL": deployed_tiny_model, "GLOBE_RM_TIMEOUT": "120", "GLOBE_RM_DEADLINE": "600",
+             "GLOBE_RM_FAIL_FAST": "1"},
         timeout=900,
         log_path=tmp_path / "grpo.log",
     )
@@ -88,3 +89,6 @@ def test_grpo_run_logs_every_globe_reward(tiny_model: str, deployed_tiny_model: 
         for name in ("GlobeAccuracy", "GlobeLocatability", "GlobeVisualMatch", "GlobeFormat"):
             assert 0.0 <= entry[f"rewards/{name}/mean"] <= 1.0, (name, entry)
         assert 0.0 < entry["rewards/GlobeLocatability/mean"] < 1.0
+        # The plugin adds the RM's failure counts to the trainer's logged reward metrics.
+        assert entry["rewards/GlobeLocatability/failed"] == 0.0
+        assert entry["rewards/GlobeLocatability/circuit_open"] == 0.0
