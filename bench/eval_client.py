@@ -18,37 +18,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.chat_client import ChatClient, image_data_url, user_message  # noqa: E402
 from globe.prompts import geo_prompt  # noqa: E402
+from globe.testing.fake_openai import server_process  # noqa: E402
 from globe.testing.images import jpeg_bytes  # noqa: E402
 
 ANSWER = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: United Kingdom\ncity: London</answer>"
 
 
-@contextmanager
 def fake_server(latency_s: float):
     """The fake server in a child process; yields its /v1 URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "globe.testing.fake_openai", "--latency", str(latency_s), "--answer", ANSWER],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
-    )
-    try:
-        url = process.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"fake server did not start (printed {url!r})")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return server_process("--latency", str(latency_s), "--answer", ANSWER)
 
 
 def messages() -> list[dict]:

@@ -22,34 +22,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.locatability import LocatabilityScorer  # noqa: E402
-from globe.testing.fake_openai import marked_jpeg  # noqa: E402
+from globe.testing.fake_openai import marked_jpeg, server_process  # noqa: E402
 
 N = 128
 COMPLETION = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: UK\ncity: London</answer>"
 
 
-@contextmanager
 def fake_rm(*flags: str):
-    """The fake RM in a child process; yields its /v1 URL."""
-    process = subprocess.Popen([sys.executable, "-m", "globe.testing.fake_openai", "--answer", "yes", *flags],
-                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
-    try:
-        url = process.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"fake server did not start (printed {url!r})")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    """The fake RM (answers "yes") in a child process; yields its /v1 URL."""
+    return server_process("--answer", "yes", *flags)
 
 
 def batch_inputs(n: int = N):

@@ -167,8 +167,10 @@ class ChatResult:
     """The outcome of one chat request, successful or not (never an exception).
 
     ``status`` is ``"ok"``, ``"http_<code>"``, ``"timeout"``, ``"connection_error"``,
-    ``"bad_response"`` (the server answered 2xx but not with a chat completion) or
+    ``"bad_response"`` (the server answered 2xx but not with a chat completion, or with garbage
+    logprobs), ``"response_too_large"`` (past ``max_response_bytes``; not retried) or
     ``"client_error"`` (the request could not be built, e.g. a message that is not JSON; not retried).
+    ``"timeout"`` also marks a request ended by its deadline. ``error`` is always redacted.
     """
 
     ok: bool

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import math
@@ -42,7 +43,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from aiohttp import web
 
@@ -408,6 +409,25 @@ class FakeOpenAIServer:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+@contextlib.contextmanager
+def server_process(*flags: str) -> Iterator[str]:
+    """The fake server in a child process (``main``'s flags), so it does not share the caller's
+    interpreter lock; yields its ``/v1`` URL and stops it on exit. For benchmarks."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "globe.testing.fake_openai", *flags], stdout=subprocess.PIPE,
+                               text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        url = process.stdout.readline().strip() if process.stdout else ""
+        if not url.startswith("http"):
+            raise RuntimeError(f"fake server did not start (printed {url!r})")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:
