@@ -63,7 +63,9 @@ _AUTH_HEADER = re.compile(
     r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;})\]]+"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
-_KEY_LIKE = re.compile(r"\b(sk|pk|rk|hf|ghp|gho|xox[abp])[-_][A-Za-z0-9_-]{6,}")
+#: Key formats that are unmistakable (OpenAI-style ``sk-...``, Hugging Face ``hf_...``, GitHub, Slack),
+#: strict enough that a model name such as ``hf-internal-testing/tiny`` in an error stays readable.
+_KEY_LIKE = re.compile(r"\b(sk|rk)-[A-Za-z0-9_-]{8,}|\b(hf|gh[pousr])_[A-Za-z0-9]{20,}|\b(xox[abpr])-[A-Za-z0-9-]{8,}")
 
 
 def redact(text: Any, secrets: Sequence[str | None] = ()) -> str:
@@ -84,7 +86,13 @@ def redact(text: Any, secrets: Sequence[str | None] = ()) -> str:
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    return _KEY_LIKE.sub(lambda m: f"{m.group(1)}-{REDACTED}", text)
+    return _KEY_LIKE.sub(_mask_key, text)
+
+
+def _mask_key(match: re.Match) -> str:
+    """``sk-***``: the key's prefix and separator kept, so a reader knows which kind of key was there."""
+    prefix = next(group for group in match.groups() if group)
+    return match.group(0)[: len(prefix) + 1] + REDACTED
 
 
 def redact_url(url: Any) -> str:

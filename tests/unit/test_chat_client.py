@@ -376,6 +376,9 @@ def test_a_query_string_in_the_base_url_is_sent_with_every_request():
         ("https://user:p4ss@host:8000/v1", "https://***@host:8000/v1"),
         ("token sk-proj-ABCDEFGH12345678 leaked", "token sk-*** leaked"),
         ("HTTP 500: model overloaded", "HTTP 500: model overloaded"),
+        ("hf_abcdefghijklmnopqrstuvwx1234 in a log", "hf_*** in a log"),
+        ("HTTP 404: model 'hf-internal-testing/tiny-random' not found",
+         "HTTP 404: model 'hf-internal-testing/tiny-random' not found"),
     ],
 )
 def test_redact(text, expected):
