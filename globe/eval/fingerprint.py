@@ -20,12 +20,13 @@ and this run's settings are recorded from then on.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
+
+from globe.runfiles import RunFileError, canonical, changed_settings, file_sha256, read_settings, write_settings
 
 FINGERPRINT_VERSION = 1
 
@@ -54,19 +55,6 @@ def fingerprint_path(output: str | os.PathLike) -> Path:
     """``out.csv`` -> ``out.csv.run.json``: tied to the CSV's full name, never to a summary's."""
     output = Path(output)
     return output.with_name(output.name + ".run.json")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _canonical(value: Any) -> Any:
-    """The value as it reads back from JSON, so a fresh fingerprint compares equal to a stored one."""
-    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def run_fingerprint(
@@ -99,7 +87,7 @@ def run_fingerprint(
         "image_root": str(Path(image_root).resolve()) if image_root is not None else None,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return _canonical(record)
+    return canonical(record)
 
 
 def _short(key: str, value: Any) -> str:
@@ -111,9 +99,8 @@ def _short(key: str, value: Any) -> str:
 
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, str]:
     """Compared setting that differs -> ``"--option: old -> new"`` (see module docstring)."""
-    current = _canonical(dict(current))
-    changed = [key for key in COMPARED_SETTINGS
-               if key in recorded and key in current and recorded[key] != current[key]]
+    current = canonical(dict(current))
+    changed = changed_settings(recorded, current, COMPARED_SETTINGS)
     if "use_cot" in changed and "prompt" in changed:
         changed.remove("prompt")  # --use-cot is why the prompt text differs
     lines = {}
@@ -127,18 +114,13 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> dict
 def read_fingerprint(output: str | os.PathLike) -> dict[str, Any] | None:
     """The recorded settings of ``output``, ``None`` when it has none; raises on an unreadable file."""
     path = fingerprint_path(output)
-    if not path.exists():
-        return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return read_settings(path)
+    except RunFileError as exc:
         raise RunSettingsMismatch(
-            f"cannot read {path} ({type(exc).__name__}: {exc}); it records the settings of {output}'s rows. "
+            f"{exc}; it records the settings of {output}'s rows. "
             f"Pass --overwrite to start afresh, or delete {path} to resume without the check."
         ) from exc
-    if not isinstance(record, dict):
-        raise RunSettingsMismatch(f"{path} is not a settings record; pass --overwrite to start afresh")
-    return record
 
 
 def check_resume(output: str | os.PathLike, current: Mapping[str, Any]) -> str | None:
@@ -168,12 +150,4 @@ def check_resume(output: str | os.PathLike, current: Mapping[str, Any]) -> str |
 
 def write_fingerprint(output: str | os.PathLike, record: Mapping[str, Any]) -> Path:
     """Write ``record`` beside ``output`` atomically (a kill leaves the old file or the new, never half)."""
-    path = fingerprint_path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(dict(record), indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return path
+    return write_settings(fingerprint_path(output), record)

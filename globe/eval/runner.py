@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
 from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
+from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
 
 logger = logging.getLogger(__name__)
 
@@ -102,66 +103,23 @@ def _cell(value: Any) -> Any:
     return value
 
 
-class AppendOnlyCsv:
-    """A CSV opened for appending whole rows with one ``os.write`` each (see module docstring)."""
+class AppendOnlyCsv(AppendOnlyFile):
+    """A CSV opened for appending whole rows, one ``os.write`` each (:class:`globe.runfiles.AppendOnlyFile`)."""
 
     def __init__(self, path: Path, fieldnames: Sequence[str]):
-        self.path = path
+        super().__init__(path)
         self.fieldnames = list(fieldnames)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists() or path.stat().st_size == 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if new:
-            self._write(format_csv_row(self.fieldnames, dict(zip(self.fieldnames, self.fieldnames))))
-
-    def _write(self, text: str) -> None:
-        data = text.encode("utf-8")
-        while data:
-            written = os.write(self._fd, data)
-            data = data[written:]
+        if self.empty:
+            super().write(format_csv_row(self.fieldnames, dict(zip(self.fieldnames, self.fieldnames))))
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._write(format_csv_row(self.fieldnames, record))
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> "AppendOnlyCsv":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        super().write(format_csv_row(self.fieldnames, record))
 
 
 def read_output_rows(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
-    """``(header, complete rows, clean)`` of an output CSV; ``clean`` is False if a torn tail was cut."""
-    text = path.read_text(encoding="utf-8")
-    clean = text.endswith("\n") or not text
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        return [], [], False
-    rows: list[dict[str, str]] = []
-    last_appended = False
-    try:
-        for values in reader:
-            last_appended = False
-            if not values:
-                continue
-            if len(values) != len(header):
-                clean = False
-                continue
-            rows.append(dict(zip(header, values)))
-            last_appended = True
-    except csv.Error:  # an unclosed quote at the end: the torn record is not in ``rows``
-        clean = False
-        last_appended = False
-    if not text.endswith("\n") and last_appended:
-        rows.pop()  # the last record was cut mid-write (between fields): redo it
-    return header, rows, clean
+    """``(header, complete rows, clean)`` of an output CSV (:func:`globe.runfiles.read_csv_records`)."""
+    header, records, clean = read_csv_records(path)
+    return header, [dict(zip(header, values)) for values in records], clean
 
 
 def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tuple[dict[int, dict[str, str]], int]:
@@ -195,14 +153,8 @@ def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tu
         else:
             dropped += 1
     if dropped or not clean or upgraded:  # an older CSV gains the new columns, empty in its old rows
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write(format_csv_row(fieldnames, dict(zip(fieldnames, fieldnames))))
-            for index in sorted(kept):
-                handle.write(format_csv_row(fieldnames, kept[index]))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        atomic_write_lines(path, [format_csv_row(fieldnames, dict(zip(fieldnames, fieldnames)))]
+                           + [format_csv_row(fieldnames, kept[index]) for index in sorted(kept)])
     return kept, dropped
 
 
