@@ -4,7 +4,7 @@ One owner for the rules that make a run survive a kill, a resume and hostile tex
 fixed here holds for ``globe-eval`` (output CSV, ``.run.json``), ``globe-distill`` (JSONL ledger
 and outputs, ``run.json``), ``globe-data convert`` (JSONL output) and the geo cache (pickles):
 
-* **Atomic replace** (:func:`atomic_write_bytes`, :func:`atomic_write_text`,
+* **Atomic replace** (:func:`atomic_writer`, :func:`atomic_write_bytes`, :func:`atomic_write_text`,
   :func:`atomic_write_lines`): write a temporary file beside the target, fsync, ``os.replace``.
   A kill leaves the old file or the new one, never half.
 * **Append** (:class:`AppendOnlyFile`): each record is one ``os.write`` on an ``O_APPEND``
@@ -33,10 +33,13 @@ import hashlib
 import io
 import json
 import os
+import stat
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 class RunFileError(ValueError):
@@ -97,21 +100,31 @@ def atomic_write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
 
 
 def atomic_write_chunks(path: str | os.PathLike, chunks: Iterable[bytes]) -> Path:
-    """The one write-to-temporary, fsync, ``os.replace`` in GLOBE; the temporary is removed on failure."""
+    """Replace ``path`` by the concatenated ``chunks`` atomically."""
+    with atomic_writer(path) as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    return Path(path)
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """The one write-to-temporary, fsync, ``os.replace`` in GLOBE: a binary handle whose content replaces
+    ``path`` when the block ends without an exception (the temporary is removed otherwise)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
     try:
-        with open(temporary, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+        os.fchmod(descriptor, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return path
 
 
 # --------------------------------------------------------------------------- append

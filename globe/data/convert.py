@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from globe.runfiles import AppendOnlyFile, atomic_write_text, lift_csv_field_limit, read_jsonl, truncate_torn_tail
+
 from .fields import (
     FieldError,
     check_lat_lon,
@@ -152,19 +154,9 @@ def _rows(reader: Any) -> Iterator[tuple[int, list[str] | None, str]]:
         yield reader.line_num, row, ""
 
 
-def _raise_field_limit() -> None:
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 2
-
-
 def read_header(csv_path: Path) -> list[str]:
     """The first non-blank record of a CSV; LayoutError if there is none."""
-    _raise_field_limit()
+    lift_csv_field_limit()
     with _open_csv(csv_path) as (reader, _):
         for _, row, error in _rows(reader):
             if row is None:
@@ -223,7 +215,7 @@ def existing_ids(out_path: Path, dedupe_by: str = "id") -> IdSet:
     if head and head != OUTPUT_PREFIX:
         raise ValueError(f"{out_path}:1 is not a globe-data output line (it does not start with "
                          f"{OUTPUT_PREFIX.decode()!r}); pass --rm-out to start this output afresh")
-    _truncate_torn_tail(out_path)
+    truncate_torn_tail(out_path)
     batch: list[str] = []
     with open(out_path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
@@ -243,31 +235,6 @@ def existing_ids(out_path: Path, dedupe_by: str = "id") -> IdSet:
                 batch.clear()
     ids.add_ids(batch)
     return ids
-
-
-def _truncate_torn_tail(path: Path) -> None:
-    """Drop a partial last line (no newline, or not JSON) left by a killed run."""
-    size = path.stat().st_size
-    if size == 0:
-        return
-    with open(path, "rb+") as f:
-        pos, data, cut = size, b"", -1
-        while pos > 0:
-            step = min(1 << 16, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-            cut = data.rfind(b"\n", 0, len(data) - 1)
-            if cut >= 0:
-                break
-        last_line = data[cut + 1 :]
-        if last_line.endswith(b"\n"):
-            try:
-                json.loads(last_line)
-                return
-            except ValueError:
-                pass
-        f.truncate(pos + cut + 1)
 
 
 class Converter:
@@ -488,7 +455,7 @@ class Converter:
             if not self.options.absolute_paths:
                 relative = Path(os.path.relpath(self.image_root, self.out_path.parent.resolve())).as_posix()
                 self.image_prefix = "" if relative == "." else relative + "/"
-            out = open(self.out_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+            out = AppendOnlyFile(self.out_path)
         options = self.options
         pool = ThreadPoolExecutor(options.workers) if options.workers > 1 and options.image_check == "decode" else None
         try:
@@ -524,7 +491,7 @@ class Converter:
             self.report.elapsed_s = time.perf_counter() - start
         if self.out_path is not None and write_report:
             report_path = self.out_path.with_name(self.out_path.name + ".report.json")
-            report_path.write_text(self.report.to_json() + "\n", encoding="utf-8")
+            atomic_write_text(report_path, self.report.to_json() + "\n")
         return self.report
 
     def _flush(self, chunk: list[_Candidate], layout: Layout, columns: ColumnMap,
@@ -538,7 +505,6 @@ class Converter:
         self.report.kept += len(rows)
         if out is not None and rows:
             out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            out.flush()
 
     def _progress(self) -> Any:
         if not self.options.progress:
@@ -562,12 +528,6 @@ def validate(csv_path: str | os.PathLike, options: ConvertOptions | None = None,
              *, geo: GeoLookup | None = None) -> ConversionReport:
     """Run every check of :func:`convert` and report, writing nothing."""
     return Converter(csv_path, None, options or ConvertOptions(), geo).run()
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All rows of a (small) JSONL file; a helper for tests and the sample."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 __all__ = ["ConvertOptions", "Converter", "convert", "validate", "detect_swap", "existing_ids", "read_jsonl",

@@ -39,13 +39,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from globe import runfiles
 from globe.data.convert import OUTPUT_KEYS
+from globe.runfiles import AppendOnlyFile, RunLocked, atomic_write_lines, atomic_write_text, json_line, truncate_torn_tail
 
 SFT_FILE = "train.jsonl"
 RM_FILE = "rm.jsonl"
 REPORT_FILE = "report.json"
 WORK_DIR = "distill"
 RUN_FILE = f"{WORK_DIR}/run.json"
+LOCK_FILE = ".globe-distill.lock"
 GT_FILE = f"{WORK_DIR}/gt.jsonl"
 LEDGER_FILE = f"{WORK_DIR}/ledger.jsonl"
 RM_CANDIDATES_FILE = f"{WORK_DIR}/rm_candidates.jsonl"
@@ -56,62 +59,9 @@ class OutputError(RuntimeError):
     """The output folder cannot be used as asked; the message says why and what to do."""
 
 
-def _dumps(row: Mapping[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL file (blank lines skipped); raise OutputError naming the line if one is not JSON."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError as exc:
-                raise OutputError(f"{path}:{number} is not JSON ({exc}); pass --overwrite to start afresh") from None
-
-
-def truncate_torn_tail(path: Path) -> bool:
-    """Cut a last line that a kill left without its newline or unparseable; True if anything was cut."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with open(path, "rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        block = 1 << 16
-        pos, tail = size, b""
-        while pos > 0:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            tail = f.read(step) + tail
-            cut = tail.rfind(b"\n", 0, len(tail) - 1)
-            if cut >= 0:
-                start = pos + cut + 1
-                break
-        else:
-            start = 0
-        last = tail[start - pos:]
-        if last.endswith(b"\n"):
-            try:
-                json.loads(last)
-                return False
-            except ValueError:
-                pass
-        f.truncate(start)
-        return True
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return runfiles.iter_jsonl(path, error=OutputError)
 
 
 def sample_key(seed: int, sample_id: str) -> int:
@@ -144,7 +94,8 @@ class OutputStore:
 
     def __init__(self, out_dir: str | os.PathLike):
         self.out_dir = Path(out_dir).expanduser().resolve()
-        self._handles: dict[str, Any] = {}
+        self._handles: dict[str, AppendOnlyFile] = {}
+        self._lock = runfiles.RunLock(self.out_dir / LOCK_FILE, what=f"--out-dir {self.out_dir}")
 
     def path(self, name: str) -> Path:
         return self.out_dir / name
@@ -157,7 +108,13 @@ class OutputStore:
         Refuses a folder holding a ``train.jsonl``/``rm.jsonl`` that no distillation wrote (it
         would be rewritten), and a resume whose settings differ from those the processed rows
         were made with. A folder whose earlier run processed no row is simply started afresh.
+        Takes the folder's lock first (:class:`globe.runfiles.RunLock`, held until :meth:`release`
+        or the process ends): a second run on the same folder is refused with the holder's pid.
         """
+        try:
+            self._lock.acquire()
+        except RunLocked as exc:
+            raise OutputError(str(exc)) from None
         run_path = self.path(RUN_FILE)
         if overwrite:
             self.remove_outputs()
@@ -169,8 +126,11 @@ class OutputStore:
                     f"(no {RUN_FILE}); choose an empty --out-dir, or pass --overwrite to replace them"
                 )
         if run_path.exists():
-            previous = json.loads(run_path.read_text(encoding="utf-8")).get("settings", {})
-            differing = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+            try:
+                previous = (runfiles.read_settings(run_path) or {}).get("settings", {})
+            except runfiles.RunFileError as exc:
+                raise OutputError(f"{exc}; pass --overwrite to start afresh") from None
+            differing = runfiles.changed_settings(previous, settings, missing_counts=True)
             if not differing:
                 return True
             if self._has_processed_rows():
@@ -185,6 +145,10 @@ class OutputStore:
         self.path(WORK_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_path, json.dumps({"version": 1, "settings": dict(settings)}, indent=2) + "\n")
         return False
+
+    def release(self) -> None:
+        """Drop the folder's lock (also dropped when the process ends, however it ends)."""
+        self._lock.release()
 
     def _has_processed_rows(self) -> bool:
         ledger = self.path(LEDGER_FILE)
@@ -224,14 +188,15 @@ class OutputStore:
         if not stale:
             return 0
         seen.clear()
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
+
+        def kept_lines() -> Iterator[str]:
             for row in iter_jsonl(path):
                 key = row.get(unique_key)
                 if row.get("image_id") in allowed_ids and key not in seen:
-                    out.write(_dumps(row))
+                    yield json_line(row)
                 seen.add(key)
-        os.replace(tmp, path)
+
+        atomic_write_lines(path, kept_lines())
         return stale
 
     def ledger_state(self) -> LedgerState:
@@ -248,7 +213,7 @@ class OutputStore:
     def open(self) -> None:
         self.path(WORK_DIR).mkdir(parents=True, exist_ok=True)
         for name in (SFT_FILE, RM_CANDIDATES_FILE, LEDGER_FILE):
-            self._handles[name] = open(self.path(name), "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._handles[name] = AppendOnlyFile(self.path(name))
 
     def close(self) -> None:
         for handle in self._handles.values():
@@ -264,9 +229,7 @@ class OutputStore:
 
     def _append(self, name: str, rows: list[Mapping[str, Any]]) -> None:
         if rows:
-            handle = self._handles[name]
-            handle.write("".join(_dumps(r) for r in rows))
-            handle.flush()
+            self._handles[name].write("".join(json_line(r) for r in rows))
 
     def commit(self, ledger_entry: Mapping[str, Any], sft_row: Mapping[str, Any] | None,
                rm_rows: list[Mapping[str, Any]]) -> None:
@@ -296,15 +259,15 @@ class OutputStore:
             ranked = heapq.nsmallest(target, keyed)
             keep_only = {sample_id for _, sample_id in ranked}
         written = {"yes": 0, "no": 0}
-        final = self.path(RM_FILE)
-        tmp = final.with_name(final.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
+
+        def balanced_lines() -> Iterator[str]:
             for row in iter_jsonl(candidates):
                 if keep_only is not None and row["locatable"] == majority and row["sample_id"] not in keep_only:
                     continue
                 written[row["locatable"]] += 1
-                out.write(_dumps({key: row.get(key) for key in OUTPUT_KEYS}))
-        os.replace(tmp, final)
+                yield json_line({key: row.get(key) for key in OUTPUT_KEYS})
+
+        atomic_write_lines(self.path(RM_FILE), balanced_lines())
         return {"balance": balance, "candidates": counts, "written": written}
 
     def write_report(self, report: Mapping[str, Any]) -> Path:

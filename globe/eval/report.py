@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from globe.eval.metrics import GEOSCORE_MAX, THRESHOLDS_KM, accuracy_within, prediction_level, threshold_key
+from globe.runfiles import atomic_write_text
 
 SUMMARY_KEYS = (
     "n", "n_failed", "n_country_level", "country_acc", "city_acc", "country_acc_string", "city_acc_string",
@@ -43,11 +44,7 @@ def _json_safe(value: Any) -> Any:
 
 def write_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
     """Write the summary as JSON (NaN/inf become null) atomically; returns the path."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(_json_safe(summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
-    return path
+    return atomic_write_text(path, json.dumps(_json_safe(summary), indent=2, ensure_ascii=False) + "\n")
 
 
 def _pct(value: Any) -> str:

@@ -24,7 +24,6 @@ import csv
 import io
 import logging
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -12,10 +12,11 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
+
+from globe.runfiles import atomic_writer
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,8 @@ def load_or_build(kind: str, build: Callable[[], Any], *, rebuild: bool = False)
             log.warning("ignoring unreadable geo cache %s (%s); rebuilding", path, exc)
     obj = build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_writer(path) as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
         for stale in path.parent.glob(f"geo-{kind}-*.pkl"):  # indexes of older package versions
             if stale != path:
                 stale.unlink(missing_ok=True)
