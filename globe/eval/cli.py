@@ -154,6 +154,7 @@ def run_command(args: argparse.Namespace) -> int:
     from globe.eval.fingerprint import RunSettingsMismatch
     from globe.eval.runner import EvalSettings, OutputMismatchError, load_results, run_eval_with_server
     from globe.prompts import geo_prompt
+    from globe.runfiles import RunFileError, RunLock, RunLocked
 
     if not args.url:
         print("error: --url is required (or set GLOBE_EVAL_URL), e.g. --url http://127.0.0.1:8000/v1", file=sys.stderr)
@@ -202,13 +203,15 @@ def run_command(args: argparse.Namespace) -> int:
         extra=extra,
     )
     output = Path(args.output)
+    lock = RunLock(output.with_name(output.name + ".lock"), what=f"--output {output}")
     try:
+        lock.acquire()  # one run per output CSV; held until the summary is written
         stats, model = asyncio.run(run_eval_with_server(
             gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
             overwrite=args.overwrite, progress=not args.quiet,
             run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder},
         ))
-    except (ServerUnavailable, OutputMismatchError, RunSettingsMismatch) as exc:
+    except (ServerUnavailable, OutputMismatchError, RunSettingsMismatch, RunLocked, RunFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -222,6 +225,7 @@ def run_command(args: argparse.Namespace) -> int:
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
         "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence,
     })
+    lock.release()
     return 0
 
 
