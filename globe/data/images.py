@@ -1,13 +1,34 @@
-"""Finding a row's image on disk and telling whether it can be decoded.
+"""Finding a row's image on disk, telling whether it can be decoded, and reading it for a request.
 
 The released MP16-Reason train zip holds fewer images than its CSV lists, and a corrupt JPEG
 only fails deep inside a training step, so every row's image is checked once, at conversion.
+
+:func:`request_image` is the one bounded reader for images sent to a server (``globe-eval``,
+``globe-distill``): it refuses what is not a regular file (a FIFO named ``x.jpg`` would block a
+read forever, a symlink to ``/dev/zero`` would never end) and files over ``max_bytes``, and it
+never decodes a huge image at full size: a JPEG is decoded at 1/2, 1/4 or 1/8 scale (``draft``)
+before it is downscaled to the pixel budget, so sixteen 12000x12000 photos in flight cost tens of
+MB, not gigabytes (``bench/eval_memory.py``).
+
+The pixel budget is a knob (``max_pixels``, else ``GLOBE_MAX_IMAGE_PIXELS``, else
+:data:`DEFAULT_MAX_PIXELS` = 1003520, the image budget the paper trains and serves Qwen2.5-VL
+with). An image within it is sent byte for byte, as the released eval did; a larger one is sent
+as a JPEG (quality 95) of at most that many pixels, which a server capped at the same budget
+would have resized to anyway. ``GLOBE_MAX_IMAGE_PIXELS=0`` sends every image as is (decoded at
+1/8 scale only to check it).
 """
 from __future__ import annotations
 
+import io
+import math
 import os
+import stat
 import warnings
 from collections.abc import Iterable
+
+DEFAULT_MAX_PIXELS = 1_003_520
+DEFAULT_MAX_BYTES = 64 << 20
+JPEG_QUALITY = 95
 
 IMAGE_CHECKS = ("decode", "exists", "none")
 """decode: open, verify and decode (JPEGs at 1/8 scale, which still reads every byte, so
@@ -48,3 +69,75 @@ def image_problem(path: str | os.PathLike, mode: str = "decode") -> tuple[str, s
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad files; all mean "unreadable"
         return "unreadable_image", f"{path}: {type(exc).__name__}: {exc}"
     return None
+
+
+class ImageError(ValueError):
+    """An image that will not be sent; ``status`` is the per-row status (``unreadable_image``/``corrupt_image``)."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _limit(value: int | None, variable: str, default: int) -> int:
+    if value is not None:
+        return value
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{variable}={raw!r}: expected a whole number") from None
+
+
+def read_image_file(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (``GLOBE_MAX_IMAGE_BYTES``, default 64 MiB).
+
+    Raises FileNotFoundError when absent and :class:`ImageError` for anything else that is not a
+    plain image file (FIFO, device, socket, folder, too large), before reading a byte.
+    """
+    limit = _limit(max_bytes, "GLOBE_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES)
+    info = os.stat(path)  # follows symlinks: a link to /dev/zero is judged by what it points to
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                or stat.S_ISBLK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file")
+        raise ImageError(f"{path} is {kind}, not an image file; refusing to read it", "unreadable_image")
+    if info.st_size > limit:
+        raise ImageError(f"{path} is {info.st_size:,} bytes, over the {limit:,}-byte limit for one image "
+                         "(GLOBE_MAX_IMAGE_BYTES)", "unreadable_image")
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # it grew while we read it
+        raise ImageError(f"{path} grew past the {limit:,}-byte limit while being read", "unreadable_image")
+    return data
+
+
+def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_bytes: int | None = None) -> bytes:
+    """The image bytes to send for ``path``: the file itself, or a JPEG downscaled to the pixel budget.
+
+    See the module docstring. Raises FileNotFoundError, or :class:`ImageError` naming the file.
+    """
+    budget = _limit(max_pixels, "GLOBE_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS)
+    data = read_image_file(path, max_bytes)
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we never decode at full size here
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if budget <= 0 or width * height <= budget:
+                    if image.format == "JPEG":  # a check that reads every byte, at 1/8 of the memory
+                        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                    image.load()
+                    return data
+                scale = math.sqrt(budget / (width * height))
+                target = (max(1, int(width * scale)), max(1, int(height * scale)))
+                image.draft("RGB", target)  # JPEG: the smallest 1/2^k scale still at least target
+                smaller = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files; all mean "cannot decode"
+        raise ImageError(f"cannot decode {path}: {type(exc).__name__}: {exc}", "corrupt_image") from exc
+    buffer = io.BytesIO()
+    smaller.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()

@@ -29,6 +29,7 @@ from globe.chat_client import (
     redact_url,
     user_message,
 )
+from globe.data.images import request_image
 from globe.prompts import ENTITY_VERIFIER_PROMPT, TEACHER_PROMPT
 
 from .filters import (
@@ -264,7 +265,7 @@ class Distiller:
     async def _process(self, row: GtRow) -> RowResult:
         config, settings = self.config, self.config.filters
         try:
-            image = await asyncio.to_thread(image_data_url, row.image_path)
+            image = await asyncio.to_thread(lambda: image_data_url(request_image(row.image_path)))  # bounded read
         except (OSError, ValueError) as exc:
             entry = _entry(row, "dropped", "input", "image_unreadable", error=f"{type(exc).__name__}: {exc}")
             return RowResult(entry, None, [])

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
+from globe.data.images import ImageError, request_image
 from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
@@ -166,16 +167,6 @@ def _base_record(row: GroundTruthRow) -> dict[str, Any]:
     return record
 
 
-def _load_image(path: Path) -> bytes:
-    """The image's bytes, after checking it decodes (a corrupt file fails here, not at the server)."""
-    from PIL import Image
-
-    data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-    return data
-
-
 def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
     """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text."""
     from globe.answers import parse_answer
@@ -218,9 +209,12 @@ async def evaluate_row(
         record.update(status="outside_image_root", error=str(exc))
         return record
     try:
-        image = await asyncio.to_thread(_load_image, path)
+        image = await asyncio.to_thread(request_image, path)  # bounded: see globe.data.images
     except FileNotFoundError:
         record.update(status="missing_image", error=f"image not found: {path}")
+        return record
+    except ImageError as exc:
+        record.update(status=exc.status, error=str(exc))
         return record
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
         record.update(status="corrupt_image", error=f"cannot decode {path}: {type(exc).__name__}: {exc}")
