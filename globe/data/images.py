@@ -25,6 +25,7 @@ import os
 import stat
 import warnings
 from collections.abc import Iterable
+from typing import BinaryIO
 
 DEFAULT_MAX_PIXELS = 1_003_520
 DEFAULT_MAX_BYTES = 64 << 20
@@ -91,23 +92,34 @@ def _limit(value: int | None, variable: str, default: int) -> int:
         raise ValueError(f"{variable}={raw!r}: expected a whole number") from None
 
 
-def read_image_file(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes`` (``GLOBE_MAX_IMAGE_BYTES``, default 64 MiB).
+def open_image_file(path: str | os.PathLike, max_bytes: int | None = None) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file of at most ``max_bytes`` (``GLOBE_MAX_IMAGE_BYTES``,
+    default 64 MiB).
 
-    Raises FileNotFoundError when absent and :class:`ImageError` for anything else that is not a
-    plain image file (FIFO, device, socket, folder, too large), before reading a byte.
+    Opened non-blocking and judged by ``fstat`` of what was opened (so a FIFO never blocks and a
+    symlink to ``/dev/zero`` is judged by its target). Raises FileNotFoundError when absent and
+    :class:`ImageError` for anything that is not a plain file or is too large, before reading a byte.
     """
     limit = _limit(max_bytes, "GLOBE_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES)
-    info = os.stat(path)  # follows symlinks: a link to /dev/zero is judged by what it points to
-    if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                or stat.S_ISBLK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file")
-        raise ImageError(f"{path} is {kind}, not an image file; refusing to read it", "unreadable_image")
-    if info.st_size > limit:
-        raise ImageError(f"{path} is {info.st_size:,} bytes, over the {limit:,}-byte limit for one image "
-                         "(GLOBE_MAX_IMAGE_BYTES)", "unreadable_image")
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                    or stat.S_ISBLK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                    else "not a regular file")
+            raise ImageError(f"{path} is {kind}, not an image file; refusing to read it", "unreadable_image")
+        if info.st_size > limit:
+            raise ImageError(f"{path} is {info.st_size:,} bytes, over the {limit:,}-byte limit for one image "
+                             "(GLOBE_MAX_IMAGE_BYTES)", "unreadable_image")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def _read_capped(handle: BinaryIO, path: str | os.PathLike, limit: int) -> bytes:
+    data = handle.read(limit + 1)
     if len(data) > limit:  # it grew while we read it
         raise ImageError(f"{path} grew past the {limit:,}-byte limit while being read", "unreadable_image")
     return data
@@ -116,28 +128,34 @@ def read_image_file(path: str | os.PathLike, max_bytes: int | None = None) -> by
 def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_bytes: int | None = None) -> bytes:
     """The image bytes to send for ``path``: the file itself, or a JPEG downscaled to the pixel budget.
 
-    See the module docstring. Raises FileNotFoundError, or :class:`ImageError` naming the file.
+    See the module docstring. Only an image sent as is is held in memory whole; a larger one is
+    decoded from the file at reduced size. Raises FileNotFoundError, or :class:`ImageError` naming the file.
     """
     budget = _limit(max_pixels, "GLOBE_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS)
-    data = read_image_file(path, max_bytes)
+    limit = _limit(max_bytes, "GLOBE_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES)
     from PIL import Image
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: we never decode at full size here
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if budget <= 0 or width * height <= budget:
-                    if image.format == "JPEG":  # a check that reads every byte, at 1/8 of the memory
-                        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                    image.load()
-                    return data
-                scale = math.sqrt(budget / (width * height))
-                target = (max(1, int(width * scale)), max(1, int(height * scale)))
-                image.draft("RGB", target)  # JPEG: the smallest 1/2^k scale still at least target
-                smaller = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files; all mean "cannot decode"
-        raise ImageError(f"cannot decode {path}: {type(exc).__name__}: {exc}", "corrupt_image") from exc
+    with open_image_file(path, limit) as handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # DecompressionBombWarning: we never decode at full size here
+                with Image.open(handle) as image:
+                    width, height = image.size
+                    if budget <= 0 or width * height <= budget:
+                        if image.format == "JPEG":  # a check that reads every byte, at 1/8 of the memory
+                            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                        image.load()
+                        smaller = None
+                    else:
+                        scale = math.sqrt(budget / (width * height))
+                        target = (max(1, int(width * scale)), max(1, int(height * scale)))
+                        image.draft("RGB", target)  # JPEG: the smallest 1/2^k scale still at least target
+                        smaller = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files; all mean "cannot decode"
+            raise ImageError(f"cannot decode {path}: {type(exc).__name__}: {exc}", "corrupt_image") from exc
+        if smaller is None:
+            handle.seek(0)
+            return _read_capped(handle, path, limit)
     buffer = io.BytesIO()
     smaller.save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
