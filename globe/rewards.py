@@ -303,7 +303,7 @@ def entity_texts(entities: Any) -> list[str]:
         if stripped[:1] in "[{\"":
             try:
                 return entity_texts(json.loads(stripped))
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 pass
         return [stripped] if stripped else []
     if isinstance(entities, Mapping):
@@ -408,7 +408,7 @@ def _resolve(country: str | None, city: str | None) -> tuple[float, float, str] 
 def _coordinate(value: Any, low: float, high: float) -> float | None:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
         return None
     return number if low <= number <= high else None  # NaN fails both comparisons
 

@@ -36,7 +36,10 @@ def parse_coordinate(text: Any, name: str) -> float:
     ``name`` ("lat"/"lon") only flavours the message.
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an int such as 10**400 (JSON allows it)
+            raise FieldError("non_numeric_coords", f"{name}={str(text)[:20]}... is too large") from None
     else:
         raw = "" if text is None else str(text).strip()
         if not raw:
@@ -107,7 +110,7 @@ def parse_entities(value: Any) -> tuple[list[dict[str, str]], bool]:
 def _parse_literal(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes: not a usable list
         pass
     try:
         return ast.literal_eval(text)
