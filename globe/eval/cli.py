@@ -152,7 +152,7 @@ def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, rere
 def run_command(args: argparse.Namespace) -> int:
     from globe.chat_client import ServerUnavailable
     from globe.eval.fingerprint import RunSettingsMismatch
-    from globe.eval.runner import EvalSettings, OutputMismatchError, load_results, run_eval_with_server
+    from globe.eval.runner import EvalSettings, OutputMismatchError, results_for_ground_truth, run_eval_with_server
     from globe.prompts import geo_prompt
     from globe.runfiles import RunFileError, RunLock, RunLocked
 
@@ -219,7 +219,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 130
     print(f"{stats.n_done_now} rows evaluated now, {stats.n_already_done} already in {output}"
           + (f", {stats.n_redone} failed rows redone" if stats.n_redone else ""))
-    rows = load_results(output, indices=[row.index for row in gt.rows])
+    rows = results_for_ground_truth(gt, output)
     _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None, extra={
         "model": model, "dataset": args.dataset or str(gt_file), "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,

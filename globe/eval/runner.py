@@ -331,6 +331,25 @@ async def run_eval_with_server(
     return stats, chosen
 
 
+def results_for_ground_truth(gt: GroundTruth, output: Path) -> list[dict[str, Any]]:
+    """One row per ground-truth row, in order: its result in ``output``, else a ``missing_result`` row.
+
+    So a summary's ``n`` is always the ground truth's row count. A row the CSV lacks (a run stopped
+    by a full disk, a record damaged after it was written) counts as failed, and the next run on
+    the same ``--output`` evaluates it.
+    """
+    found = {int(row["gt_index"]): row for row in load_results(output, indices=[row.index for row in gt.rows])}
+    rows: list[dict[str, Any]] = []
+    for row in gt.rows:
+        if row.index in found:
+            rows.append(found[row.index])
+            continue
+        record = _base_record(row)
+        record.update(status="missing_result", error=f"no result for this row in {output}; rerun to evaluate it")
+        rows.append(record)
+    return rows
+
+
 def load_results(path: Path, indices: Iterable[int] | None = None) -> list[dict[str, str]]:
     """The complete rows of an output CSV, ordered by ``gt_index`` (optionally only ``indices``)."""
     _, rows, _ = read_output_rows(path)

@@ -102,3 +102,22 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
         assert _eval(server.url, world, output) == 0
     assert _summary(output)["n"] == 3
     assert not output.with_name("out.csv.lock").exists()  # released when the run ended
+
+
+def test_a_row_missing_from_the_csv_is_counted_failed_so_the_summary_keeps_the_ground_truths_n(tmp_path):
+    from globe.eval.data import load_ground_truth
+    from globe.eval.metrics import summarize
+    from globe.eval.runner import results_for_ground_truth
+    from globe.eval.score import scored_rows
+    from globe.geo import resolve
+
+    world = _world(tmp_path, {}, n_rows=5)
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=world[2]) as server:
+        assert _eval(server.url, world, output) == 0
+    lines = output.read_text().splitlines(keepends=True)
+    output.write_text("".join(line for line in lines if not line.startswith("img002.jpg,")))
+    rows = results_for_ground_truth(load_ground_truth(world[0], world[1]), output)
+    assert [row["status"] for row in rows] == ["ok", "ok", "missing_result", "ok", "ok"]
+    summary = summarize(scored_rows(rows, resolver=resolve))
+    assert summary["n"] == 5 and summary["n_failed"] == 1 and summary["acc_1km"] == 4 / 5
