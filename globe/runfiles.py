@@ -235,6 +235,12 @@ def iter_jsonl(path: str | os.PathLike, error: type[Exception] = RunFileError,
 
     Nesting too deep for the parser counts as not JSON (a ``RecursionError`` would end the run).
     """
+    return (row for _, row in iter_jsonl_lines(path, error, hint))
+
+
+def iter_jsonl_lines(path: str | os.PathLike, error: type[Exception] = RunFileError,
+                     hint: str = "pass --overwrite to start afresh") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, row)`` for each row of :func:`iter_jsonl`, for messages that name a row's line."""
     path = Path(path)
     if not path.exists():
         return
@@ -248,7 +254,7 @@ def iter_jsonl(path: str | os.PathLike, error: type[Exception] = RunFileError,
                 raise error(f"{path}:{number} is not JSON ({type(exc).__name__}: {str(exc)[:200]}); {hint}") from None
             if not isinstance(row, dict):
                 raise error(f"{path}:{number} is not a JSON object; {hint}")
-            yield row
+            yield number, row
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -38,7 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from globe.runfiles import AppendOnlyFile, atomic_write_text, lift_csv_field_limit, read_jsonl, truncate_torn_tail
+from globe.runfiles import (
+    AppendOnlyFile,
+    atomic_write_text,
+    iter_jsonl_lines,
+    lift_csv_field_limit,
+    read_jsonl,
+    truncate_torn_tail,
+)
 
 from .fields import (
     FieldError,
@@ -217,22 +224,15 @@ def existing_ids(out_path: Path, dedupe_by: str = "id") -> IdSet:
                          f"{OUTPUT_PREFIX.decode()!r}); pass --rm-out to start this output afresh")
     truncate_torn_tail(out_path)
     batch: list[str] = []
-    with open(out_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                batch.append(record["image_id"] if dedupe_by == "id"
-                             else row_key(record["image_id"], record.get("reasoning")))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(
-                    f"{out_path}:{number} is not a globe-data output line ({exc}); "
-                    "pass --rm-out to start this output afresh"
-                ) from None
-            if len(batch) >= 100_000:
-                ids.add_ids(batch)
-                batch.clear()
+    for number, record in iter_jsonl_lines(out_path, hint="pass --rm-out to start this output afresh"):
+        try:
+            batch.append(record["image_id"] if dedupe_by == "id" else row_key(record["image_id"], record.get("reasoning")))
+        except KeyError as exc:
+            raise ValueError(f"{out_path}:{number} is not a globe-data output line (no {exc}); "
+                             "pass --rm-out to start this output afresh") from None
+        if len(batch) >= 100_000:
+            ids.add_ids(batch)
+            batch.clear()
     ids.add_ids(batch)
     return ids
 

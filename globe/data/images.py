@@ -23,6 +23,7 @@ import io
 import math
 import os
 import stat
+import threading
 import warnings
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -30,6 +31,9 @@ from typing import BinaryIO
 DEFAULT_MAX_PIXELS = 1_003_520
 DEFAULT_MAX_BYTES = 64 << 20
 JPEG_QUALITY = 95
+#: Downscales at once in this process: each holds tens of MB (a 12000x12000 JPEG at 1/8 scale and its
+#: copies), and decoding is CPU-bound, so more at once would cost memory without adding speed.
+_DOWNSCALE_SLOTS = threading.BoundedSemaphore(4)
 
 IMAGE_CHECKS = ("decode", "exists", "none")
 """decode: open, verify and decode (JPEGs at 1/8 scale, which still reads every byte, so
@@ -149,8 +153,9 @@ def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_by
                     else:
                         scale = math.sqrt(budget / (width * height))
                         target = (max(1, int(width * scale)), max(1, int(height * scale)))
-                        image.draft("RGB", target)  # JPEG: the smallest 1/2^k scale still at least target
-                        smaller = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
+                        with _DOWNSCALE_SLOTS:  # bounded however many threads load images
+                            image.draft("RGB", target)  # JPEG: the smallest 1/2^k scale still at least target
+                            smaller = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
         except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files; all mean "cannot decode"
             raise ImageError(f"cannot decode {path}: {type(exc).__name__}: {exc}", "corrupt_image") from exc
         if smaller is None:
