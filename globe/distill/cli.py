@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(time.perf_counter() - started, 2), "rows_processed": processed_now,
     })
     print(_summary(report, store.out_dir), file=sys.stderr)
+    store.release()
     return 0 if processed_now is not None else 130
 
 

@@ -49,3 +49,10 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
     with FakeOpenAIServer(responder=scripted({"PARIS": PARIS})) as server:
         assert distill(tmp_path, gt, [server.url], "--no-grounding") == 0
     assert json.loads((out / "report.json").read_text())["rows_kept"] == 1
+
+
+def test_a_finished_run_releases_its_lock(tmp_path):
+    gt = make_world(tmp_path, ["PARIS"])
+    with FakeOpenAIServer(responder=scripted({"PARIS": PARIS})) as server:
+        assert distill(tmp_path, gt, [server.url], "--no-grounding") == 0
+    assert not (tmp_path / "out" / ".globe-distill.lock").exists()
