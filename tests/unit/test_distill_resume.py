@@ -94,3 +94,26 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     for r in (report, reference):
         r.pop("this_run"), r.pop("outputs")
     assert report == reference
+
+
+def test_a_second_run_on_the_same_out_dir_is_refused_while_the_first_runs(tmp_path, capsys):
+    _world(tmp_path)
+    with FakeOpenAIServer(responder=_responder(), latency_s=0.06, model="fake-model") as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        cmd = [sys.executable, "-m", "globe.distill", *_args(tmp_path, server.url, "out")]
+        first = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        ledger = tmp_path / "out" / "distill" / "ledger.jsonl"
+        deadline = time.monotonic() + 60
+        while _ledger_lines(ledger) < 2 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.poll() is None, "the first run must still be running"
+
+        assert main(_args(tmp_path, server.url, "out")) == 2
+        error = capsys.readouterr().err
+        assert f"--out-dir {tmp_path / 'out'} is in use by another run (pid {first.pid}" in error
+
+        assert first.wait(timeout=120) == 0, first.stderr.read().decode()[-2000:]
+    ledger_ids = [e["image_id"] for e in _rows(ledger)]
+    assert len(ledger_ids) == len(set(ledger_ids)) == N_ROWS
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["rows_in"] == N_ROWS and report["rows_kept"] + report["rows_dropped"] == N_ROWS
