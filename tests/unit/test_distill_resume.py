@@ -62,18 +62,24 @@ def _ledger_lines(path: Path) -> int:
     return path.read_text().count("\n") if path.exists() else 0
 
 
+def _start_run(tmp_path: Path, url: str, lines: int) -> tuple[subprocess.Popen, Path]:
+    """``python -m globe.distill`` into ``out``, returned once its ledger has ``lines`` lines (or it ended)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "globe.distill", *_args(tmp_path, url, "out")]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ledger = tmp_path / "out" / "distill" / "ledger.jsonl"
+    deadline = time.monotonic() + 60
+    while _ledger_lines(ledger) < lines and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc, ledger
+
+
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     _world(tmp_path)
     with FakeOpenAIServer(responder=_responder(), latency_s=0.06, model="fake-model") as server:
         assert main(_args(tmp_path, server.url, "reference")) == 0
 
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        cmd = [sys.executable, "-m", "globe.distill", *_args(tmp_path, server.url, "out")]
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        ledger = tmp_path / "out" / "distill" / "ledger.jsonl"
-        deadline = time.monotonic() + 60
-        while _ledger_lines(ledger) < 8 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        proc, ledger = _start_run(tmp_path, server.url, 8)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         done_at_kill = _ledger_lines(ledger)
@@ -99,13 +105,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
 def test_a_second_run_on_the_same_out_dir_is_refused_while_the_first_runs(tmp_path, capsys):
     _world(tmp_path)
     with FakeOpenAIServer(responder=_responder(), latency_s=0.06, model="fake-model") as server:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        cmd = [sys.executable, "-m", "globe.distill", *_args(tmp_path, server.url, "out")]
-        first = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        ledger = tmp_path / "out" / "distill" / "ledger.jsonl"
-        deadline = time.monotonic() + 60
-        while _ledger_lines(ledger) < 2 and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        first, ledger = _start_run(tmp_path, server.url, 2)
         assert first.poll() is None, "the first run must still be running"
 
         assert main(_args(tmp_path, server.url, "out")) == 2
