@@ -179,52 +179,48 @@ def lift_csv_field_limit() -> None:
 def read_csv_records(path: str | os.PathLike) -> tuple[list[str], list[list[str]], bool]:
     """``(header, complete records, clean)`` of a CSV that GLOBE appends to.
 
-    A record counts as torn only at the end of the file: the last one when the file does not
-    end with a newline, or an unterminated quote there. Both are left out and ``clean`` is
-    False, so a resume redoes them. A record with the wrong number of fields is also left out
-    (``clean`` False: its row is redone). A parse error followed by more records is not a torn
-    tail: :class:`RunFileError` names the line. Undecodable bytes read as U+FFFD.
+    Only the *last* record can be torn: one without its final newline, cut inside a quoted field,
+    or with too few fields. It is left out and ``clean`` is False, so a resume redoes it. Damage
+    followed by more records is not a torn tail: :class:`RunFileError` names its line, rather
+    than return a shorter file. Fields may be of any length; undecodable bytes read as U+FFFD.
     """
     lift_csv_field_limit()
     path = Path(path)
     text = path.read_bytes().decode("utf-8", "replace")
     if not text:
         return [], [], True
-    ends_clean = text.endswith("\n")
     reader = csv.reader(io.StringIO(text, newline=""))
     records: list[list[str]] = []
     header: list[str] | None = None
-    clean = ends_clean
-    error: tuple[int, str] | None = None
-    last_kept = False
+    damage: tuple[int, str] | None = None  # the line and what is wrong with the latest unreadable record
     while True:
+        first_line = reader.line_num + 1  # where the next record starts (a record may span lines)
         try:
             values = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            error = (reader.line_num, str(exc))
-            clean = last_kept = False
-            continue
-        if error is not None:
+            values, problem = None, str(exc)
+        else:
+            if not values:
+                continue
+            problem = None if header is None or len(values) == len(header) else \
+                f"{len(values)} fields, the header has {len(header)}"
+        if damage is not None:
             raise RunFileError(
-                f"{path}:{error[0]}: cannot be read as CSV ({error[1]}), and records follow it, so it is not "
-                f"a torn last line. Repair or remove that line, or start afresh (--overwrite)."
+                f"{path}:{damage[0]}: cannot be read ({damage[1]}), and records follow it, so it is not a torn "
+                f"last line. Repair or remove that line, or start afresh (--overwrite)."
             )
-        last_kept = False
-        if header is None:
+        if problem is not None:
+            damage = (first_line, problem)
+        elif header is None:
             header = values
-            continue
-        if not values:
-            continue
-        if len(values) != len(header):
-            clean = False
-            continue
-        records.append(values)
-        last_kept = True
+        else:
+            records.append(values)
     if header is None:
         return [], [], False
-    if not ends_clean and last_kept:
+    clean = damage is None and text.endswith("\n")
+    if not text.endswith("\n") and damage is None and records:
         records.pop()  # the last record was cut mid-write (between fields): redo it
     return header, records, clean
 

@@ -5,6 +5,7 @@ count against the ground truth's, and that a resume re-sends nothing.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -115,9 +116,28 @@ def test_a_row_missing_from_the_csv_is_counted_failed_so_the_summary_keeps_the_g
     output = tmp_path / "out.csv"
     with FakeOpenAIServer(answers=world[2]) as server:
         assert _eval(server.url, world, output) == 0
-    lines = output.read_text().splitlines(keepends=True)
-    output.write_text("".join(line for line in lines if not line.startswith("img002.jpg,")))
+    header, rows, _ = read_output_rows(output)
+    with open(output, "w", encoding="utf-8", newline="") as handle:  # the CSV without row 2
+        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(row for row in rows if row["gt_index"] != "2")
     rows = results_for_ground_truth(load_ground_truth(world[0], world[1]), output)
     assert [row["status"] for row in rows] == ["ok", "ok", "missing_result", "ok", "ok"]
     summary = summarize(scored_rows(rows, resolver=resolve))
     assert summary["n"] == 5 and summary["n_failed"] == 1 and summary["acc_1km"] == 4 / 5
+
+
+def test_damage_in_the_middle_of_the_csv_stops_resume_and_score_naming_the_line(tmp_path, capsys):
+    world = _world(tmp_path, {}, n_rows=4)
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=world[2]) as server:
+        assert _eval(server.url, world, output) == 0
+    text = output.read_text()
+    output.write_text(text.replace("\nimg001.jpg,", "\nimg001.jpg;", 1))  # one record loses its fields
+    line = text[: text.index("\nimg001.jpg,")].count("\n") + 2  # the line the damaged record starts on
+    with FakeOpenAIServer(answers=world[2]) as server:
+        assert _eval(server.url, world, output) == 2
+        assert server.requests == []
+    assert main(["score", str(output), "--no-plots"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(f"out.csv:{line}: cannot be read" in error for error in errors)

@@ -70,10 +70,17 @@ def test_a_last_record_cut_inside_a_quoted_field_is_torn(tmp_path):
     assert records == [["1", "a"]] and not clean
 
 
-def test_a_record_with_the_wrong_field_count_is_left_out_and_reported_unclean(tmp_path):
-    _csv(tmp_path / "o.csv", [["id", "text"], ["1", "a"], ["2"], ["3", "c"]])
+def test_a_last_record_with_too_few_fields_is_torn(tmp_path):
+    _csv(tmp_path / "o.csv", [["id", "text", "status"], ["1", "a", "ok"], ["2", "b"]])
     _, records, clean = read_csv_records(tmp_path / "o.csv")
-    assert records == [["1", "a"], ["3", "c"]] and not clean
+    assert records == [["1", "a", "ok"]] and not clean
+
+
+def test_a_damaged_record_followed_by_others_is_an_error_naming_its_line(tmp_path):
+    _csv(tmp_path / "o.csv", [["id", "text"], ["1", "a"], ["2"], ["3", "c"]])
+    with pytest.raises(RunFileError, match=r"o\.csv:3: cannot be read \(1 fields, the header has 2\), and records "
+                                           r"follow it"):
+        read_csv_records(tmp_path / "o.csv")
 
 
 def test_undecodable_bytes_read_as_replacement_characters(tmp_path):
