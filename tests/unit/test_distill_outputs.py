@@ -160,3 +160,23 @@ def test_a_folder_whose_run_processed_no_row_accepts_new_settings(tmp_path):
         s.commit(entry("a", "dropped"), None, [])
     with pytest.raises(OutputError, match="gt_file: was 'right.csv', now 'other.csv'"):
         s.prepare({"gt_file": "other.csv"})
+
+
+def test_a_second_store_on_the_folder_is_refused_until_the_first_releases_it(tmp_path):
+    first = OutputStore(tmp_path / "out")
+    first.prepare({"bands": (1, 2)})
+    with first:
+        first.commit(entry("a", "kept"), row("a"), [])
+    second = OutputStore(tmp_path / "out")
+    with pytest.raises(OutputError, match=rf"--out-dir {tmp_path / 'out'} is in use by another run \(pid \d+"):
+        second.prepare({"bands": (1, 2)})
+    first.release()
+    assert second.prepare({"bands": (1, 2)}) is True  # compared as recorded in JSON: (1, 2) is [1, 2]
+
+
+def test_an_unreadable_settings_record_is_refused_with_the_way_out(tmp_path):
+    s = OutputStore(tmp_path / "out")
+    s.prepare({})
+    s.path("distill/run.json").write_text('{"version": 1, "sett')
+    with pytest.raises(OutputError, match=r"cannot read .*run\.json.*pass --overwrite to start afresh"):
+        s.prepare({})
