@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -193,3 +194,11 @@ def test_two_locks_in_one_process_exclude_each_other(tmp_path):
         with pytest.raises(RunLocked, match="the output is in use"):
             RunLock(tmp_path / "x.lock", what="the output").acquire()
     RunLock(tmp_path / "x.lock").acquire().release()
+
+
+def test_the_module_is_base_layer_importing_nothing_of_globe_or_heavy():
+    code = ("import sys, json, globe.runfiles; print(json.dumps(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('swift', 'torch', 'aiohttp', 'PIL') or (m.startswith('globe.') "
+            "and m != 'globe.runfiles'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(loaded) == []
