@@ -11,6 +11,8 @@ Layout of ``--out-dir``::
     distill/gt.jsonl         the ground truth, normalised by ``globe-data`` (absolute image paths)
     distill/ledger.jsonl     one line per processed image: outcome, reason, raw teacher answers, usage
     distill/rm_candidates.jsonl  every reward-model sample, before balancing
+    .globe-distill.lock      held while a run uses the folder: a second run is refused naming the
+                             first one's pid (``globe.runfiles.RunLock``; a killed run's lock is taken over)
 
 **The commit protocol.** Each finished image appends its training row (if kept), then its
 reward-model candidates, then its ledger line, flushing after each. The ledger line is the
@@ -21,6 +23,9 @@ those images are then processed again. So a SIGKILL at any point loses at most t
 flight, and never leaves a duplicate. A row that *failed* (a teacher or the verifier could not be
 reached after retries) is in the ledger with outcome ``failed`` and no data lines; the next run
 tries it again (unless ``--no-retry-failed``) and its new ledger line supersedes the old one.
+
+Every file is written through :mod:`globe.runfiles` (appends of whole lines, atomic rewrites,
+one text policy: a lone surrogate in a teacher's answer is written as U+FFFD).
 
 **Reward-model balance.** Candidates are kept in full; ``rm.jsonl`` is rewritten at the end of
 every run by downsampling the majority label to the minority's count. Which majority samples
