@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .convert import Converter, ConvertOptions
+from .geocode import GEOCODE_MAX_KM, GEOCODE_MIN_POPULATION
 from .images import IMAGE_CHECKS
 from .layouts import COLUMN_ALIASES, LAYOUTS, LayoutError
 
@@ -36,9 +37,10 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
                         help="auto: detect a LAT/LON header swap from the values (default)")
     parser.add_argument("--fill-missing", action="store_true",
                         help="reverse-geocode an empty country/city from lat/lon instead of dropping/keeping it empty")
-    parser.add_argument("--geocode-min-population", type=int, default=15_000,
-                        help="reverse geocoding labels the nearest place with at least this population")
-    parser.add_argument("--geocode-max-km", type=float, default=200.0,
+    parser.add_argument("--geocode-min-population", type=int, default=GEOCODE_MIN_POPULATION,
+                        help="reverse geocoding labels the nearest place with at least this population "
+                             "(the default is globe-eval's rule too)")
+    parser.add_argument("--geocode-max-km", type=float, default=GEOCODE_MAX_KM,
                         help="drop a row whose nearest such place is farther than this (open sea, ice)")
     parser.add_argument("--keep-country-names", action="store_true",
                         help="write country names as the CSV spells them (default: canonical English names)")

@@ -25,47 +25,45 @@ ones); the registry resolves them against that folder, so a data folder can be m
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from globe.catalog import JSONL_KEYS
 from globe.runfiles import (
     AppendOnlyFile,
     atomic_write_text,
     iter_jsonl_lines,
-    lift_csv_field_limit,
     read_jsonl,
     truncate_torn_tail,
 )
 
+from .csvfile import detect_swap, open_csv, read_header
 from .fields import (
     FieldError,
+    cell_text,
     check_lat_lon,
-    clean_text,
     parse_coordinate,
     parse_entities,
     parse_solution,
     parse_yes_no,
 )
-from .geocode import GeoLookup
+from .geocode import GEOCODE_MAX_KM, GEOCODE_MIN_POPULATION, GeoLookup
 from .idset import IdSet, digests
-from .images import IMAGE_CHECKS, find_image, image_problem
-from .layouts import ColumnMap, Layout, LayoutError, resolve_layout
+from .image_paths import ImageOutsideRoot, confined_names, find_image_file
+from .images import IMAGE_CHECKS, image_problem
+from .layouts import ColumnMap, Layout, resolve_layout
 from .report import ConversionReport
 
-SWAP_PROBE_ROWS = 20_000
 DEDUPE_KEYS = ("id", "id+reasoning")
 OUTPUT_PREFIX = b'{"image_id": '  # every output line starts so: how a resume recognises its own file
-OUTPUT_KEYS = ("image_id", "images", "country", "city", "lat", "lon", "solution", "entities", "reasoning", "locatable")
+OUTPUT_KEYS = JSONL_KEYS
 
 
 @dataclass
@@ -77,8 +75,8 @@ class ConvertOptions:
     image_check: str = "decode"  # decode | exists | none (see globe.data.images)
     swap_lat_lon: str = "auto"  # auto | yes | no
     fill_missing: bool = False  # reverse-geocode empty country/city from lat/lon
-    min_population: int = 15_000  # reverse geocoding: nearest place at least this large
-    max_geocode_km: float = 200.0  # ... and no farther than this, else the row is dropped
+    min_population: int = GEOCODE_MIN_POPULATION  # reverse geocoding: nearest place at least this large
+    max_geocode_km: float = GEOCODE_MAX_KM  # ... and no farther than this, else the row is dropped
     normalise_countries: bool = True
     absolute_paths: bool = False
     chunk_size: int = 10_000
@@ -114,97 +112,6 @@ class _Candidate:
     @property
     def where(self) -> str:
         return f"line {self.line} (id {self.image_id})"
-
-
-class _CountingReader(io.RawIOBase):
-    """Counts bytes read from a binary file, for a byte-accurate progress bar over CSV text."""
-
-    def __init__(self, raw: io.BufferedIOBase):
-        self.raw = raw
-        self.bytes_read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.raw.readinto(buffer)
-        self.bytes_read += n or 0
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
-@contextmanager
-def _open_csv(path: Path) -> Iterator[tuple[Any, _CountingReader]]:
-    counter = _CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by the text wrapper
-    text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding="utf-8-sig", errors="replace", newline="")
-    try:
-        yield csv.reader(text), counter
-    finally:
-        text.close()
-
-
-def _rows(reader: Any) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(line number, fields or None, error) for each non-blank record; csv errors do not stop it."""
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield reader.line_num, None, f"{exc}"
-            continue
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        yield reader.line_num, row, ""
-
-
-def read_header(csv_path: Path) -> list[str]:
-    """The first non-blank record of a CSV; LayoutError if there is none."""
-    lift_csv_field_limit()
-    with _open_csv(csv_path) as (reader, _):
-        for _, row, error in _rows(reader):
-            if row is None:
-                raise LayoutError(f"{csv_path}: the header line cannot be parsed as CSV ({error})")
-            return row
-    raise LayoutError(f"{csv_path}: the file is empty (no header row)")
-
-
-def detect_swap(csv_path: Path, columns: ColumnMap, probe_rows: int = SWAP_PROBE_ROWS) -> tuple[bool, str]:
-    """Whether the "LAT" column holds longitudes (and "LON" latitudes), judged on the first rows.
-
-    Longitudes beyond +-90 are common in any worldwide sample; latitudes never are. So the
-    header is taken as swapped when at least 3 rows (and 1 % of those read) have |LAT| in
-    (90, 180] while no row has |LON| > 90. A few corrupt latitudes in a correct file do not
-    flip it: they are then dropped as out of range.
-    """
-    lat_i, lon_i = columns.index["lat"], columns.index["lon"]
-    lat_beyond = lon_beyond = numeric = 0
-    with _open_csv(csv_path) as (reader, _):
-        rows = _rows(reader)
-        next(rows, None)  # header
-        for _, row, _error in rows:
-            if row is None or len(row) <= max(lat_i, lon_i):
-                continue
-            try:
-                lat, lon = float(row[lat_i]), float(row[lon_i])
-            except ValueError:
-                continue
-            numeric += 1
-            if 90 < abs(lat) <= 180:
-                lat_beyond += 1
-            if abs(lon) > 90:
-                lon_beyond += 1
-            if numeric >= probe_rows:
-                break
-    evidence = (
-        f"of the first {numeric:,} rows, {lat_beyond:,} have |{columns.header[lat_i]}| > 90 "
-        f"and {lon_beyond:,} have |{columns.header[lon_i]}| > 90"
-    )
-    swapped = lon_beyond == 0 and lat_beyond >= max(3, 0.01 * numeric)
-    return swapped, evidence
 
 
 def row_key(image_id: str, reasoning: str | None) -> str:
@@ -326,7 +233,7 @@ class Converter:
             geocode = True
         key = image_id
         if self.options.dedupe_by == "id+reasoning":
-            key = row_key(image_id, clean_text(columns.get(row, "reasoning")))
+            key = row_key(image_id, cell_text(columns.get(row, "reasoning")))
         return _Candidate(line, image_id, lat, lon, country, city, row, key, geocode)
 
     def _dedupe(self, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -350,11 +257,14 @@ class Converter:
 
     def _check_image(self, candidate: _Candidate, layout: Layout) -> tuple[str, str] | None:
         mode = self.options.image_check
-        names = layout.image_names(candidate.image_id)
-        if mode == "none":
-            candidate.image = names[0]
-            return None
-        name = find_image(self.root_str, names)
+        try:
+            names = confined_names(candidate.image_id, layout.image_names)
+            if mode == "none":
+                candidate.image = names[0]
+                return None
+            name = find_image_file(self.root_str, names)
+        except ImageOutsideRoot as exc:
+            return "outside_image_root", str(exc)
         if name is None:
             return "missing_image", f"none of [{', '.join(names)}] under {self.root_str}"
         candidate.image = name
@@ -420,7 +330,7 @@ class Converter:
             entities, ok = parse_entities(columns.get(candidate.row, "entities"))
             if not ok:
                 report.warn("entities_unparsed", candidate.where, columns.get(candidate.row, "entities")[:80])
-        reasoning = clean_text(columns.get(candidate.row, "reasoning")) or None
+        reasoning = cell_text(columns.get(candidate.row, "reasoning")) or None
         locatable = None
         if columns.has("locatable"):
             raw = columns.get(candidate.row, "locatable")
@@ -459,19 +369,18 @@ class Converter:
         options = self.options
         pool = ThreadPoolExecutor(options.workers) if options.workers > 1 and options.image_check == "decode" else None
         try:
-            with _open_csv(self.csv_path) as (reader, counter), self._progress() as bar:
-                rows = _rows(reader)
+            with open_csv(self.csv_path) as (rows, counter), self._progress() as bar:
                 next(rows, None)  # header
                 chunk: list[_Candidate] = []
                 last_bytes = 0
-                for line, row, error in rows:
+                for record in rows:
                     if options.limit is not None and self.report.rows_read >= options.limit:
                         break
                     self.report.rows_read += 1
-                    if row is None:
-                        self.report.drop("malformed_row", f"line {line}", error)
+                    if record.fields is None:
+                        self.report.drop("malformed_row", f"line {record.line}", record.error)
                         continue
-                    candidate = self._candidate(line, row, columns, ncols)
+                    candidate = self._candidate(record.line, record.fields, columns, ncols)
                     if candidate is not None:
                         chunk.append(candidate)
                     if len(chunk) >= options.chunk_size:

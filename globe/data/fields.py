@@ -168,8 +168,9 @@ def parse_yes_no(value: Any) -> str | None:
     return None
 
 
-def clean_text(value: Any) -> str:
-    """A CSV cell as a stripped string; None/NaN become ``""``."""
+def cell_text(value: Any) -> str:
+    """A CSV cell as a stripped string; None/NaN become ``""`` (a cell, unlike
+    :func:`globe.geo.text.clean_text`, which vets a place name and returns None for no name)."""
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):

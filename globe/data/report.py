@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DROP_REASONS: dict[str, str] = {
-    "malformed_row": "the CSV line has the wrong number of fields or cannot be parsed",
+    "malformed_row": "the CSV line has the wrong number of fields or cannot be parsed (e.g. an unclosed quote)",
     "missing_id": "the id column is empty",
     "non_numeric_coords": "lat/lon empty or not a number",
     "coords_out_of_range": "lat outside [-90, 90] or lon outside [-180, 180]",
     "empty_country": "no country in the row (use --fill-missing to geocode it from lat/lon)",
     "duplicate_id": "an earlier row already used this id (the first one wins)",
     "missing_image": "no image file for the id under --image-root",
+    "outside_image_root": "the id is absolute, leaves --image-root or links outside it (refused)",
     "unreadable_image": "the image file is empty, truncated or not an image",
     "geocode_failed": "reverse geocoding found no populated place near the coordinates",
 }

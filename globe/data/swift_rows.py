@@ -27,8 +27,8 @@ from globe.prompts import LOCATABILITY_SYSTEM_PROMPT, format_answer, geo_prompt
 
 from .fields import (
     FieldError,
+    cell_text,
     check_lat_lon,
-    clean_text,
     parse_coordinate,
     parse_entities,
     parse_solution,
@@ -54,7 +54,7 @@ def _first(row: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _resolve(path: str, base_dir: str | None, image_dir: str | None) -> str | None:
+def _existing_path(path: str, base_dir: str | None, image_dir: str | None) -> str | None:
     """An existing absolute path for ``path`` (tried as given, then under each folder), or None."""
     if os.path.isabs(path):
         return path if os.path.exists(path) else None
@@ -87,7 +87,7 @@ def image_refs(row: Mapping[str, Any], base_dir: str | None = None, image_dir: s
                 image = image.get("path")
             if not isinstance(image, str) or not image.strip():
                 return None
-            resolved = _resolve(image.strip(), base_dir, image_dir)
+            resolved = _existing_path(image.strip(), base_dir, image_dir)
             if resolved is None:
                 return None
             refs.append(resolved)
@@ -105,7 +105,7 @@ def image_refs(row: Mapping[str, Any], base_dir: str | None = None, image_dir: s
 
 def location(row: Mapping[str, Any]) -> tuple[str, str]:
     """``(country, city)`` from the columns, else from a tagged or tab-separated ``solution``."""
-    country, city = clean_text(row.get("country")), clean_text(row.get("city"))
+    country, city = cell_text(row.get("country")), cell_text(row.get("city"))
     if not country or not city:
         parsed = parse_solution(row.get("solution"))
         if parsed:
@@ -154,12 +154,12 @@ def to_swift_row(row: Mapping[str, Any], task: str, *, base_dir: str | None = No
             return None
         out["messages"] = [prompt]
     elif task == "sft":
-        reasoning = clean_text(_first(row, _REASONING_KEYS))
+        reasoning = cell_text(_first(row, _REASONING_KEYS))
         if not country or not reasoning:
             return None
         out["messages"] = [prompt, {"role": "assistant", "content": format_answer(country, city, reasoning)}]
     else:  # rm
-        reasoning = clean_text(_first(row, _REASONING_KEYS))
+        reasoning = cell_text(_first(row, _REASONING_KEYS))
         label = parse_yes_no(_first(row, _LOCATABLE_KEYS))
         if not reasoning or label is None:
             return None

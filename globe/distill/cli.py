@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         state = store.ledger_state()
 
         def selection() -> Any:
-            return select_rows(gt_path, sample=args.sample, seed=args.seed, limit=args.limit)
+            return select_rows(gt_path, sample=args.sample, seed=args.seed, limit=args.limit,
+                               image_root=args.image_root)
 
         rows_in = _count(selection())
         done = _count(r for r in selection() if state.done(r.image_id, args.retry_failed))

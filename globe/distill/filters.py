@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from globe.catalog import GroundTruthRow
 from globe.geo import distance_km, resolve, same_place
 
 from .teacher import TeacherAnswer
@@ -63,6 +64,7 @@ DROP_REASONS: dict[str, str] = {
     "teachers_disagree": "fewer than --min-agreeing teachers name the same place",
     "too_few_grounded_entities": "the verifier saw fewer than --min-entities of the reasoning's entities",
     "image_unreadable": "the image file could not be read when the row was sent",
+    "image_outside_root": "the JSONL's image path is outside --image-root (refused, never sent)",
 }
 # Failures that say the reasoning itself is wrong or unsure (a missing judgement says nothing).
 _CONTENT_FAILURES = frozenset({"judged_unlocatable", "low_confidence", "gt_mismatch"})
@@ -175,22 +177,12 @@ def locatability_failure(answer: TeacherAnswer, min_confidence: float) -> str | 
     return None
 
 
-def gt_comparison(answer: TeacherAnswer, gt: "GroundTruth") -> PlaceComparison | None:
+def gt_comparison(answer: TeacherAnswer, gt: GroundTruthRow) -> PlaceComparison | None:
     """The answer's place against the ground truth (None when the answer names no country)."""
     if answer.country is None:
         return None
     ref_point = (gt.lat, gt.lon) if gt.lat is not None and gt.lon is not None else None
     return compare_places(answer.country, answer.city, gt.country, gt.city, ref_point)
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """The row's true place; coordinates may be absent (layouts without lat/lon)."""
-
-    country: str
-    city: str
-    lat: float | None = None
-    lon: float | None = None
 
 
 @dataclass
@@ -211,7 +203,7 @@ class AnswerVerdict:
         return self.answer_failure is None and self.locatability_failure is None and self.gt_failure is None
 
 
-def judge_answer(answer: TeacherAnswer, gt: GroundTruth, settings: FilterSettings) -> AnswerVerdict:
+def judge_answer(answer: TeacherAnswer, gt: GroundTruthRow, settings: FilterSettings) -> AnswerVerdict:
     """Run every per-answer check (even after one fails, so the report's per-teacher rates are complete).
 
     A disabled filter never fails; the ground-truth comparison is still computed for the report.

@@ -5,8 +5,11 @@ every layout ``globe-data`` reads works here (MP16-Pro metadata, MP16-Reason CSV
 OSV-5M, a plain ``IMG_ID,LAT,LON[,city,country]`` CSV) with the same validation: missing or
 corrupt images, bad coordinates and duplicate ids are dropped and counted, countries are
 normalised, a missing city/country is filled by reverse geocoding. Its output (absolute image
-paths) is staged in ``<out-dir>/distill/gt.jsonl``; the conversion is itself resumable. A
-``.jsonl`` ground-truth file is taken as already converted by ``globe-data convert``.
+paths) is staged in ``<out-dir>/distill/gt.jsonl``; the conversion is itself resumable, and it
+refuses image ids that leave ``--image-root`` (:mod:`globe.data.image_paths`). A ``.jsonl``
+ground-truth file is taken as already converted by ``globe-data convert``; with ``--image-root``
+its image paths must lie inside that folder (a row outside it is dropped as
+``image_outside_root``, never sent), without it they are trusted as ``globe-data`` wrote them.
 
 Selection is deterministic, so a resumed run works on the same rows: ``--sample N --seed S``
 draws N rows uniformly (reservoir sampling, one pass, memory O(N)) and keeps them in file order;
@@ -18,27 +21,16 @@ import json
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from globe.catalog import GroundTruthRow
 from globe.data.convert import ConvertOptions, convert
+from globe.data.image_paths import ImageOutsideRoot, check_inside_root
 
 from .outputs import GT_FILE, WORK_DIR, atomic_write_text, iter_jsonl
 
 GT_COMPLETE_MARKER = f"{WORK_DIR}/gt.complete.json"
-
-
-@dataclass(frozen=True)
-class GtRow:
-    """One ground-truth image, as the pipeline needs it."""
-
-    image_id: str
-    image_path: str
-    country: str
-    city: str
-    lat: float | None
-    lon: float | None
 
 
 class InputError(ValueError):
@@ -94,31 +86,41 @@ def stage_ground_truth(
     return staged, summary
 
 
-def _row(record: dict[str, Any], base: Path, where: str) -> GtRow:
+def _row(record: dict[str, Any], base: Path, where: str, index: int,
+         image_root: str | os.PathLike | None) -> GroundTruthRow:
     images = record.get("images") or []
     image = images[0] if images else None
     if isinstance(image, dict):
         image = image.get("path")
     if not isinstance(image, str) or not image:
         raise InputError(f"{where}: row {record.get('image_id')!r} has no image path; re-run globe-data convert")
-    path = image if os.path.isabs(image) else str(base / image)
-    return GtRow(
+    path: str | None = image if os.path.isabs(image) else str(base / image)
+    problem = None
+    if image_root is not None:
+        try:
+            check_inside_root(image_root, path)
+        except ImageOutsideRoot as exc:
+            path, problem = None, f"{where}: {exc}"
+    return GroundTruthRow(
         image_id=str(record["image_id"]),
         image_path=path,
         country=record.get("country") or "",
         city=record.get("city") or "",
         lat=record.get("lat"),
         lon=record.get("lon"),
+        index=index,
+        problem=problem,
     )
 
 
-def iter_ground_truth(path: Path) -> Iterator[GtRow]:
-    """Every row of a globe-data JSONL, in file order."""
+def iter_ground_truth(path: Path, image_root: str | os.PathLike | None = None) -> Iterator[GroundTruthRow]:
+    """Every row of a globe-data JSONL, in file order; with ``image_root``, a row whose image is
+    outside it carries a ``problem`` and no ``image_path``."""
     base = path.parent
     for number, record in enumerate(iter_jsonl(path), 1):
         if "image_id" not in record:
             raise InputError(f"{path}:{number}: no image_id; is this a globe-data JSONL?")
-        yield _row(record, base, f"{path}:{number}")
+        yield _row(record, base, f"{path}:{number}", number - 1, image_root)
 
 
 def sample_indices(path: Path, n: int, seed: int) -> set[int]:
@@ -135,11 +137,12 @@ def sample_indices(path: Path, n: int, seed: int) -> set[int]:
     return set(reservoir)
 
 
-def select_rows(path: Path, *, sample: int | None = None, seed: int = 0, limit: int | None = None) -> Iterator[GtRow]:
+def select_rows(path: Path, *, sample: int | None = None, seed: int = 0, limit: int | None = None,
+                image_root: str | os.PathLike | None = None) -> Iterator[GroundTruthRow]:
     """The rows a run works on: an optional seeded sample, then the first ``limit``, in file order."""
     chosen = sample_indices(path, sample, seed) if sample is not None else None
     taken = 0
-    for index, row in enumerate(iter_ground_truth(path)):
+    for index, row in enumerate(iter_ground_truth(path, image_root)):
         if limit is not None and taken >= limit:
             return
         if chosen is not None and index not in chosen:

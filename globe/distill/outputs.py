@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from globe import runfiles
-from globe.data.convert import OUTPUT_KEYS
+from globe.catalog import JSONL_KEYS as OUTPUT_KEYS
 from globe.runfiles import AppendOnlyFile, RunLocked, atomic_write_lines, atomic_write_text, json_line, truncate_torn_tail
 
 SFT_FILE = "train.jsonl"

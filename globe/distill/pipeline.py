@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from globe.catalog import GroundTruthRow
 from globe.chat_client import (
     ChatClient,
     ChatResult,
@@ -36,7 +37,6 @@ from .filters import (
     AnswerVerdict,
     FilterSettings,
     FunnelResult,
-    GroundTruth,
     answers_agree,
     compare_places,
     funnel,
@@ -45,7 +45,6 @@ from .filters import (
     reward_model_labels,
     verifier_says,
 )
-from .inputs import GtRow
 from .teacher import TeacherAnswer, parse_teacher_answer
 
 
@@ -146,7 +145,7 @@ def _record(result: ChatResult) -> dict[str, Any]:
     }
 
 
-def data_row(row: GtRow, image_ref: str, reasoning: str, entities: Iterable[str], locatable: str) -> dict[str, Any]:
+def data_row(row: GroundTruthRow, image_ref: str, reasoning: str, entities: Iterable[str], locatable: str) -> dict[str, Any]:
     """A row in the layout ``globe-data convert`` writes (``globe.data.convert.OUTPUT_KEYS``)."""
     return {
         "image_id": row.image_id,
@@ -162,7 +161,7 @@ def data_row(row: GtRow, image_ref: str, reasoning: str, entities: Iterable[str]
     }
 
 
-def _entry(row: GtRow, outcome: str, stage: str | None, reason: str | None, **extra: Any) -> dict[str, Any]:
+def _entry(row: GroundTruthRow, outcome: str, stage: str | None, reason: str | None, **extra: Any) -> dict[str, Any]:
     entry = {
         "image_id": row.image_id,
         "outcome": outcome,
@@ -175,11 +174,10 @@ def _entry(row: GtRow, outcome: str, stage: str | None, reason: str | None, **ex
 
 
 def judge_row(
-    row: GtRow, answers: list[TeacherAnswer], settings: FilterSettings
+    row: GroundTruthRow, answers: list[TeacherAnswer], settings: FilterSettings
 ) -> tuple[list[AnswerVerdict], FunnelResult, list[dict[str, Any]]]:
     """Per-answer verdicts, the funnel result and the pairwise agreement records (pure, no I/O)."""
-    gt = GroundTruth(row.country, row.city, row.lat, row.lon)
-    verdicts = [judge_answer(answer, gt, settings) for answer in answers]
+    verdicts = [judge_answer(answer, row, settings) for answer in answers]
     agreement: dict[tuple[int, int], bool] = {}
     pairs: list[dict[str, Any]] = []
     for a in range(len(answers)):
@@ -204,7 +202,7 @@ def judge_row(
 class Distiller:
     """Holds the open clients; :meth:`process` turns one ground-truth row into a :class:`RowResult`."""
 
-    def __init__(self, config: PipelineConfig, image_ref: Callable[[GtRow], str]):
+    def __init__(self, config: PipelineConfig, image_ref: Callable[[GroundTruthRow], str]):
         config.check()
         self.config = config
         self.image_ref = image_ref
@@ -252,7 +250,7 @@ class Distiller:
                 f"{role} {client.base_url} serves {models}, not {client.model!r}: fix the =MODEL part of the flag"
             )
 
-    async def process(self, row: GtRow) -> RowResult:
+    async def process(self, row: GroundTruthRow) -> RowResult:
         """Never raises for a row's own problems: a bug becomes a ``failed`` row with the error."""
         try:
             return await self._process(row)
@@ -262,8 +260,10 @@ class Distiller:
             entry = _entry(row, "failed", "internal", "internal_error", error=f"{type(exc).__name__}: {exc}")
             return RowResult(entry, None, [])
 
-    async def _process(self, row: GtRow) -> RowResult:
+    async def _process(self, row: GroundTruthRow) -> RowResult:
         config, settings = self.config, self.config.filters
+        if row.image_path is None:
+            return RowResult(_entry(row, "dropped", "input", "image_outside_root", error=row.problem), None, [])
         try:
             image = await asyncio.to_thread(lambda: image_data_url(request_image(row.image_path)))  # bounded read
         except (OSError, ValueError) as exc:
@@ -348,7 +348,7 @@ class Distiller:
 
 async def run_rows(
     distiller: Distiller,
-    rows: Iterable[GtRow],
+    rows: Iterable[GroundTruthRow],
     commit: Callable[[RowResult], None],
     rows_in_flight: int,
 ) -> None:
@@ -362,7 +362,7 @@ async def run_rows(
     pending: set[asyncio.Task] = set()
     errors: list[BaseException] = []
 
-    async def one(row: GtRow) -> None:
+    async def one(row: GroundTruthRow) -> None:
         try:
             result = await distiller.process(row)
             commit(result)

@@ -33,14 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from globe.eval.data import (
-    DATASET_ALIASES,
-    DATASETS,
-    SWAP_CHOICES,
-    GroundTruthError,
-    dataset_paths,
-    load_ground_truth,
-)
+from globe.catalog import TEST_SETS, released_test_set
+from globe.eval.data import SWAP_CHOICES, GroundTruthError, load_ground_truth
 
 GEOCODERS = ("offline", "nominatim", "azure")
 logger = logging.getLogger("globe.eval")
@@ -72,7 +66,8 @@ def make_resolver(kind: str = "offline") -> Callable[[str | None, str | None], A
 
 
 def build_run_parser() -> argparse.ArgumentParser:
-    names = ", ".join(sorted(DATASETS))
+    names = ", ".join(sorted(entry.name for entry in TEST_SETS))
+    aliases = ", ".join(alias for entry in TEST_SETS for alias in entry.aliases)
     parser = argparse.ArgumentParser(
         prog="globe-eval",
         description="Evaluate a model served behind an OpenAI-compatible API (vLLM, swift deploy) on a geolocation "
@@ -83,7 +78,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "model", default=None, help="model name to request (default: the server's first model in /v1/models)")
     _add(parser, "api-key", default=None, help="API key (default: env GLOBE_API_KEY, then OPENAI_API_KEY; none for local servers)")
     source = parser.add_argument_group("ground truth (a dataset name, or --gt-file with --image-root)")
-    _add(source, "dataset", default=None, help=f"test set name: {names} (released aliases: {', '.join(DATASET_ALIASES)})")
+    _add(source, "dataset", default=None, help=f"test set name: {names} (released aliases: {aliases})")
     _add(source, "data-root", default=None, help="where named datasets live (default: env GLOBE_DATA_ROOT, then <repo>/data)")
     _add(source, "gt-file", default=None, help="ground-truth CSV (IMG_ID/id, LAT/latitude, LON/longitude, [country, city])")
     _add(source, "image-root", default=None, help="folder the CSV's image ids are relative to; paths outside it are refused")
@@ -169,7 +164,7 @@ def run_command(args: argparse.Namespace) -> int:
                 return 2
             gt_file, image_root = Path(args.gt_file), Path(args.image_root)
         elif args.dataset:
-            gt_file, image_root = dataset_paths(args.dataset, args.data_root)
+            gt_file, image_root = released_test_set(args.dataset, args.data_root)
             if args.image_root:
                 image_root = Path(args.image_root)
         else:

@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from globe.catalog import GroundTruthRow
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
+from globe.data.image_paths import resolve_image_path
 from globe.data.images import ImageError, request_image
-from globe.eval.data import GroundTruth, GroundTruthRow, resolve_image_path
+from globe.eval.data import GroundTruthFile
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
 
@@ -204,7 +206,7 @@ async def evaluate_row(
         record.update(status="bad_row", error=row.problem)
         return record
     try:
-        path = resolve_image_path(image_root, row.image or "")
+        path = resolve_image_path(image_root, row.image_id or "")
     except PermissionError as exc:
         record.update(status="outside_image_root", error=str(exc))
         return record
@@ -245,7 +247,7 @@ def _progress(total: int, enabled: bool):
 
 
 async def run_eval_async(
-    gt: GroundTruth,
+    gt: GroundTruthFile,
     output: Path,
     client: ChatClient,
     settings: EvalSettings,
@@ -303,7 +305,7 @@ async def run_eval_async(
 
 
 async def run_eval_with_server(
-    gt: GroundTruth,
+    gt: GroundTruthFile,
     output: Path,
     url: str,
     settings: EvalSettings,
@@ -331,7 +333,7 @@ async def run_eval_with_server(
     return stats, chosen
 
 
-def results_for_ground_truth(gt: GroundTruth, output: Path) -> list[dict[str, Any]]:
+def results_for_ground_truth(gt: GroundTruthFile, output: Path) -> list[dict[str, Any]]:
     """One row per ground-truth row, in order: its result in ``output``, else a ``missing_result`` row.
 
     So a summary's ``n`` is always the ground truth's row count. A row the CSV lacks (a run stopped

@@ -84,7 +84,8 @@ def scored_rows(
     """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
     from globe.answers import parse_answer
     from globe.eval.metrics import PRED_LEVELS, prediction_level
-    from globe.geo import country_name, distance_km
+    from globe.geo import distance_km
+    from globe.geo.countries import expand_country_code
 
     if resolver is None:
         from globe.geo import resolve as resolver
@@ -104,8 +105,7 @@ def scored_rows(
         status = _text(row.get("status"))
         gt_lat, gt_lon = _float(row.get(lat_column)), _float(row.get(lon_column))
         country = _text(row.get(country_column)) if country_column else None
-        if country and len(country) == 2 and country.isupper():
-            country = country_name(country) or country
+        country = expand_country_code(country) if country else None
         scored: dict[str, Any] = {
             "gt_index": row.get("gt_index"),
             "gt_lat": gt_lat, "gt_lon": gt_lon,

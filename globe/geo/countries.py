@@ -295,6 +295,18 @@ def country_name(code: object) -> str | None:
     return country_index()["display"].get(code.strip().upper())
 
 
+def expand_country_code(text: str) -> str:
+    """An ISO alpha-2 code in capitals ("FI", OSV-5M's spelling) as its canonical name ("Finland").
+
+    Any other text, and a capitalised pair that is no country code, comes back unchanged, so
+    ground truth compares names with names whichever way a file spells its countries.
+    """
+    stripped = text.strip()
+    if len(stripped) == 2 and stripped.isalpha() and stripped.isupper():
+        return country_name(stripped) or text
+    return text
+
+
 def continent_of(country: object) -> str | None:
     """GeoNames continent code (AF AN AS EU NA OC SA) of an ISO code or country name, else None."""
     if not isinstance(country, str):

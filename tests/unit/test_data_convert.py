@@ -363,13 +363,19 @@ def test_a_stray_quote_is_one_malformed_row_and_reading_goes_on(tmp_path: Path) 
     jpeg(images / "a.jpg")
     jpeg(images / "c.jpg", 1)
     csv_path = tmp_path / "x.csv"
-    # A misplaced quote joins lines 3-4 into one ragged record; line 5 reads normally again.
+    # A misplaced quote would join lines 3-4 into one ragged record: each of the two broken lines is
+    # reported on its own, and line 5 reads normally again.
     csv_path.write_text('IMG_ID,LAT,LON,city,country\na.jpg,1.0,2.0,C,Kenya\nb.jpg,3.0,"4.0,D\n'
                         'Ghana",Togo\nc.jpg,7.0,8.0,F,Mali\n')
     report = validate(csv_path, quiet(image_root=images))
     assert report.kept == 2
-    assert dict(report.dropped) == {"malformed_row": 1}
-    assert report.examples["malformed_row"] == ["line 4: 4 fields, the header has 5"]
+    assert report.rows_read == 4
+    assert dict(report.dropped) == {"malformed_row": 2}
+    assert report.examples["malformed_row"] == [
+        "line 3: a quote opened on this line closes only on line 4, making a record of 4 fields (the header has 5);"
+        " fix the quoting of this line",
+        "line 4: 2 fields, the header has 5",
+    ]
 
 
 def test_missing_files_and_wrong_layouts_fail_before_any_work(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from globe.catalog import GroundTruthRow as GroundTruth
 from globe.distill.filters import (
     AnswerVerdict,
     FilterSettings,
     FunnelResult,
-    GroundTruth,
     PlaceComparison,
     compare_places,
     funnel,

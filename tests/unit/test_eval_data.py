@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
-from globe.eval.data import (
-    GroundTruthError,
-    dataset_paths,
-    load_ground_truth,
-    resolve_image_path,
-    reverse_geocoded_names,
-)
+from globe.catalog import released_test_set as dataset_paths
+from globe.data.image_paths import resolve_image_path
+from globe.eval.data import GroundTruthError, load_ground_truth, reverse_geocoded_names
 from globe.eval.score import columns_by_alias, scored_rows
 
 
@@ -26,7 +20,7 @@ def test_im2gps3k_spelling_gets_city_and_country_by_reverse_geocoding(tmp_path):
                                   "IMG_ID,AUTHOR,LAT,LON,S3_Label\n"
                                   "1_paris.jpg,alice,48.8534,2.3488,1\n"
                                   "2_tokyo.jpg,bob,35.6895,139.6917,2\n"), tmp_path)
-    assert [(row.image, row.lat, row.lon, row.country, row.city) for row in gt.rows] == [
+    assert [(row.image_id, row.lat, row.lon, row.country, row.city) for row in gt.rows] == [
         ("1_paris.jpg", 48.8534, 2.3488, "France", "Paris"),
         ("2_tokyo.jpg", 35.6895, 139.6917, "Japan", "Tokyo"),
     ]
@@ -39,7 +33,7 @@ def test_osv5m_spelling_expands_country_codes(tmp_path):
                                   "id,latitude,longitude,country,region,sub-region,city\n"
                                   "123,43.2965,5.3698,FR,PACA,Bouches-du-Rhone,Marseille\n"), tmp_path)
     row = gt.rows[0]
-    assert (row.image, row.country, row.city, row.problem) == ("123", "France", "Marseille", None)
+    assert (row.image_id, row.country, row.city, row.problem) == ("123", "France", "Marseille", None)
     assert gt.n_reverse_geocoded == 0
 
 
@@ -81,7 +75,7 @@ def test_unclosed_quote_becomes_a_bad_row(tmp_path):
 def test_limit_keeps_the_first_rows(tmp_path):
     gt = load_ground_truth(_write(tmp_path / "gt.csv", "id,lat,lon,country,city\n" +
                                   "".join(f"{i},1,1,Ghana,Accra\n" for i in range(5))), tmp_path, limit=2)
-    assert [row.image for row in gt.rows] == ["0", "1"]
+    assert [row.image_id for row in gt.rows] == ["0", "1"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -141,7 +135,7 @@ def test_columns_are_found_by_the_data_clis_aliases(tmp_path, header, expected):
     gt = load_ground_truth(_write(tmp_path / "gt.csv", header + "\nx.jpg,41.9,12.5,Italy,Rome\n"), tmp_path)
     assert {key: gt.column_map[key] for key in expected} == expected
     row = gt.rows[0]
-    assert (row.image, row.lat, row.lon, row.country, row.city, row.problem) == ("x.jpg", 41.9, 12.5, "Italy", "Rome", None)
+    assert (row.image_id, row.lat, row.lon, row.country, row.city, row.problem) == ("x.jpg", 41.9, 12.5, "Italy", "Rome", None)
 
 
 def test_rescoring_finds_prefixed_columns_by_the_same_aliases():
@@ -152,20 +146,17 @@ def test_rescoring_finds_prefixed_columns_by_the_same_aliases():
     assert columns_by_alias(columns) == {"id": "IMG_ID", "lat": "LAT", "lon": "LON"}
 
 
-def test_reverse_geocoded_names_spell_countries_and_keep_only_city_level_places():
-    places = [SimpleNamespace(name="Lyon", country_code="FR", level="city"),
-              SimpleNamespace(name="Greenland", country_code="GL", level="country"),
-              None]
+def test_reverse_geocoded_names_turn_missing_labels_into_none():
     asked: list[tuple[list[float], list[float]]] = []
 
-    def fake_reverse(lats, lons):
+    def fake_labels(lats, lons):
         asked.append((lats, lons))
-        return places
+        return [("France", "Lyon"), ("Greenland", ""), None]
 
-    names = reverse_geocoded_names([45.76, 72.0, 0.0], [4.84, -40.0, -160.0], fake_reverse)
+    names = reverse_geocoded_names([45.76, 72.0, 0.0], [4.84, -40.0, -160.0], fake_labels)
     assert names == [("France", "Lyon"), ("Greenland", None), (None, None)]
     assert asked == [([45.76, 72.0, 0.0], [4.84, -40.0, -160.0])]
-    assert reverse_geocoded_names([], [], fake_reverse) == [] and len(asked) == 1  # nothing to look up: no call
+    assert reverse_geocoded_names([], [], fake_labels) == [] and len(asked) == 1  # nothing to look up: no call
 
 
 def test_ground_truth_and_rescoring_fill_missing_places_alike(tmp_path):

@@ -1,0 +1,91 @@
+"""An image id from a ground-truth file -> the image file, never outside the image root.
+
+The one resolver of every tool that reads images by id (``globe-eval``, ``globe-data
+convert``/``validate``, and so ``globe-distill``, which converts its ground truth first). A
+ground-truth CSV may come from anywhere, and its images are sent to remote servers, so an id
+must not name a file outside the image root:
+
+- the id and **every file name derived from it** (a bare id gets ``.jpg``; MP16's ``7e_c3_1.jpg``
+  is also tried as ``7e/c3/1.jpg`` and back, see :func:`globe.data.layouts.mp16_image_names`)
+  are checked after the transformation, so ``.._.._secret.jpg`` cannot become ``../../secret.jpg``;
+- absolute ids (``/etc/passwd``, ``C:\\x``) and ``..`` escapes are refused;
+- a file that exists is followed through its symlinks, and its real path must stay inside the
+  root's real path (a link ``images/x.jpg -> /etc/passwd`` is refused; a root that is itself a
+  link is fine).
+
+A refused id raises :class:`ImageOutsideRoot` (a ``PermissionError``), which the tools record
+per row (``status="outside_image_root"``, or a ``outside_image_root`` drop).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from .layouts import mp16_image_names
+
+ImageNames = Callable[[str], list[str]]
+
+
+class ImageOutsideRoot(PermissionError):
+    """An image id that names, or leads to, a file outside the image root."""
+
+
+def _escapes(name: str) -> bool:
+    return (name.startswith("/") or (len(name) > 1 and name[1] == ":") or name in (".", "..")
+            or name.startswith("../"))
+
+
+def confined_names(image_id: str, names: ImageNames = mp16_image_names) -> list[str]:
+    """The relative file names ``image_id`` may be stored under, most literal first, each checked
+    to stay inside the root; raise :class:`ImageOutsideRoot` if the id or any of them leaves it."""
+    reference = image_id.strip().replace("\\", "/")
+    normalised = posixpath.normpath(reference) if reference else reference
+    if not reference or _escapes(reference) or _escapes(normalised):
+        raise ImageOutsideRoot(f"image id {image_id!r} is empty, absolute or leaves the image root; "
+                               "ids must be paths relative to the image root")
+    out: list[str] = []
+    for name in names(normalised):
+        candidate = posixpath.normpath(name.replace("\\", "/"))
+        if _escapes(candidate):
+            raise ImageOutsideRoot(f"image id {image_id!r} leaves the image root once read as {name!r}")
+        out.append(candidate)
+    return list(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    return os.path.realpath(root)
+
+
+def check_inside_root(root: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Raise :class:`ImageOutsideRoot` unless ``path``, its symlinks followed, lies inside ``root``'s real path."""
+    real, real_root = os.path.realpath(path), _real_root(os.path.abspath(root))
+    if os.path.commonpath([real, real_root]) != real_root:
+        raise ImageOutsideRoot(f"image {os.fspath(path)!r} is (or links to) {real}, outside the image root {root}")
+
+
+def find_image_file(root: str, names: list[str]) -> str | None:
+    """The first of ``names`` (from :func:`confined_names`) that is a file under ``root``, or None.
+
+    Raises :class:`ImageOutsideRoot` when that file is a link (or lies below a linked folder)
+    whose real path is outside the root's real path.
+    """
+    for name in names:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            check_inside_root(root, path)
+            return name
+    return None
+
+
+def resolve_image_path(image_root: str | os.PathLike, image_id: str, names: ImageNames = mp16_image_names) -> Path:
+    """The image file for ``image_id``, confined to ``image_root`` (see the module docstring).
+
+    Returns the first existing candidate, else the most literal one (the caller reports it missing).
+    """
+    candidates = confined_names(image_id, names)
+    found = find_image_file(str(image_root), candidates)
+    return Path(image_root) / (found if found is not None else candidates[0])
