@@ -80,11 +80,7 @@ class _Lines:
         if self._back:
             item = self._back.pop()
         else:
-            try:
-                line = self._text.readline()
-            except UnicodeDecodeError as exc:
-                raise CsvEncodingError(f"line {self._number + 1} is not UTF-8 text ({exc.reason}); "
-                                       "re-save the file as UTF-8") from None
+            line = self._text.readline()
             if not line:
                 self.exhausted = True
                 raise StopIteration
@@ -135,13 +131,13 @@ def records(text: Any) -> Iterator[CsvRecord]:
         first, last = taken[0][0], taken[-1][0]
         runaway = lines.exhausted or (len(taken) > 1 and width is not None and len(fields) != width)
         if runaway and '"' in taken[0][1]:
-            lines.push_back(taken[1:])
-            reader = csv.reader(lines)
             if lines.exhausted:
                 error = "a quote opened on this line is never closed (it runs to the end of the file)"
             else:
                 error = (f"a quote opened on this line closes only on line {last}, making a record of "
                          f"{len(fields)} fields (the header has {width})")
+            lines.push_back(taken[1:])
+            reader = csv.reader(lines)
             yield CsvRecord(first, None, error + "; fix the quoting of this line")
             continue
         if not fields or all(not value.strip() for value in fields):
@@ -162,8 +158,21 @@ def open_csv(path: Path, errors: str = "replace") -> Iterator[tuple[Iterator[Csv
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding="utf-8-sig", errors=errors, newline="")
     try:
         yield records(text), counter
+    except UnicodeDecodeError as exc:  # only with errors="strict"; the text is decoded in blocks, so find the line
+        raise CsvEncodingError(f"line {_first_undecodable_line(path)} is not UTF-8 text ({exc.reason}); "
+                               "re-save the file as UTF-8") from None
     finally:
         text.close()
+
+
+def _first_undecodable_line(path: Path) -> int:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def read_header(csv_path: Path) -> list[str]:

@@ -63,6 +63,13 @@ def test_every_name_is_registered_at_its_standard_file(registry, data_root: Path
         assert meta.dataset_path == str(data_root.resolve() / files[name])
 
 
+def test_the_released_names_load_the_same_rows(registry, data_root: Path) -> None:
+    assert swift_dataset.DATASET_MAPPING["geo_loc_rm_20w"].dataset_path == str(data_root.resolve() / "mp16-reason-rm.jsonl")
+    assert load("geo_loc_rm_20w").to_list() == load("mp16-reason-rm").to_list()
+    assert load("img2gps3k")["image_id"] == load("im2gps3k")["image_id"]
+    assert len(load("osv-test-mini-3k")) == 5
+
+
 def test_grpo_rows_keep_every_column_the_rewards_read(registry, data_root: Path) -> None:
     rows = load("mp16-reason-train")
     assert len(rows) == 28
