@@ -10,7 +10,8 @@ Cases, all on the same generated files:
 * **baseline**: pandas ``read_csv`` of the whole file plus one ``json.dumps`` per row, no checks
   (the in-memory way to do it: its memory grows with the file);
 * **convert, no image checks** on 1/4 of the rows and on all rows (memory must not follow rows);
-* **convert, exists**: every row's image file looked up (100,000 symlinks to 8 tiny JPEGs);
+* **convert, exists**: every row's image file looked up (100,000 symlinks to 8 tiny JPEGs inside the
+  image root: a link out of the root is refused);
 * **convert, decode** on a subset: every image opened, verified and decoded.
 
     python bench/data.py                  # 100,000 rows, decode subset 5,000 (~1 min)
@@ -134,7 +135,7 @@ def main() -> None:
                     break
                 dst.write(line)
         images = tmp_dir / "images"
-        link_images(images, ids, make_images(tmp_dir / "base"))
+        link_images(images, ids, make_images(images / "_base"))  # links must stay inside the image root
         setup_s = time.perf_counter() - t0
         size_mb = csv_path.stat().st_size / 1e6
         print(f"setup: {args.rows:,}-row CSV ({size_mb:.1f} MB) and {len(ids):,} image symlinks in {setup_s:.1f} s; "
