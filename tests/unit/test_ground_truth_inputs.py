@@ -30,6 +30,15 @@ def options(**kwargs) -> ConvertOptions:
     return ConvertOptions(progress=False, workers=1, **kwargs)
 
 
+def evaluate(gt_file: Path, images: Path, answers: dict[str, str], output: Path) -> tuple[dict, int]:
+    """globe-eval against a scripted server: the run's summary and how many requests reached the server."""
+    with FakeOpenAIServer(answers=answers) as server:
+        assert eval_main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images),
+                          "--output", str(output), "--quiet", "--no-plots"]) == 0
+        requests = len(server.requests)
+    return json.loads(output.with_suffix(".json").read_text()), requests
+
+
 # --------------------------------------------------------------- one bad cell never hides the rest
 
 
@@ -89,12 +98,8 @@ def test_eval_summary_counts_every_row_of_a_file_with_an_unclosed_quote(tmp_path
     lines = gt_file.read_text().splitlines()
     lines[5] = '4.jpg,48.85341,2.3488,"France,Paris'  # data row 5
     gt_file.write_text("\n".join(lines) + "\n")
-    output = tmp_path / "out.csv"
-    with FakeOpenAIServer(answers=answers) as server:
-        assert eval_main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images),
-                          "--output", str(output), "--quiet", "--no-plots"]) == 0
-        assert len(server.requests) == 199
-    summary = json.loads(output.with_suffix(".json").read_text())
+    summary, requests = evaluate(gt_file, images, answers, tmp_path / "out.csv")
+    assert requests == 199
     assert (summary["n"], summary["n_failed"]) == (200, 1)
     assert summary["status_counts"] == {"ok": 199, "bad_row": 1}
 
@@ -138,12 +143,8 @@ def test_eval_never_sends_an_image_from_outside_the_root(tmp_path):
     (images / "link.jpg").symlink_to(tmp_path / "a" / "secret.jpg")
     with open(gt_file, "a", encoding="utf-8") as handle:
         handle.write(".._.._secret.jpg,48.85341,2.3488,France,Paris\nlink.jpg,48.85341,2.3488,France,Paris\n")
-    output = tmp_path / "out.csv"
-    with FakeOpenAIServer(answers=answers) as server:
-        assert eval_main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images),
-                          "--output", str(output), "--quiet", "--no-plots"]) == 0
-        assert len(server.requests) == 1
-    summary = json.loads(output.with_suffix(".json").read_text())
+    summary, requests = evaluate(gt_file, images, answers, tmp_path / "out.csv")
+    assert requests == 1
     assert summary["status_counts"] == {"ok": 1, "outside_image_root": 2}
 
 
