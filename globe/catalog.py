@@ -24,7 +24,7 @@ from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
 MP16_REASON_HUB_ID = "globe-project/MP16-Reason"
-TASKS = ("grpo", "sft", "rm", "eval")
+TASKS = ("grpo", "sft", "rm", "eval")  # how globe.data.swift_rows shapes a name's rows
 
 #: The keys of every row ``globe-data convert`` writes and the registered datasets read, in order.
 JSONL_KEYS = ("image_id", "images", "country", "city", "lat", "lon", "solution", "entities", "reasoning", "locatable")

@@ -31,11 +31,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from globe.catalog import JSONL_KEYS
+from globe.catalog import JSONL_KEYS, GroundTruthRow
 from globe.runfiles import (
     AppendOnlyFile,
     atomic_write_text,
@@ -97,17 +97,13 @@ class ConvertOptions:
 
 
 @dataclass
-class _Candidate:
-    line: int
-    image_id: str
-    lat: float | None
-    lon: float | None
-    country: str
-    city: str
-    row: list[str]
+class _Candidate(GroundTruthRow):
+    """A ground-truth row on its way through the checks (``image_path``: the file name under the image root)."""
+
+    line: int = 0
+    row: list[str] = field(default_factory=list)
     key: str = ""
     geocode: bool = False
-    image: str | None = None  # file name under the image root
 
     @property
     def where(self) -> str:
@@ -234,7 +230,8 @@ class Converter:
         key = image_id
         if self.options.dedupe_by == "id+reasoning":
             key = row_key(image_id, cell_text(columns.get(row, "reasoning")))
-        return _Candidate(line, image_id, lat, lon, country, city, row, key, geocode)
+        return _Candidate(country=country, city=city, lat=lat, lon=lon, image_id=image_id, line=line, row=row,
+                          key=key, geocode=geocode)
 
     def _dedupe(self, candidates: list[_Candidate]) -> list[_Candidate]:
         keys = digests(c.key for c in candidates)
@@ -260,14 +257,14 @@ class Converter:
         try:
             names = confined_names(candidate.image_id, layout.image_names)
             if mode == "none":
-                candidate.image = names[0]
+                candidate.image_path = names[0]
                 return None
             name = find_image_file(self.root_str, names)
         except ImageOutsideRoot as exc:
             return "outside_image_root", str(exc)
         if name is None:
             return "missing_image", f"none of [{', '.join(names)}] under {self.root_str}"
-        candidate.image = name
+        candidate.image_path = name
         return image_problem(os.path.join(self.root_str, name), mode)
 
     def _check_images(self, candidates: list[_Candidate], layout: Layout,
@@ -339,7 +336,7 @@ class Converter:
                 report.warn("locatable_unparsed", candidate.where, repr(raw))
         return {
             "image_id": candidate.image_id,
-            "images": [self.image_prefix + candidate.image] if candidate.image is not None else [],
+            "images": [self.image_prefix + candidate.image_path] if candidate.image_path is not None else [],
             "country": country,
             "city": city,
             "lat": candidate.lat,

@@ -23,6 +23,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from globe.catalog import TASKS
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT, format_answer, geo_prompt
 
 from .fields import (
@@ -36,7 +37,6 @@ from .fields import (
 )
 from .layouts import mp16_image_names
 
-TASKS = ("grpo", "sft", "rm", "eval")
 IMAGE_TAG = "<image>"
 
 _ID_KEYS = ("image_id", "IMG_ID", "img_id", "id")
