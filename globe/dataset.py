@@ -9,8 +9,8 @@ The names, their aliases (the released code's ``geo_loc_rm_20w``, ``img2gps3k``,
 this module registers each name and each alias with ms-swift.
 
 ``GLOBE_DATA_ROOT`` defaults to ``<repo>/data`` (:func:`globe.catalog.data_root`). The files are
-what ``globe-data convert`` writes (relative image paths resolve against the file's folder). A released CSV/JSONL can be named directly too; rows that
-carry only an id find their image under ``<VAR>_IMAGES`` (e.g. ``GLOBE_MP16_TRAIN_IMAGES``),
+what ``globe-data convert`` writes (relative image paths resolve against the file's folder). A
+released CSV/JSONL can be named directly too; rows that carry only an id find their image under ``<VAR>_IMAGES`` (e.g. ``GLOBE_MP16_TRAIN_IMAGES``),
 else in the released folder beside the file (``train_images/``, ``eval_images/``,
 ``im2gps3ktest/``, ``osv-test-mini-3k/``), and rows whose image is missing are dropped. The two
 MP16-Reason train names also carry the hub id ``globe-project/MP16-Reason``
