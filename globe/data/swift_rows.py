@@ -35,7 +35,7 @@ from .fields import (
     parse_solution,
     parse_yes_no,
 )
-from .layouts import mp16_image_names
+from .image_paths import ImageOutsideRoot, confined_names, find_image_file
 
 IMAGE_TAG = "<image>"
 
@@ -70,7 +70,8 @@ def image_refs(row: Mapping[str, Any], base_dir: str | None = None, image_dir: s
     """The row's images as ms-swift accepts them (absolute paths or ``{"bytes", "path"}``), or None.
 
     Relative paths resolve against ``base_dir`` (the JSONL's folder), then ``image_dir``. A row
-    with only an id looks for the MP16 file names of that id under ``image_dir``.
+    with only an id looks for the MP16 file names of that id under ``image_dir``, confined to it
+    (:mod:`globe.data.image_paths`: an id leaving the folder drops the row).
     """
     images = row.get("images")
     if images is None:
@@ -96,11 +97,11 @@ def image_refs(row: Mapping[str, Any], base_dir: str | None = None, image_dir: s
     folder = image_dir or (os.path.join(base_dir, "images") if base_dir else None)
     if image_id is None or folder is None:
         return None
-    for name in mp16_image_names(str(image_id).strip()):
-        candidate = os.path.join(folder, name)
-        if os.path.exists(candidate):
-            return [os.path.abspath(candidate)]
-    return None
+    try:
+        found = find_image_file(folder, confined_names(str(image_id)))
+    except ImageOutsideRoot:
+        return None
+    return [os.path.abspath(os.path.join(folder, found))] if found is not None else None
 
 
 def location(row: Mapping[str, Any]) -> tuple[str, str]:

@@ -87,6 +87,16 @@ def test_a_released_row_is_read_directly(folder: Path) -> None:
     assert row["messages"][1]["content"].startswith("<think>Arches of travertine.</think><answer>country: Italy")
 
 
+@pytest.mark.parametrize("image_id", ["../secret.jpg", ".._sub_secret.jpg", "link.jpg", str(Path("/") / "etc" / "x.jpg")])
+def test_a_released_id_never_reaches_outside_the_image_folder(folder: Path, image_id: str) -> None:
+    (folder / "sub").mkdir()
+    for secret in (folder / "secret.jpg", folder / "sub" / "secret.jpg"):  # what the ids would name
+        Image.new("RGB", (8, 8)).save(secret, format="JPEG")
+    (folder / "train_images" / "link.jpg").symlink_to(folder / "secret.jpg")
+    released = {"IMG_ID": image_id, "solution": "<country>Italy</country><city>Rome</city>"}
+    assert to_swift_row(released, "grpo", base_dir=str(folder), image_dir=str(folder / "train_images")) is None
+
+
 def test_image_bytes_pass_through_untouched() -> None:
     image = {"bytes": b"\xff\xd8fake", "path": "x.jpg"}
     row = to_swift_row({"images": [image], "solution": "Peru\tLima"}, "grpo")
