@@ -145,7 +145,8 @@ def _record(result: ChatResult) -> dict[str, Any]:
     }
 
 
-def data_row(row: GroundTruthRow, image_ref: str, reasoning: str, entities: Iterable[str], locatable: str) -> dict[str, Any]:
+def data_row(row: GroundTruthRow, image_ref: str, reasoning: str, entities: Iterable[str],
+             locatable: str) -> dict[str, Any]:
     """A row in the layout ``globe-data convert`` writes (``globe.catalog.JSONL_KEYS``)."""
     return {
         "image_id": row.image_id,
