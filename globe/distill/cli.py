@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     io = parser.add_argument_group("input and output")
     io.add_argument("--gt-file", required=True, help="ground-truth CSV in any layout globe-data reads, or a globe-data JSONL")
     io.add_argument("--layout", default="auto", choices=LAYOUTS, help="layout of --gt-file (auto: from its header)")
-    io.add_argument("--image-root", default=None, help="folder holding the images the ids name (default: the CSV's folder); "
+    io.add_argument("--image-root", default=None,
+                    help="folder holding the images the ids name (default: the CSV's folder); "
                          "a .jsonl ground truth's image paths must then lie inside it")
     io.add_argument("--image-check", default="decode", choices=("decode", "exists", "none"),
                     help="how ground-truth images are checked before any request")
