@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 import pytest
 
-from globe.catalog import released_test_set as dataset_paths
+from globe.catalog import released_test_set
 from globe.data.image_paths import resolve_image_path
 from globe.eval.data import GroundTruthError, load_ground_truth, reverse_geocoded_names
 from globe.eval.score import columns_by_alias, scored_rows
@@ -115,12 +115,12 @@ def test_image_path_resolution_inside_the_root(tmp_path):
 
 def test_dataset_names_and_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("GLOBE_DATA_ROOT", str(tmp_path))
-    assert dataset_paths("im2gps3k") == (tmp_path / "img2gps3k_gt.csv", tmp_path / "im2gps3ktest")
-    assert dataset_paths("img2gps3k") == dataset_paths("im2gps3k")  # the released name
-    assert dataset_paths("mp16-reason-test-12k", "/d") == (Path("/d/mp16-reason-test-12k.csv"), Path("/d/eval_images"))
-    assert dataset_paths("osv5m-test-mini-3k")[0] == tmp_path / "test_mini.csv"
+    assert released_test_set("im2gps3k") == (tmp_path / "img2gps3k_gt.csv", tmp_path / "im2gps3ktest")
+    assert released_test_set("img2gps3k") == released_test_set("im2gps3k")  # the released name
+    assert released_test_set("mp16-reason-test-12k", "/d") == (Path("/d/mp16-reason-test-12k.csv"), Path("/d/eval_images"))
+    assert released_test_set("osv5m-test-mini-3k")[0] == tmp_path / "test_mini.csv"
     with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps3k"):
-        dataset_paths("nope")
+        released_test_set("nope")
 
 
 # ----------------------------------------------------------------- column knowledge shared with globe-data
