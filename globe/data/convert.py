@@ -436,5 +436,5 @@ def validate(csv_path: str | os.PathLike, options: ConvertOptions | None = None,
     return Converter(csv_path, None, options or ConvertOptions(), geo).run()
 
 
-__all__ = ["ConvertOptions", "Converter", "convert", "validate", "detect_swap", "existing_ids", "read_jsonl",
+__all__ = ["ConvertOptions", "Converter", "convert", "validate", "existing_ids", "read_jsonl",
            "OUTPUT_KEYS"]
