@@ -7,14 +7,19 @@ Python: no ms-swift, torch or network client.
 
 name (released aliases)                      variable             converted file                task  released CSV / images
 ``mp16-reason-train``                        GLOBE_MP16_TRAIN     mp16-reason-train.jsonl       grpo  - / train_images
-``mp16-reason-sft``                          GLOBE_MP16_SFT       mp16-reason-train.jsonl       sft   - / train_images
-``mp16-reason-rm`` (``geo_loc_rm_20w``)      GLOBE_MP16_RM        mp16-reason-rm.jsonl          rm    - / train_images
+``mp16-reason-sft`` (``data/mp16-reason-train``)  GLOBE_MP16_SFT  mp16-reason-train.jsonl     sft   - / train_images
+``mp16-reason-rm`` (``geo_loc_rm_20w``,      GLOBE_MP16_RM        mp16-reason-rm.jsonl          rm    - / train_images
+``data/geo_loc_rm_20w``)
 ``mp16-reason-test-12k``                     GLOBE_MP16_TEST      mp16-reason-test-12k.jsonl    eval  mp16-reason-test-12k.csv / eval_images
 ``im2gps3k`` (``img2gps3k``)                 GLOBE_IM2GPS3K       im2gps3k.jsonl                eval  img2gps3k_gt.csv / im2gps3ktest
 ``osv5m-test-mini-3k`` (``osv-test-mini-3k``) GLOBE_OSV5M_MINI    osv5m-test-mini-3k.jsonl      eval  test_mini.csv / osv-test-mini-3k
 
-The aliases are the released code's names (its ``eval.py`` and ``train_rm.sh``), so released
-command lines find the same data. ``GLOBE_MP16_SFT`` falls back to ``GLOBE_MP16_TRAIN``.
+The aliases are the released code's names, so released command lines find the same data: its
+``eval.py`` names ``img2gps3k`` and ``osv-test-mini-3k``; its ``train_rm.sh`` passes
+``--dataset data/geo_loc_rm_20w``, and its SFT and GRPO scripts both pass ``--dataset
+data/mp16-reason-train``, which is registered as the SFT rows (GRPO drops their assistant turn,
+as the released 3.x registration of that one name relied on). ``GLOBE_MP16_SFT`` falls back to
+``GLOBE_MP16_TRAIN``.
 """
 from __future__ import annotations
 
@@ -52,9 +57,10 @@ DATASETS: tuple[DatasetEntry, ...] = (
                  hub_id=MP16_REASON_HUB_ID),
     DatasetEntry("mp16-reason-sft", "sft", ("GLOBE_MP16_SFT", "GLOBE_MP16_TRAIN"), "mp16-reason-train.jsonl",
                  "train_images", "MP16-Reason train, SFT rows: <think>reasoning</think><answer>...</answer>",
-                 hub_id=MP16_REASON_HUB_ID),
+                 aliases=("data/mp16-reason-train",), hub_id=MP16_REASON_HUB_ID),
     DatasetEntry("mp16-reason-rm", "rm", ("GLOBE_MP16_RM",), "mp16-reason-rm.jsonl", "train_images",
-                 "locatability reward-model rows: image + reasoning -> yes/no", aliases=("geo_loc_rm_20w",)),
+                 "locatability reward-model rows: image + reasoning -> yes/no",
+                 aliases=("geo_loc_rm_20w", "data/geo_loc_rm_20w")),
     DatasetEntry("mp16-reason-test-12k", "eval", ("GLOBE_MP16_TEST",), "mp16-reason-test-12k.jsonl", "eval_images",
                  "MP16-Reason-Test (12k): prompt + ground truth", released_csv="mp16-reason-test-12k.csv",
                  split="test"),

@@ -5,8 +5,9 @@ dataset: ``swift rlhf --rlhf_type grpo --dataset mp16-reason-train ...``,
 ``swift sft --dataset mp16-reason-sft ...``.
 
 The names, their aliases (the released code's ``geo_loc_rm_20w``, ``img2gps3k``,
-``osv-test-mini-3k``), environment variables and files are listed once, in :mod:`globe.catalog`;
-this module registers each name and each alias with ms-swift.
+``osv-test-mini-3k``, and the released scripts' ``--dataset data/geo_loc_rm_20w`` and
+``--dataset data/mp16-reason-train``), environment variables and files are listed once, in
+:mod:`globe.catalog`; this module registers each name and each alias with ms-swift.
 
 ``GLOBE_DATA_ROOT`` defaults to ``<repo>/data`` (:func:`globe.catalog.data_root`). The files are
 what ``globe-data convert`` writes (relative image paths resolve against the file's folder). A

@@ -9,7 +9,9 @@ from globe import catalog
 
 
 def test_the_released_names_are_aliases_of_ours():
-    assert catalog.find_dataset("geo_loc_rm_20w").name == "mp16-reason-rm"  # released train_rm.sh
+    assert catalog.find_dataset("geo_loc_rm_20w").name == "mp16-reason-rm"  # released dataset.py
+    assert catalog.find_dataset("data/geo_loc_rm_20w").name == "mp16-reason-rm"  # released train_rm.sh
+    assert catalog.find_dataset("data/mp16-reason-train").name == "mp16-reason-sft"  # released SFT and GRPO scripts
     assert catalog.find_dataset("img2gps3k").name == "im2gps3k"  # released eval.py
     assert catalog.find_dataset("osv-test-mini-3k").name == "osv5m-test-mini-3k"
     assert catalog.find_dataset("mp16-reason-train").task == "grpo"
@@ -17,7 +19,7 @@ def test_the_released_names_are_aliases_of_ours():
 
 def test_every_name_and_alias_is_unique():
     names = [name for entry in catalog.DATASETS for name in (entry.name, *entry.aliases)]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 11
 
 
 def test_unknown_names_list_the_known_ones():

@@ -66,6 +66,8 @@ def test_every_name_is_registered_at_its_standard_file(registry, data_root: Path
 def test_the_released_names_load_the_same_rows(registry, data_root: Path) -> None:
     assert swift_dataset.DATASET_MAPPING["geo_loc_rm_20w"].dataset_path == str(data_root.resolve() / "mp16-reason-rm.jsonl")
     assert load("geo_loc_rm_20w").to_list() == load("mp16-reason-rm").to_list()
+    assert load("data/geo_loc_rm_20w").to_list() == load("mp16-reason-rm").to_list()  # train_rm.sh's spelling
+    assert load("data/mp16-reason-train").to_list() == load("mp16-reason-sft").to_list()  # the SFT and GRPO scripts'
     assert load("img2gps3k")["image_id"] == load("im2gps3k")["image_id"]
     assert len(load("osv-test-mini-3k")) == 5
 
