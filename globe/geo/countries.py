@@ -7,11 +7,16 @@ Sources, in priority order (the first source to claim a name wins):
    official_name, pycountry historic countries mapped to their successor code (Zaire -> CD,
    Burma -> MM, Dahomey -> BJ) when ISO 3166-3 names one.
 3. CLDR territory names (babel) in English, then in every other locale (Deutschland, España,
-   Россия, 日本, Suomi, Ελλάδα...). A name claimed by several codes goes to the majority.
+   Россия, 日本, Suomi, Ελλάδα, ประเทศลาว...). A name claimed by several codes goes to the majority.
    CLDR region names (Europe, Africa, Americas, EU) become *blocked*: ``country_code`` returns
    None for them rather than fuzzy-matching "South America" to "South Africa".
-4. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
-5. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos.
+4. Native names and translations of countrystatecity-countries (ODbL): the names countries
+   call themselves where CLDR has another form (ประเทศไทย, Монгол улс, Việt Nam).
+5. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
+6. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos.
+
+Lookups also try abbreviations spelled out ("S. Korea" -> "south korea", "Czech Rep." ->
+"czech republic", "St Lucia" -> "saint lucia", "Trinidad & Tobago" -> "trinidad and tobago").
 
 Ambiguous names resolve to the more likely *photo location*: "Korea" -> KR, "Congo" -> CG
 (the ISO short name; "DRC"/"DR Congo" -> CD), "Georgia" -> GE (the US state is handled by
@@ -50,6 +55,9 @@ _NON_COUNTRY_CLDR = {"EU", "EZ", "UN", "QO", "ZZ"}
 _UPPER2 = re.compile(r"[A-Z]{2}")
 _UPPER3 = re.compile(r"[A-Z]{3}")
 _LEADING_THE = re.compile(r"^(the)\s+")
+# Abbreviated words in country names, spelled out as a lookup variant.
+_ABBREVIATIONS = {"s": "south", "n": "north", "rep": "republic", "dem": "democratic", "st": "saint",
+                  "&": "and", "is": "islands", "fed": "federated", "sts": "states"}
 
 _ALIASES_FILE = Path(__file__).with_name("aliases.tsv")
 
@@ -147,6 +155,10 @@ def _build_country_index() -> dict[str, Any]:
         elif code.isdigit() or code in _NON_COUNTRY_CLDR:
             blocked.add(key)
 
+    for key, code in _countrystatecity_names():
+        if code in valid and key not in names and key not in blocked:
+            names[key] = code
+
     # ASCII folds of Latin names ("espana", "turkiye"); never override an exact name.
     for key, code in list(names.items()):
         if is_latin(key):
@@ -198,6 +210,22 @@ def _build_country_index() -> dict[str, Any]:
     }
 
 
+def _countrystatecity_names() -> list[tuple[str, str]]:
+    """(name_key, ISO code) for each country's native name and translations (countrystatecity-countries)."""
+    import json
+    from importlib import resources
+
+    path = resources.files("countrystatecity_countries") / "data" / "countries.json"
+    out = []
+    for rec in json.loads(path.read_text(encoding="utf-8")):
+        code = rec.get("iso2")
+        for text in [rec.get("native"), *(rec.get("translations") or {}).values()]:
+            key = name_key(text) if isinstance(text, str) else ""
+            if code and key:
+                out.append((key, code))
+    return out
+
+
 _LOCK = threading.Lock()
 _INDEX: dict[str, Any] | None = None
 
@@ -223,6 +251,9 @@ def _key_variants(text: str) -> list[str]:
     tokens = key.split()
     if len(tokens) > 1 and all(len(t) == 1 for t in tokens):  # "u s a" -> "usa"
         variants.append("".join(tokens))
+    spelled = [_ABBREVIATIONS.get(t, t) for t in tokens]
+    if spelled != tokens:  # "s korea" -> "south korea", "czech rep" -> "czech republic"
+        variants.append(" ".join(spelled))
     for v in list(variants):
         folded = ascii_key(v)
         if folded and folded not in variants:

@@ -41,9 +41,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from . import areas as _areas
 from . import countries as _countries
 from .cache import load_or_build
-from .distance import EARTH_RADIUS_KM
+from .distance import EARTH_RADIUS_KM, haversine_km
 from .place import Place
 from .text import ascii_key, clean_text, is_latin, lookup_keys, name_key
 
@@ -61,6 +62,10 @@ COUNTRY_CENTRE_CELL_DEG = 0.5
 # a place of at least this size carries it; otherwise the country ("Brazil" -> BR, not Brazil, Indiana).
 CITY_OVER_COUNTRY_MIN_POPULATION = 100_000
 COUNTRY_LEVEL_CONFIDENCE = 0.3
+# A town this close to the region / island / landmark of the same name is that place ("Capri").
+AREA_TOWN_SAME_PLACE_KM = 50.0
+# A fuzzy city hit farther than this from every place carrying the exact name is dropped.
+FUZZY_FAR_KM = 300.0
 
 _IATA = re.compile(r"[A-Z]{3}")
 _QUALIFIER_SPLIT = re.compile(r"\s*(?:,|;|\(|\)|\s-\s|\s–\s|/)\s*")
@@ -221,7 +226,6 @@ class Gazetteer:
         self.fuzzy_global = data["fuzzy_global"]
         self.country_point = data["country_point"]
         self._gid_row: dict[int, int] | None = None
-        self._largest_in_admin1: dict[tuple[str, str], int] | None = None
         self._fuzzy_sorted: dict[str | None, tuple[list[int], list[str], np.ndarray]] = {}
         self._trees: dict[int, tuple[Any, np.ndarray]] = {}
         self._tree_lock = threading.Lock()
@@ -247,15 +251,6 @@ class Gazetteer:
         if self._gid_row is None:
             self._gid_row = {int(g): i for i, g in enumerate(self.gid)}
         return self._gid_row.get(int(geonameid))
-
-    def largest_in_admin1(self, cc: str, admin1: str) -> int | None:
-        """Row of the most populous place in a first-level division (e.g. US state)."""
-        if self._largest_in_admin1 is None:
-            best: dict[tuple[str, str], int] = {}
-            for row in np.argsort(self.pop, kind="stable"):  # ascending: the largest write last
-                best[(self.cc[row], self.admin1[row])] = int(row)
-            self._largest_in_admin1 = best
-        return self._largest_in_admin1.get((cc, admin1))
 
     def country_place(self, code: str, confidence: float = COUNTRY_LEVEL_CONFIDENCE) -> Place | None:
         row = self.country_point.get(code)
@@ -437,6 +432,7 @@ def _qualifier_scopes(qualifier: str) -> list[tuple[str, str | None]]:
 class _Resolver:
     def __init__(self, gaz: Gazetteer):
         self.gaz = gaz
+        self.areas = _areas.areas()
         index = _countries.country_index()
         self.city_aliases = index["city_aliases"]
         self.not_city = index["not_city"]
@@ -454,26 +450,44 @@ class _Resolver:
                         return hit[0], 0.95
         return None
 
-    def us_state(self, text: str, cc: str | None) -> tuple[int, float] | None:
-        """A US state named in the city slot ("Hawaii") -> its most populous place.
+    def named(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | Place | None:
+        """The place called exactly ``text``: a city, or a region / island / landmark.
 
-        Only full names: "New York"/"Washington" still reach their cities first because a
-        city of >= 100k with the exact name wins (see find_city).
+        A city of >= CITY_OVER_COUNTRY_MIN_POPULATION wins ("New York", "Quebec"); otherwise an
+        area of that name in the country wins, unless the small city lies within
+        AREA_TOWN_SAME_PLACE_KM of it (the town that gives its name to its province or island:
+        "Capri", "Pisa"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away.
         """
-        if cc not in (None, "US") or len(text) <= 2:
-            return None
-        state = _countries.us_state_code(text)
-        row = self.gaz.largest_in_admin1("US", state) if state else None
-        return (row, 0.5) if row is not None else None
-
-    def find_city(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | Place | None:
-        """(row, confidence) of the city meant, a country-level Place for a territory, or None."""
         hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
         if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
             return hit
-        state_hit = self.us_state(text, cc)
-        if state_hit:
-            return state_hit
+        row = self.areas.find(text, cc)
+        if row is not None and cc is not None and len(text) > 3 and _countries.country_code_exact(text) not in (None, cc):
+            row = None  # ("China", "Taiwan"): a territory of its own, not the province some lists make it
+        if row is not None:
+            if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]],
+                                    self.areas.lat[row], self.areas.lon[row]) <= AREA_TOWN_SAME_PLACE_KM:
+                return hit
+            return self.areas.place(row)
+        return hit
+
+    def far_from_every_namesake(self, row: int, text: str) -> bool:
+        """True when a fuzzy city hit is FUZZY_FAR_KM from every place carrying the exact name.
+
+        Such a hit is a confident far namesake in the making ("Kerala" -> a look-alike town 266 km
+        off while Kerala itself is elsewhere); with no exact namesake anywhere a typo stands.
+        """
+        lat, lon = self.gaz.lat[row], self.gaz.lon[row]
+        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in lookup_keys(text) for r in self.gaz.rows_for_key(key)[:50]]
+        points += [(self.areas.lat[r], self.areas.lon[r]) for r in self.areas.rows_named(text)]
+        if not points:
+            return False
+        lats, lons = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+        return bool(np.min(haversine_km(lat, lon, lats, lons)) > FUZZY_FAR_KM)
+
+    def find_city(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | Place | None:
+        """(row, confidence) of the city meant, a Place for an area or a territory, or None."""
+        hit = self.named(text, cc, admin1)
         if hit:
             return hit
         parts = [p for p in _QUALIFIER_SPLIT.split(text) if p and p.strip()]
@@ -486,7 +500,7 @@ class _Resolver:
                         scopes.append(scope)
             scopes.append((cc, admin1))
             for scope_cc, scope_admin1 in scopes:
-                hit = self.alias(head, scope_cc) or self.exact_in(head, scope_cc, scope_admin1)
+                hit = self.named(head, scope_cc, scope_admin1)
                 if hit:
                     return hit
         for variant in _variants(head):
@@ -498,8 +512,8 @@ class _Resolver:
                 hit = self.alias(qualifier, cc) or self.exact_in(qualifier, cc, None)
                 if hit:
                     return hit[0], hit[1] * 0.8
-        if cc is not None:  # a territory named as the city: ("China", "Hong Kong"), ("France", "Monaco")
-            territory = _countries.country_code_exact(head)
+        if cc is not None and len(head) > 3:  # a territory named as the city: ("China", "Hong Kong")
+            territory = _countries.country_code_exact(head)  # (not "BH": a city abbreviation, not Bahrain)
             if territory and territory != cc:
                 hit = self.gaz.exact(head, territory)
                 if hit:
@@ -510,7 +524,10 @@ class _Resolver:
                 hit = self.gaz.exact(head, neighbour)
                 if hit and self.gaz.pop[hit[0]] >= 10000:
                     return hit[0], hit[1] * 0.6
-        return self.gaz.fuzzy(head, cc)
+        hit = self.gaz.fuzzy(head, cc)
+        if hit and self.far_from_every_namesake(hit[0], head):
+            return None
+        return hit
 
     def resolve(self, country: str | None, city: str | None) -> Place | None:
         cc = _countries.country_code(country) if country else None
@@ -547,10 +564,13 @@ def resolve_cached(country: str | None, city: str | None) -> Place | None:
 def resolve(country: object = None, city: object = None) -> Place | None:
     """Resolve a predicted (country, city) to a Place, or None.
 
-    Tries, in order: the hand-kept city aliases (NYC, LA, DC), the exact name (any script,
-    with or without diacritics) inside the country, "City, State/Country" qualifiers, spelling
+    Tries, in order: the hand-kept city aliases (NYC, LA, CDMX), the exact name (any script,
+    with or without diacritics) inside the country, where a big city (>= 100k) wins over a
+    region / island / landmark of that name (``areas``: level "region", "island", "landmark")
+    and that area wins over a small town elsewhere; "City, State/Country" qualifiers, spelling
     variants (St./Saint, "X City"), a qualifier that is itself a city, neighbouring countries,
-    a gated fuzzy match, and finally the country-level point (level "country"). Either
+    a gated fuzzy match (dropped when it lies FUZZY_FAR_KM from every place carrying the exact
+    name), and finally the country-level point (level "country"). Either
     argument may be None/empty; unusable input (non-strings, > 120 chars) is treated as absent,
     so garbage returns None and nothing raises.
     """

@@ -46,8 +46,9 @@ def same_place(pred_country: object, pred_city: object, gt_country: object, gt_c
     Countries match by ISO code ("USA" == "United States" == "Vereinigte Staaten"); a name used
     for several countries ("Congo", "Korea", see AMBIGUOUS_COUNTRY_NAMES) matches whichever of
     them the named city is in. Cities match when both resolve at city level to the same GeoNames
-    id, or to places within CITY_MATCH_KM in the same country; when neither is in the gazetteer
-    (both fell back to the country), the ASCII-folded names must be equal.
+    id, or to places within CITY_MATCH_KM in the same country; a region, island or landmark
+    matches only the same one ("Sicilia" == "Sicily"), never a city; when neither is in the
+    gazetteer (both fell back to the country), the ASCII-folded names must be equal.
 
     A city counts only together with its country, as in the paper's accuracy: "France, Geneva"
     for a photo of Geneva names the wrong country and matches neither, so city accuracy can
@@ -69,6 +70,8 @@ def same_place(pred_country: object, pred_city: object, gt_country: object, gt_c
             )
         elif pred.level == "country" and gt.level == "country":
             city_match = ascii_key(name_key(pred_city_text)) == ascii_key(name_key(gt_city_text))
+        elif pred.level == gt.level:  # the same region / island / landmark, however spelled
+            city_match = (pred.name, pred.lat, pred.lon) == (gt.name, gt.lat, gt.lon)
     if city_match and not country_match and _may_denote(pred_country, gt_cc):
         country_match = True
     return country_match, city_match and country_match

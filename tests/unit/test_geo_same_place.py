@@ -15,7 +15,9 @@ from globe.geo import same_place
         (("India", "Bombay"), ("India", "Mumbai")),
         (("USA", "Portland"), ("United States", "Portland, Oregon")),
         (("USA", "Manhattan"), ("USA", "New York City")),  # a district within 10 km of its city
-        (("France", "Mont Saint-Michel"), ("France", "Mont-Saint-Michel")),  # neither in the gazetteer: names compared
+        (("France", "Mont Saint-Michel"), ("France", "Mont-Saint-Michel")),  # the same landmark
+        (("Italy", "Sicilia"), ("Italy", "Sicily")),  # the same island
+        (("France", "Normandie"), ("France", "Normandy")),  # the same region
     ],
 )
 def test_same_city_spelled_differently_matches(pred, gt):

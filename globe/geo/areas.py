@@ -1,0 +1,277 @@
+"""Places beyond cities: first-order regions, islands and landmarks (``Place.level`` values
+``"region"``, ``"island"``, ``"landmark"``).
+
+Why: models often answer with a region, an island or a landmark in the city slot ("Tuscany",
+"Sicily", "Angkor Wat"). Scored at the country's centre such an answer is hundreds of km off,
+and matched to a far namesake town it is thousands ("Yucatan" -> a hamlet in Baja California).
+
+Sources:
+
+- Regions: every state / province / region of the countrystatecity-countries package
+  (dr5hn's countries-states-cities database, ODbL 1.0): English and native names, ISO 3166-2
+  code, a representative point. For a first-order division (ISO 3166-2 entry without a parent,
+  per pycountry) the point is the *population-weighted centre* of the GeoNames places of the
+  matching GeoNames admin-1 division, snapped to the nearest of those places (on land, inside
+  the region; photos are taken where people are), unless that centre is more than
+  ``REGION_CENTRE_MAX_SHIFT_KM`` from the package's point (then the admin-1 match is doubtful
+  and the package's point is kept). Lower divisions keep the package's point.
+- ``places.tsv`` (hand-kept, in this folder): islands, landmarks and natural sites, and English
+  names of regions that the package spells otherwise (Normandy, Brittany). No package on PyPI
+  ships a landmark gazetteer. A row without coordinates relabels the region of that name
+  ("Sicily" is an island; its point comes from the regions data).
+
+Index (built once, cached by ``cache.load_or_build`` under kind "areas"): one row per (place,
+country); ``keys`` maps ``text.name_key`` and its ASCII fold to rows, best first (hand-kept,
+then first-order regions, then lower divisions).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter, defaultdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import load_or_build
+from .distance import haversine_km
+from .place import AREA_LEVELS, Place
+from .text import ascii_key, is_latin, lookup_keys, name_key
+
+log = logging.getLogger(__name__)
+
+AREA_CONFIDENCE = 0.8
+REGION_CENTRE_MAX_SHIFT_KM = 300.0
+# Query words that name the kind of place rather than the place: "Galapagos Islands" -> "galapagos".
+_STRIP_PREFIXES = ("the ", "isle of ", "island of ")
+_STRIP_SUFFIXES = (
+    " islands", " island", " isles", " province", " region", " state", " prefecture",
+    " autonomous region", " national park", " peninsula",
+)
+_PLACES_FILE = Path(__file__).with_name("places.tsv")
+_RANK_TABLE, _RANK_FIRST_ORDER, _RANK_LOWER = 0, 1, 2
+
+
+def read_places(path: Path = _PLACES_FILE) -> list[tuple[str, list[str], list[str], float | None, float | None]]:
+    """Rows (level, names, country codes, lat, lon) of the hand-kept table; lat/lon None = from the regions data."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split("\t")] + ["", ""]
+        level, names, countries, lat, lon = cols[:5]
+        if level not in AREA_LEVELS:
+            raise ValueError(f"{path}:{number}: unknown kind {level!r}; use one of {', '.join(AREA_LEVELS)}")
+        if bool(lat) != bool(lon):
+            raise ValueError(f"{path}:{number}: give both lat and lon, or neither (to take the region's point)")
+        rows.append((level, [n for n in names.split("|") if n], countries.upper().split("|"),
+                     float(lat) if lat else None, float(lon) if lon else None))
+    return rows
+
+
+def _keys_of(text: str) -> list[str]:
+    key = name_key(text)
+    if not key:
+        return []
+    keys = [key]
+    if is_latin(key):
+        folded = ascii_key(key)
+        if folded and folded != key:
+            keys.append(folded)
+    return keys
+
+
+def _regions_data() -> list[dict[str, Any]]:
+    """Every state/province record of countrystatecity-countries (read from its package data)."""
+    root = resources.files("countrystatecity_countries") / "data" / "by-country"
+    records: list[dict[str, Any]] = []
+    for country_dir in sorted(root.iterdir(), key=lambda p: p.name):
+        states = country_dir / "states.json"
+        if states.is_file():
+            records.extend(json.loads(states.read_text(encoding="utf-8")))
+    return records
+
+
+def _first_order_codes() -> set[str]:
+    """ISO 3166-2 codes of first-order subdivisions (no parent in pycountry)."""
+    import pycountry
+
+    return {s.code for s in pycountry.subdivisions if not getattr(s, "parent_code", None)}
+
+
+def _weighted_centre_row(gaz: Any, rows: np.ndarray) -> int:
+    """Member row nearest to the population-weighted mean of the rows' unit vectors."""
+    from .gazetteer import _unit_xyz
+
+    xyz = _unit_xyz(gaz.lat[rows], gaz.lon[rows])
+    weights = gaz.pop[rows].astype(np.float64) + 1.0
+    centre = (xyz * weights[:, None]).sum(axis=0)
+    return int(rows[int(np.argmax(xyz @ centre))])
+
+
+def _region_point(gaz: Any, members: dict[tuple[str, str], np.ndarray], cc: str, lat: float, lon: float,
+                  first_order: bool) -> tuple[float, float, str | None]:
+    """(lat, lon, GeoNames admin1) standing for a region whose package point is (lat, lon)."""
+    from .gazetteer import _unit_xyz
+
+    tree, tree_rows = gaz.tree(0)
+    _, pos = tree.query(_unit_xyz(np.array([lat]), np.array([lon])), k=32)
+    same_cc = [int(tree_rows[p]) for p in np.atleast_1d(pos[0]) if gaz.cc[int(tree_rows[p])] == cc]
+    if not same_cc:
+        return lat, lon, None
+    votes = Counter(gaz.admin1[r] for r in same_cc[:5])
+    admin1 = votes.most_common(1)[0][0] or None
+    if not first_order or admin1 is None:
+        return lat, lon, admin1
+    rows = members.get((cc, admin1))
+    if rows is None or len(rows) == 0:
+        return lat, lon, admin1
+    row = _weighted_centre_row(gaz, rows)
+    if haversine_km(gaz.lat[row], gaz.lon[row], lat, lon) > REGION_CENTRE_MAX_SHIFT_KM:
+        return lat, lon, admin1
+    return float(gaz.lat[row]), float(gaz.lon[row]), admin1
+
+
+def _build_area_index() -> dict[str, Any]:
+    """Regions from countrystatecity-countries plus the hand-kept table (a few seconds; cached)."""
+    from .gazetteer import gazetteer
+
+    gaz = gazetteer()
+    members_lists: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (code, admin1) in enumerate(zip(gaz.cc, gaz.admin1)):
+        members_lists[(code, admin1)].append(i)
+    members = {k: np.asarray(v) for k, v in members_lists.items()}
+    first_order = _first_order_codes()
+
+    names: list[str] = []
+    ccs: list[str] = []
+    lats: list[float] = []
+    lons: list[float] = []
+    levels: list[str] = []
+    admin1s: list[str | None] = []
+    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    region_rows: dict[tuple[str, str], int] = {}
+
+    def add(name: str, cc: str, lat: float, lon: float, level: str, admin1: str | None,
+            aliases: list[str], rank: int) -> int:
+        row = len(names)
+        names.append(name)
+        ccs.append(cc)
+        lats.append(lat)
+        lons.append(lon)
+        levels.append(level)
+        admin1s.append(admin1)
+        for key in dict.fromkeys(k for text in [name, *aliases] for k in _keys_of(text)):
+            postings[key].append((rank, row))
+        return row
+
+    for rec in _regions_data():
+        try:
+            lat, lon = float(rec["latitude"]), float(rec["longitude"])
+        except (TypeError, ValueError, KeyError):
+            continue  # a record without a point cannot be scored
+        cc = rec["country_code"]
+        is_first = rec.get("iso3166_2") in first_order
+        plat, plon, admin1 = _region_point(gaz, members, cc, lat, lon, is_first)
+        native = rec.get("native") or ""
+        row = add(rec["name"], cc, plat, plon, "region", admin1, [native] if native else [],
+                  _RANK_FIRST_ORDER if is_first else _RANK_LOWER)
+        for text in (rec["name"], native):
+            for key in _keys_of(text):
+                region_rows.setdefault((cc, key), row)  # first-order first: records are in file order
+
+    for level, place_names, countries, lat, lon in read_places():
+        for cc in countries:
+            if lat is None or lon is None:
+                row = next((region_rows[(cc, k)] for n in place_names for k in _keys_of(n) if (cc, k) in region_rows), None)
+                if row is None:
+                    raise ValueError(f"places.tsv: no region named {place_names[0]!r} in {cc} in the regions data; "
+                                     "give its lat and lon")
+                add(place_names[0], cc, lats[row], lons[row], level, admin1s[row], place_names[1:], _RANK_TABLE)
+            else:
+                add(place_names[0], cc, lat, lon, level, None, place_names[1:], _RANK_TABLE)
+
+    keys = {k: tuple(r for _, r in sorted(v)) for k, v in postings.items()}
+    return {
+        "name": names,
+        "cc": ccs,
+        "lat": np.asarray(lats),
+        "lon": np.asarray(lons),
+        "level": levels,
+        "admin1": admin1s,
+        "keys": keys,
+    }
+
+
+def _query_variants(text: str) -> list[str]:
+    """Keys to try for a query: its own keys, then with kind words stripped ("Isle of Skye" -> "skye")."""
+    out = list(lookup_keys(text))
+    for key in list(out):
+        for prefix in _STRIP_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix) + 2:
+                out.append(key[len(prefix):])
+        for suffix in _STRIP_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix) + 2:
+                out.append(key[: -len(suffix)])
+    return list(dict.fromkeys(out))
+
+
+class Areas:
+    """The loaded area index plus lookups over it (one shared instance: ``areas()``)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.name = data["name"]
+        self.cc = data["cc"]
+        self.lat = data["lat"]
+        self.lon = data["lon"]
+        self.level = data["level"]
+        self.admin1 = data["admin1"]
+        self.keys = data["keys"]
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    def find(self, text: str, cc: str | None) -> int | None:
+        """Best row named ``text`` (in country ``cc`` when given), or None."""
+        for key in _query_variants(text):
+            for row in self.keys.get(key, ()):
+                if cc is None or self.cc[row] == cc:
+                    return row
+        return None
+
+    def rows_named(self, text: str) -> tuple[int, ...]:
+        """Every row carrying exactly this name (any country)."""
+        out: list[int] = []
+        for key in lookup_keys(text):
+            out.extend(self.keys.get(key, ()))
+        return tuple(dict.fromkeys(out))
+
+    def place(self, row: int, confidence: float = AREA_CONFIDENCE) -> Place:
+        return Place(
+            name=self.name[row],
+            country_code=self.cc[row],
+            lat=float(self.lat[row]),
+            lon=float(self.lon[row]),
+            level=self.level[row],
+            confidence=confidence,
+            geonameid=None,
+            population=0,
+            admin1=self.admin1[row],
+        )
+
+
+_LOCK = threading.Lock()
+_AREAS: Areas | None = None
+
+
+def areas(*, rebuild: bool = False) -> Areas:
+    """The shared area index, loaded from the on-disk cache (or built) on first use."""
+    global _AREAS
+    if _AREAS is None or rebuild:
+        with _LOCK:
+            if _AREAS is None or rebuild:
+                _AREAS = Areas(load_or_build("areas", _build_area_index, rebuild=rebuild))
+    return _AREAS
