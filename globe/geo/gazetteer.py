@@ -66,6 +66,7 @@ COUNTRY_LEVEL_CONFIDENCE = 0.3
 AREA_TOWN_SAME_PLACE_KM = 50.0
 # A fuzzy city hit farther than this from every place carrying the exact name is dropped.
 FUZZY_FAR_KM = 300.0
+AREA_FUZZY_CONFIDENCE = 0.7
 
 _IATA = re.compile(r"[A-Z]{3}")
 _QUALIFIER_SPLIT = re.compile(r"\s*(?:,|;|\(|\)|\s-\s|\s–\s|/)\s*")
@@ -462,8 +463,8 @@ class _Resolver:
         if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
             return hit
         row = self.areas.find(text, cc)
-        if row is not None and cc is not None and len(text) > 3 and _countries.country_code_exact(text) not in (None, cc):
-            row = None  # ("China", "Taiwan"): a territory of its own, not the province some lists make it
+        if row is not None and self.areas.host[row] != cc and _countries.country_code_exact(text) == self.areas.host[row]:
+            row = None  # ("China", "Taiwan"): the territory it lies in, not the province some lists make it
         if row is not None:
             if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]],
                                     self.areas.lat[row], self.areas.lon[row]) <= AREA_TOWN_SAME_PLACE_KM:
@@ -525,6 +526,9 @@ class _Resolver:
                 if hit and self.gaz.pop[hit[0]] >= 10000:
                     return hit[0], hit[1] * 0.6
         hit = self.gaz.fuzzy(head, cc)
+        area = self.areas.fuzzy(head, cc) if cc is not None else None
+        if area and (hit is None or area[1] > hit[1] * 100.0 / 0.7 + 1e-6):  # gaz.fuzzy scales by 0.7; ties: the city
+            return self.areas.place(area[0], AREA_FUZZY_CONFIDENCE * area[1] / 100.0)
         if hit and self.far_from_every_namesake(hit[0], head):
             return None
         return hit

@@ -1,0 +1,120 @@
+"""Regions, islands and landmarks named in the city slot (globe.geo.resolve levels beyond "city")."""
+import pytest
+
+from globe.geo import AREA_LEVELS, PLACE_LEVELS, country_code, distance_km, resolve
+from globe.geo.areas import areas, read_places
+from globe.geo.countries import is_known_code
+
+
+@pytest.mark.parametrize(
+    "country, name, level, latlon, within_km",
+    [
+        ("Mexico", "Yucatan", "region", (20.70, -89.00), 200),  # not Ejido Yucatán, 2,900 km away
+        ("India", "Kerala", "region", (10.40, 76.30), 250),
+        ("Italy", "Sicily", "island", (37.55, 14.20), 150),
+        ("France", "Corsica", "island", (42.15, 9.10), 100),
+        ("Japan", "Hokkaido", "island", (43.30, 142.80), 300),
+        ("Italy", "Tuscany", "region", (43.45, 11.10), 130),
+        ("Cambodia", "Angkor Wat", "landmark", (13.4125, 103.867), 10),
+        ("France", "Mont Saint-Michel", "landmark", (48.636, -1.511), 5),
+        ("Philippines", "Luzon", "island", (16.00, 121.00), 400),  # not the village Luzon, 1,191 km away
+        ("Canada", "Ontario", "region", (50.00, -85.00), 900),  # not a hamlet 3,188 km away
+    ],
+)
+def test_a_region_island_or_landmark_resolves_at_its_level_within_its_extent(country, name, level, latlon, within_km):
+    place = resolve(country, name)
+    assert place.level == level
+    assert place.country_code == country_code(country)
+    assert distance_km(place, latlon) <= within_km
+
+
+@pytest.mark.parametrize(
+    "country, name, level",
+    [("Italy", "Sicilia", "island"), ("Italy", "Toscana", "region"), ("Germany", "Bayern", "region"),
+     ("Japan", "北海道", "island"), ("France", "Normandie", "region"), ("France", "Normandy", "region"),
+     ("Ecuador", "Galapagos Islands", "island"), ("United Kingdom", "Isle of Skye", "island")],
+)
+def test_native_english_and_decorated_names_find_the_same_kind_of_place(country, name, level):
+    assert resolve(country, name).level == level
+
+
+@pytest.mark.parametrize(
+    "country, name, expected",
+    [("Japan", "Hokaido", "Hokkaidō"), ("India", "Kerela", "Kerala"), ("Mexico", "Yukatan", "Yucatán")],
+)
+def test_typos_of_an_area_in_the_stated_country_find_it(country, name, expected):
+    place = resolve(country, name)
+    assert (place.name, place.level != "city") == (expected, True)
+    assert place.confidence < resolve(country, expected).confidence
+
+
+@pytest.mark.parametrize(
+    "country, name, latlon",
+    [("USA", "New York", (40.71, -74.01)), ("Canada", "Quebec", (46.81, -71.21)), ("Spain", "Valencia", (39.47, -0.38))],
+)
+def test_a_big_city_wins_over_the_region_of_the_same_name(country, name, latlon):
+    place = resolve(country, name)
+    assert place.level == "city" and distance_km(place, latlon) < 25
+
+
+@pytest.mark.parametrize("country, name", [("Italy", "Pisa"), ("Spain", "Huesca"), ("Italy", "Capri")])
+def test_a_town_that_gives_its_name_to_its_province_or_island_stays_a_city(country, name):
+    assert resolve(country, name).level == "city"
+
+
+def test_without_a_country_an_area_is_still_found():
+    place = resolve(None, "Sicily")
+    assert (place.level, place.country_code) == ("island", "IT")
+
+
+def test_a_country_listed_as_a_province_elsewhere_stays_a_country():
+    place = resolve("China", "Taiwan")  # the regions data lists Taiwan under CN
+    assert (place.level, place.country_code) == ("country", "TW")
+
+
+def test_a_us_state_that_is_also_a_country_name_is_the_state_in_the_usa():
+    place = resolve("USA", "Georgia")
+    assert (place.level, place.country_code, place.admin1) == ("region", "US", "GA")
+
+
+@pytest.mark.parametrize("country, name", [("Germany", "Angkor Wat"), ("Spain", "Hokkaido"), ("France", "Kerala")])
+def test_a_place_that_is_elsewhere_is_not_matched_to_a_look_alike_town(country, name):
+    place = resolve(country, name)
+    assert (place.level, place.country_code) == ("country", country_code(country))
+
+
+def test_a_region_point_is_its_population_centre():
+    sapporo = (43.06, 141.35)
+    assert distance_km(resolve("Japan", "Hokkaido"), sapporo) < 50  # not the empty middle of the island
+
+
+def test_areas_carry_only_area_levels_and_no_geonames_id():
+    place = resolve("Italy", "Tuscany")
+    assert place.level in AREA_LEVELS and place.level in PLACE_LEVELS
+    assert place.geonameid is None and place.population == 0
+
+
+def test_hand_kept_places_are_well_formed():
+    rows = read_places()
+    assert len(rows) > 300
+    for level, names, countries, lat, lon in rows:
+        assert level in AREA_LEVELS and names
+        assert all(is_known_code(cc) for cc in countries), (names, countries)
+        assert (lat is None) == (lon is None)
+        if lat is not None:
+            assert -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def test_every_hand_kept_place_is_found_in_each_of_its_countries():
+    idx = areas()
+    for level, names, countries, _, _ in read_places():
+        for cc in countries:
+            row = idx.find(names[0], cc)
+            assert row is not None and idx.level[row] == level, (names[0], cc)
+
+
+def test_read_places_names_the_bad_line(tmp_path):
+    bad = tmp_path / "places.tsv"
+    bad.write_text("volcano\tEtna\tIT\t37.75\t14.99\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"places.tsv:1: unknown kind 'volcano'"):
+        read_places(bad)
