@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import Counter, defaultdict
 from importlib import resources
 from pathlib import Path
@@ -38,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from .cache import load_or_build
+from .cache import SharedIndex
 from .distance import haversine_km
 from .place import AREA_LEVELS, Place
-from .text import ascii_key, is_latin, lookup_keys, name_key
+from .text import ascii_key, index_keys, lookup_keys, name_key
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +77,6 @@ def read_places(path: Path = _PLACES_FILE) -> list[tuple[str, list[str], list[st
         rows.append((level, [n for n in names.split("|") if n], countries.upper().split("|"),
                      float(lat) if lat else None, float(lon) if lon else None))
     return rows
-
-
-def _keys_of(text: str) -> list[str]:
-    key = name_key(text)
-    if not key:
-        return []
-    keys = [key]
-    if is_latin(key):
-        folded = ascii_key(key)
-        if folded and folded != key:
-            keys.append(folded)
-    return keys
 
 
 def _regions_data() -> list[dict[str, Any]]:
@@ -173,7 +160,7 @@ def _build_area_index() -> dict[str, Any]:
         lons.append(lon)
         levels.append(level)
         admin1s.append(admin1)
-        for key in dict.fromkeys(k for text in [name, *aliases] for k in _keys_of(text)):
+        for key in dict.fromkeys(k for text in [name, *aliases] for k in index_keys(text)):
             postings[key].append((rank, row))
         return row
 
@@ -190,13 +177,13 @@ def _build_area_index() -> dict[str, Any]:
                   _RANK_FIRST_ORDER if is_first else _RANK_LOWER)
         region_names[row] = [rec["name"], native] if native else [rec["name"]]
         for text in (rec["name"], native):
-            for key in _keys_of(text):
+            for key in index_keys(text):
                 region_rows.setdefault((cc, key), row)  # first-order first: records are in file order
 
     for level, place_names, countries, lat, lon in read_places():
         for cc in countries:
             if lat is None or lon is None:
-                row = next((region_rows[(cc, k)] for n in place_names for k in _keys_of(n) if (cc, k) in region_rows), None)
+                row = next((region_rows[(cc, k)] for n in place_names for k in index_keys(n) if (cc, k) in region_rows), None)
                 if row is None:
                     raise ValueError(f"places.tsv: no region named {place_names[0]!r} in {cc} in the regions data; "
                                      "give its lat and lon")
@@ -299,15 +286,9 @@ class Areas:
         )
 
 
-_LOCK = threading.Lock()
-_AREAS: Areas | None = None
+_SHARED: SharedIndex[Areas] = SharedIndex("areas", _build_area_index, Areas)
 
 
 def areas(*, rebuild: bool = False) -> Areas:
     """The shared area index, loaded from the on-disk cache (or built) on first use."""
-    global _AREAS
-    if _AREAS is None or rebuild:
-        with _LOCK:
-            if _AREAS is None or rebuild:
-                _AREAS = Areas(load_or_build("areas", _build_area_index, rebuild=rebuild))
-    return _AREAS
+    return _SHARED.get(rebuild=rebuild)

@@ -12,9 +12,10 @@ import hashlib
 import logging
 import os
 import pickle
+import threading
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from globe.runfiles import atomic_writer
 
@@ -74,3 +75,29 @@ def load_or_build(kind: str, build: Callable[[], Any], *, rebuild: bool = False)
     except OSError as exc:
         log.warning("could not write geo cache %s (%s); set GLOBE_CACHE_DIR to a writable folder", path, exc)
     return obj
+
+
+T = TypeVar("T")
+
+
+class SharedIndex(Generic[T]):
+    """One index per process, loaded (or built) on first use; thread-safe, cheap after the first call.
+
+    ``wrap`` turns the cached data into the object handed out; ``on_load`` runs after each
+    (re)load, e.g. to clear memoised answers computed from an older index.
+    """
+
+    def __init__(self, kind: str, build: Callable[[], Any], wrap: Callable[[Any], T],
+                 on_load: Callable[[], None] | None = None):
+        self.kind, self.build, self.wrap, self.on_load = kind, build, wrap, on_load
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self, *, rebuild: bool = False) -> T:
+        if self._value is None or rebuild:
+            with self._lock:
+                if self._value is None or rebuild:
+                    self._value = self.wrap(load_or_build(self.kind, self.build, rebuild=rebuild))
+                    if self.on_load is not None:
+                        self.on_load()
+        return self._value

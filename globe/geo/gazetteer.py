@@ -43,7 +43,7 @@ import numpy as np
 
 from . import areas as _areas
 from . import countries as _countries
-from .cache import load_or_build
+from .cache import SharedIndex
 from .distance import EARTH_RADIUS_KM, haversine_km
 from .place import Place
 from .text import ascii_key, clean_text, is_latin, lookup_keys, name_key
@@ -373,19 +373,13 @@ def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
 
 
-_LOCK = threading.Lock()
-_GAZ: Gazetteer | None = None
+_SHARED: SharedIndex[Gazetteer] = SharedIndex("cities", _build_city_index, Gazetteer,
+                                               on_load=lambda: resolve_cached.cache_clear())
 
 
 def gazetteer(*, rebuild: bool = False) -> Gazetteer:
     """The shared gazetteer, loaded from the on-disk cache (or built) on first use."""
-    global _GAZ
-    if _GAZ is None or rebuild:
-        with _LOCK:
-            if _GAZ is None or rebuild:
-                _GAZ = Gazetteer(load_or_build("cities", _build_city_index, rebuild=rebuild))
-                resolve_cached.cache_clear()
-    return _GAZ
+    return _SHARED.get(rebuild=rebuild)
 
 
 # --------------------------------------------------------------------------- resolve

@@ -73,3 +73,12 @@ def lookup_keys(text: str) -> list[str]:
     if folded and folded != key:
         keys.append(folded)
     return keys
+
+
+def index_keys(text: str) -> list[str]:
+    """Keys to index a stored name under: its ``name_key`` and, for Latin script only, the ASCII fold."""
+    key = name_key(text)
+    if not key:
+        return []
+    folded = ascii_key(key) if is_latin(key) else key
+    return [key, folded] if folded and folded != key else [key]

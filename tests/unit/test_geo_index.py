@@ -69,7 +69,7 @@ def test_an_unwritable_cache_dir_only_costs_speed(monkeypatch, tmp_path):
 
 
 def test_import_is_lazy():
-    code = "import globe.geo, globe.geo.gazetteer as g, globe.geo.countries as c; print(g._GAZ is None and c._INDEX is None)"
+    code = "import globe.geo, globe.geo.gazetteer as g, globe.geo.countries as c; print(g._SHARED._value is None and c._INDEX is None)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 
