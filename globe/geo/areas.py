@@ -31,13 +31,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .cache import SharedIndex
+from .cache import SharedIndex, package_data
 from .distance import haversine_km
 from .place import AREA_LEVELS, Place
 from .text import ascii_key, index_keys, lookup_keys, name_key
@@ -81,7 +80,7 @@ def read_places(path: Path = _PLACES_FILE) -> list[tuple[str, list[str], list[st
 
 def _regions_data() -> list[dict[str, Any]]:
     """Every state/province record of countrystatecity-countries (read from its package data)."""
-    root = resources.files("countrystatecity_countries") / "data" / "by-country"
+    root = package_data("countrystatecity_countries", "data", "by-country")
     records: list[dict[str, Any]] = []
     for country_dir in sorted(root.iterdir(), key=lambda p: p.name):
         states = country_dir / "states.json"

@@ -30,6 +30,19 @@ _TABLES = {"countries": "aliases.tsv", "areas": "places.tsv"}
 _KIND_VERSIONS = {"areas": 3}
 
 
+def package_data(package: str, *parts: str) -> Path:
+    """Path of a data file shipped inside an installed package, without importing the package.
+
+    (countrystatecity-countries' __init__ pulls in pydantic: a second of import for a JSON file.)
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"package {package!r} is not installed; pip install {package.replace('_', '-')}")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
 def cache_dir() -> Path:
     """Where indexes live: GLOBE_CACHE_DIR, else ~/.cache/globe."""
     env = os.environ.get("GLOBE_CACHE_DIR")

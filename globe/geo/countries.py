@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .cache import load_or_build
+from .cache import load_or_build, package_data
 from .text import ascii_key, clean_text, is_latin, name_key
 
 CONTINENT_NAMES = {
@@ -213,9 +213,8 @@ def _build_country_index() -> dict[str, Any]:
 def _countrystatecity_names() -> list[tuple[str, str]]:
     """(name_key, ISO code) for each country's native name and translations (countrystatecity-countries)."""
     import json
-    from importlib import resources
 
-    path = resources.files("countrystatecity_countries") / "data" / "countries.json"
+    path = package_data("countrystatecity_countries", "data", "countries.json")
     out = []
     for rec in json.loads(path.read_text(encoding="utf-8")):
         code = rec.get("iso2")

@@ -531,10 +531,14 @@ class _Resolver:
     def resolve(self, country: str | None, city: str | None) -> Place | None:
         cc = _countries.country_code(country) if country else None
         admin1 = None
+        area_as_country: Place | None = None  # "Bali" / "Hawaii" in the country slot: the fallback point
         if country and cc is None:
             state = _countries.us_state_code(country)  # "Texas" / "TX" in the country slot
             if state:
                 cc, admin1 = "US", state
+            row = self.areas.find(country, cc) if len(country) > 3 else None
+            if row is not None:
+                cc, area_as_country = self.areas.cc[row], self.areas.place(row)
         if city and any(key in self.not_city for key in lookup_keys(city)):
             city = None  # "Unknown", "Countryside": a non-answer, not a village of that name
         if city:
@@ -550,6 +554,8 @@ class _Resolver:
                 return hit
             if hit:
                 return self.gaz.place(*hit)
+        if area_as_country is not None:
+            return area_as_country
         if cc is not None:
             return self.gaz.country_place(cc)
         return None

@@ -118,3 +118,10 @@ def test_read_places_names_the_bad_line(tmp_path):
     bad.write_text("volcano\tEtna\tIT\t37.75\t14.99\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"places.tsv:1: unknown kind 'volcano'"):
         read_places(bad)
+
+
+def test_an_area_in_the_country_slot_scopes_the_city_and_is_the_fallback():
+    assert resolve("Bali", None).level == "island"
+    assert resolve("Hawaii", None).level == "region"
+    place = resolve("Sicily", "Taormina")
+    assert (place.level, place.country_code) == ("city", "IT")
