@@ -214,9 +214,12 @@ def _build_area_index() -> dict[str, Any]:
     }
 
 
-def _query_variants(text: str) -> list[str]:
-    """Keys to try for a query: its own keys, then with kind words stripped ("Isle of Skye" -> "skye")."""
-    out = list(lookup_keys(text))
+def _query_variants(text: str, faithful: bool = False) -> list[str]:
+    """Keys to try for a query: its own keys, then with kind words stripped ("Isle of Skye" -> "skye").
+
+    ``faithful``: no ASCII fold ("Champagné" the town must not become "Champagne" the region).
+    """
+    out = [name_key(text)] if faithful else list(lookup_keys(text))
     for key in list(out):
         for prefix in _STRIP_PREFIXES:
             if key.startswith(prefix) and len(key) > len(prefix) + 2:
@@ -244,9 +247,9 @@ class Areas:
     def __len__(self) -> int:
         return len(self.name)
 
-    def find(self, text: str, cc: str | None) -> int | None:
-        """Best row named ``text`` (in country ``cc`` when given), or None."""
-        for key in _query_variants(text):
+    def find(self, text: str, cc: str | None, *, faithful: bool = False) -> int | None:
+        """Best row named ``text`` (in country ``cc`` when given), or None; ``faithful``: diacritics must match."""
+        for key in _query_variants(text, faithful):
             for row in self.keys.get(key, ()):
                 if cc is None or self.cc[row] == cc:
                     return row

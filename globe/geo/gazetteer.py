@@ -46,7 +46,7 @@ from . import countries as _countries
 from .cache import SharedIndex
 from .distance import EARTH_RADIUS_KM, haversine_km
 from .place import Place
-from .text import ascii_key, clean_text, is_latin, lookup_keys, name_key
+from .text import ascii_key, clean_text, index_keys, is_latin, lookup_keys, name_key
 
 PRIMARY_BONUS = 4
 FUZZY_MIN_CHARS = 5
@@ -65,6 +65,8 @@ COUNTRY_LEVEL_CONFIDENCE = 0.3
 # A town this close to the region / island / landmark of the same name is that place ("Capri",
 # "Puntarenas"): a region's capital often lies 100 km from its population centre, a site's town not.
 AREA_TOWN_SAME_PLACE_KM = {"region": 150.0, "island": 50.0, "landmark": 50.0}
+# A big city that carries the area's name only as an alternate name is meant within this distance.
+BIG_CITY_SAME_PLACE_KM = 300.0
 # A fuzzy city hit farther than this from every place carrying the exact name is dropped.
 FUZZY_FAR_KM = 300.0
 AREA_FUZZY_CONFIDENCE = 0.7
@@ -272,6 +274,10 @@ class Gazetteer:
         )
 
     # ---------------------------------------------------------------- exact lookups
+    def has_primary_name(self, row: int, text: str) -> bool:
+        """Whether ``text`` is the place's own GeoNames name (any case, with or without diacritics)."""
+        return bool(set(lookup_keys(text)) & set(index_keys(self.name[row])))
+
     def rows_for_key(self, key: str) -> tuple[int, ...]:
         hit = self.keys.get(key)
         if hit is None:
@@ -449,23 +455,28 @@ class _Resolver:
     def named(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | Place | None:
         """The place called exactly ``text``: a city, or a region / island / landmark.
 
-        A city of >= CITY_OVER_COUNTRY_MIN_POPULATION wins ("New York", "Quebec"); otherwise an
-        area of that name in the country wins, unless the small city lies within
+        A city of >= CITY_OVER_COUNTRY_MIN_POPULATION called so by its own (primary) name wins
+        ("Quebec", "Washington"), and so does one known by that name as an alternate within
+        BIG_CITY_SAME_PLACE_KM of the area ("New York"); otherwise an area of that name in the
+        country wins ("Pará" is the state, not Belém 610 km off), unless the city lies within
         AREA_TOWN_SAME_PLACE_KM of it (the town that gives its name to its province or island:
-        "Capri", "Huesca"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away.
+        "Capri", "Huesca"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away. An area lying in the territory that
+        the text names ("Taiwan" listed under China, "La Réunion" under France) is left to the
+        territory rule of ``find_city``.
         """
         hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
-        if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
+        big = hit is not None and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION
+        if big and self.gaz.has_primary_name(hit[0], text):
             return hit
-        row = self.areas.find(text, cc)
+        row = self.areas.find(text, cc, faithful=hit is not None and not text.isascii())
         if row is not None and self.areas.host[row] != cc and _countries.country_code_exact(text) == self.areas.host[row]:
-            row = None  # ("China", "Taiwan"): the territory it lies in, not the province some lists make it
-        if row is not None:
-            if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]],
-                                    self.areas.lat[row], self.areas.lon[row]) <= AREA_TOWN_SAME_PLACE_KM[self.areas.level[row]]:
-                return hit
-            return self.areas.place(row)
-        return hit
+            return hit if big else None
+        if row is None:
+            return hit
+        radius = BIG_CITY_SAME_PLACE_KM if big else AREA_TOWN_SAME_PLACE_KM[self.areas.level[row]]
+        if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]], self.areas.lat[row], self.areas.lon[row]) <= radius:
+            return hit
+        return self.areas.place(row)
 
     def far_from_every_namesake(self, row: int, text: str) -> bool:
         """True when a fuzzy city hit is FUZZY_FAR_KM from every place carrying the exact name.

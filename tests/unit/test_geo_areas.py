@@ -125,3 +125,29 @@ def test_an_area_in_the_country_slot_scopes_the_city_and_is_the_fallback():
     assert resolve("Hawaii", None).level == "region"
     place = resolve("Sicily", "Taormina")
     assert (place.level, place.country_code) == ("city", "IT")
+
+
+def test_a_big_city_known_by_the_name_only_as_an_alternate_does_not_beat_a_far_region():
+    assert resolve("Brazil", "Pará").level == "region"  # Belém is also called Pará, 610 km from the state's centre
+    assert resolve("USA", "New York").level == "city"  # New York City is within reach of the state
+
+
+def test_an_overseas_territory_listed_as_a_region_is_the_territory():
+    assert (resolve("France", "La Réunion").country_code, resolve("France", "La Réunion").level) == ("RE", "country")
+
+
+def test_no_area_name_resolves_to_a_far_city_unless_a_big_city_bears_that_name():
+    from globe.geo import country_name, haversine_km
+    from globe.geo.gazetteer import CITY_OVER_COUNTRY_MIN_POPULATION, gazetteer
+
+    idx, gaz = areas(), gazetteer()
+    far = []
+    for row in range(len(idx)):
+        place = resolve(country_name(idx.cc[row]), idx.name[row])
+        if place is None or place.level != "city":
+            continue
+        km = haversine_km(place.lat, place.lon, idx.lat[row], idx.lon[row])
+        own_name = gaz.has_primary_name(gaz.row_of(place.geonameid), idx.name[row])
+        if km > 1000 and not (own_name and place.population >= CITY_OVER_COUNTRY_MIN_POPULATION):
+            far.append((idx.cc[row], idx.name[row], place.name, round(float(km))))
+    assert far == []
