@@ -67,7 +67,7 @@ COUNTRY_LEVEL_CONFIDENCE = 0.3
 AREA_TOWN_SAME_PLACE_KM = {"region": 150.0, "island": 50.0, "landmark": 50.0}
 # A big city that carries the area's name only as an alternate name is meant within this distance.
 BIG_CITY_SAME_PLACE_KM = 300.0
-# A fuzzy city hit farther than this from every place carrying the exact name is dropped.
+# A fuzzy city hit farther than this from every notable place carrying the exact name is dropped.
 FUZZY_FAR_KM = 300.0
 AREA_FUZZY_CONFIDENCE = 0.7
 
@@ -479,13 +479,15 @@ class _Resolver:
         return self.areas.place(row)
 
     def far_from_every_namesake(self, row: int, text: str) -> bool:
-        """True when a fuzzy city hit is FUZZY_FAR_KM from every place carrying the exact name.
+        """True when a fuzzy city hit is FUZZY_FAR_KM from every notable place carrying the exact name.
 
-        Such a hit is a confident far namesake in the making ("Kerala" -> a look-alike town 266 km
-        off while Kerala itself is elsewhere); with no exact namesake anywhere a typo stands.
+        Such a hit is a confident far namesake in the making ("Angkor Wat" stated in Germany -> a
+        look-alike German town); notable: a region, island, landmark or a city of >=
+        CITY_OVER_COUNTRY_MIN_POPULATION (a typo that happens to spell a hamlet abroad still stands).
         """
         lat, lon = self.gaz.lat[row], self.gaz.lon[row]
-        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in lookup_keys(text) for r in self.gaz.rows_for_key(key)[:50]]
+        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in lookup_keys(text) for r in self.gaz.rows_for_key(key)[:50]
+                  if self.gaz.pop[r] >= CITY_OVER_COUNTRY_MIN_POPULATION]
         points += [(self.areas.lat[r], self.areas.lon[r]) for r in self.areas.rows_named(text)]
         if not points:
             return False
