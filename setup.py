@@ -23,7 +23,7 @@ CORE = [
     "pycountry>=23.12",
     "rapidfuzz>=3.0",
     "anyascii>=0.3",
-    "countrystatecity-countries>=2.0",  # states/provinces/regions (ODbL) for globe.geo regions
+    "countrystatecity-countries>=2.0,<3",  # states/provinces/regions (ODbL) for globe.geo regions
     "aiohttp>=3.9",
     "openai>=1.40",
 ]
