@@ -12,9 +12,8 @@ Sources:
   code, a representative point. For a first-order division (ISO 3166-2 entry without a parent,
   per pycountry) the point is the *population-weighted centre* of the GeoNames places of the
   matching GeoNames admin-1 division, snapped to the nearest of those places (on land, inside
-  the region; photos are taken where people are), unless that centre is more than
-  ``REGION_CENTRE_MAX_SHIFT_KM`` from the package's point (then the admin-1 match is doubtful
-  and the package's point is kept). Lower divisions keep the package's point.
+  the region; photos are taken where people are), when the match to a GeoNames division is
+  sure (see ``REGION_VOTES``); otherwise, and for lower divisions, the package's point is kept.
 - ``places.tsv`` (hand-kept, in this folder): islands, landmarks and natural sites, and English
   names of regions that the package spells otherwise (Normandy, Brittany). No package on PyPI
   ships a landmark gazetteer. A row without coordinates relabels the region of that name
@@ -44,7 +43,13 @@ from .text import ascii_key, index_keys, lookup_keys, name_key
 log = logging.getLogger(__name__)
 
 AREA_CONFIDENCE = 0.8
-REGION_CENTRE_MAX_SHIFT_KM = 300.0
+# The package's point is matched to a GeoNames admin-1 division by its REGION_VOTES nearest places of
+# the same country; the population centre replaces the point only when they all agree, the nearest
+# is within REGION_NEAREST_PLACE_MAX_KM and the centre within REGION_CENTRE_MAX_SHIFT_KM (Ontario:
+# 830 km, to the Toronto area); else the match is doubtful (remote islands, split divisions).
+REGION_VOTES = 5
+REGION_NEAREST_PLACE_MAX_KM = 300.0
+REGION_CENTRE_MAX_SHIFT_KM = 1200.0
 # Typo matching of area names inside the stated country ("Hokaido", "Kerela"): looser than for
 # cities (ratio 80, not 88) because a country has a few hundred areas, not thousands of towns.
 FUZZY_MIN_CHARS = 5
@@ -116,7 +121,7 @@ def _region_point(gaz: Any, members: dict[tuple[str, str], np.ndarray], cc: str,
     same_cc = [int(tree_rows[p]) for p in np.atleast_1d(pos[0]) if gaz.cc[int(tree_rows[p])] == cc]
     if not same_cc:
         return lat, lon, None
-    votes = Counter(gaz.admin1[r] for r in same_cc[:5])
+    votes = Counter(gaz.admin1[r] for r in same_cc[:REGION_VOTES])
     admin1 = votes.most_common(1)[0][0] or None
     if not first_order or admin1 is None:
         return lat, lon, admin1
@@ -124,7 +129,9 @@ def _region_point(gaz: Any, members: dict[tuple[str, str], np.ndarray], cc: str,
     if rows is None or len(rows) == 0:
         return lat, lon, admin1
     row = _weighted_centre_row(gaz, rows)
-    if haversine_km(gaz.lat[row], gaz.lon[row], lat, lon) > REGION_CENTRE_MAX_SHIFT_KM:
+    sure = (len(same_cc) >= REGION_VOTES and votes[admin1] == REGION_VOTES
+            and haversine_km(gaz.lat[same_cc[0]], gaz.lon[same_cc[0]], lat, lon) <= REGION_NEAREST_PLACE_MAX_KM)
+    if not sure or haversine_km(gaz.lat[row], gaz.lon[row], lat, lon) > REGION_CENTRE_MAX_SHIFT_KM:
         return lat, lon, admin1
     return float(gaz.lat[row]), float(gaz.lon[row]), admin1
 

@@ -128,8 +128,17 @@ def test_an_area_in_the_country_slot_scopes_the_city_and_is_the_fallback():
 
 
 def test_a_big_city_known_by_the_name_only_as_an_alternate_does_not_beat_a_far_region():
-    assert resolve("Brazil", "Pará").level == "region"  # Belém is also called Pará, 610 km from the state's centre
+    assert resolve("China", "Henan").level == "region"  # GeoNames also calls Hengyang (Hunan) "Henan"
     assert resolve("USA", "New York").level == "city"  # New York City is within reach of the state
+
+
+@pytest.mark.parametrize(
+    "country, name, city",
+    [("Canada", "Ontario", (43.65, -79.38)), ("Australia", "New South Wales", (-33.87, 151.21)),
+     ("Canada", "British Columbia", (49.28, -123.12))],
+)
+def test_a_big_region_is_placed_where_its_people_live(country, name, city):
+    assert distance_km(resolve(country, name), city) < 150  # not in the empty middle of the region
 
 
 def test_an_overseas_territory_listed_as_a_region_is_the_territory():
