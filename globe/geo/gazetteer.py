@@ -461,7 +461,7 @@ class _Resolver:
         A city of >= CITY_OVER_COUNTRY_MIN_POPULATION called so by its own (primary) name wins
         ("Quebec", "Washington"), and so does one known by that name as an alternate within
         BIG_CITY_SAME_PLACE_KM of the area ("New York"); otherwise an area of that name in the
-        country wins ("Pará" is the state, not Belém 610 km off), unless the city lies within
+        country wins ("Henan" is the province, not Hengyang 842 km off), unless the city lies within
         AREA_TOWN_SAME_PLACE_KM of it (the town that gives its name to its province or island:
         "Capri", "Huesca"), so "Yucatan" is the Yucatan, not a hamlet 2,900 km away. An area lying in the territory that
         the text names ("Taiwan" listed under China, "La Réunion" under France) is left to the
