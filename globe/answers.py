@@ -16,13 +16,24 @@ reads answers through :func:`parse_answer`, so the rules live here once:
   "City, Region, Country") is read as city first, country last.
 * **Values** lose markdown emphasis, quotes, brackets and trailing punctuation; placeholders such
   as ``[country name]``, ``unknown`` or ``N/A`` count as no answer (``None``).
+
+That lenient reading serves evaluation and distillation. Training rewards read a narrower scope,
+the released reward's: :func:`answer_block_fields` (the *first* ``<answer>`` block only; nothing
+outside it, nothing in ``<think>``). :func:`released_answer_fields` is the released evaluation's
+extraction, character for character, for its string accuracy.
+
+Also here, because every client of a model's text needs them once: the text of a chat message or
+completion (:func:`content_text`, :func:`completion_text`) and a yes/no verdict, read from the
+first token's top logprobs (:func:`verdict_probability`) or from the reply's first word
+(:func:`verdict_from_text`).
 """
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # "country: X", "**Country:** X", "- country : X"; "Country - X" is not accepted (too loose).
 _FIELD_LINE = {
@@ -65,6 +76,8 @@ class ParsedAnswer(NamedTuple):
     has_think: bool
     has_answer: bool
     n_answer_blocks: int
+    #: The names came from an ``<answer>`` block (False: found only outside the tags, or none found).
+    in_answer_block: bool = False
 
 
 @lru_cache(maxsize=1 << 14)
@@ -232,12 +245,15 @@ def parse_answer(text: str | None) -> ParsedAnswer:
         regions.append(after_think)
     regions.append(text)
     country = city = None
-    for region in regions:
+    in_block = False
+    for index, region in enumerate(regions):
         country, city = _region_fields(region)
         if country or city:
+            in_block = index == 0 and answer is not None
             break
     if answer is not None and country is None and city is None:
         city, country = _bare_place(answer)
+        in_block = bool(country or city)
     think = _tag_spans(lowered, "<think>", "</think>", first_only=True)
     return ParsedAnswer(
         think=_think(text, lowered, think),
@@ -247,4 +263,154 @@ def parse_answer(text: str | None) -> ParsedAnswer:
         has_think=bool(think),
         has_answer=bool(blocks),
         n_answer_blocks=len(blocks),
+        in_answer_block=in_block,
     )
+
+
+# --------------------------------------------------------------------------- the rewards' scope
+
+
+def first_answer_block(text: str | None) -> str | None:
+    """The inside of the first ``<answer>...</answer>`` block (tags as written, lower case), else ``None``.
+
+    The released reward's ``re.search(r'<answer>(.*?)</answer>', text, re.DOTALL)``, found with
+    ``str.find`` (linear on degenerate text), not stripped.
+    """
+    if not isinstance(text, str):
+        return None
+    opened = text.find("<answer>")
+    if opened < 0:
+        return None
+    closed = text.find("</answer>", opened + 8)
+    return None if closed < 0 else text[opened + 8 : closed]
+
+
+@lru_cache(maxsize=4096)
+def answer_block_fields(text: str | None) -> tuple[str | None, str | None]:
+    """``(country, city)`` from the first ``<answer>`` block only: what a training reward may read.
+
+    The released reward's scope: no block means no answer, and nothing outside the block (lines
+    after ``</think>``, lines inside ``<think>``) ever counts. Inside the block the field lines
+    are read as :func:`parse_answer` reads a region (markdown, ``Country :``, both fields on one
+    line, placeholders as no answer, the last line of each key); a bare "Paris, France" names
+    no field and is no answer, as released. Memoised: ms-swift calls every reward on the same
+    completions one after another.
+    """
+    block = first_answer_block(text)
+    if block is None:
+        return None, None
+    return _region_fields(block.strip())
+
+
+_RELEASED_COUNTRY = re.compile(r"country:\s*([^\n]+)")
+_RELEASED_CITY = re.compile(r"city:\s*([^\n]+)")
+
+
+def released_answer_fields(text: str | None, *, whole_text_without_block: bool = True) -> tuple[str, str]:
+    """``(country, city)`` exactly as the released code extracted them: lower case, ``""`` when absent.
+
+    The first ``<answer>`` block (case-sensitive tags), else the whole text
+    (``whole_text_without_block=True``, the released evaluation) or nothing (``False``, the
+    released reward); in it, the first ``country:`` / ``city:`` match, case-sensitive, anywhere
+    in a line (``\\s*`` may cross a line break), stripped. The released evaluation lower-cased the
+    values; the released reward compared them case-insensitively, which is the same.
+    """
+    if not text or not isinstance(text, str):
+        return "", ""
+    block = first_answer_block(text)  # re.search(r"<answer>(.*?)</answer>", text, re.DOTALL), in linear time
+    if block is not None:
+        region = block.strip()
+    else:
+        region = text if whole_text_without_block else ""
+    country = _RELEASED_COUNTRY.search(region)
+    city = _RELEASED_CITY.search(region)
+    return (
+        country.group(1).strip().lower() if country else "",
+        city.group(1).strip().lower() if city else "",
+    )
+
+
+# --------------------------------------------------------------------------- message text
+
+
+def content_text(content: Any) -> str | None:
+    """A chat message's ``content`` as text: a string, OpenAI text parts joined, ``""`` for ``None``.
+
+    ``None`` for any other shape, so each caller picks its policy: a reward scores it 0, the chat
+    client reports a malformed response.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        return "".join(str(part.get("text") or "") for part in content if isinstance(part, Mapping))
+    return None
+
+
+def completion_text(completion: Any) -> str:
+    """A completion as text: a string, a message ``{"role", "content"}``, a list of messages (the last), or ``""``.
+
+    Open-r1-style conversational completions and OpenAI content parts are read; anything else is
+    ``""``, so a reward scores it 0 instead of raising mid-training.
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        return content_text(completion.get("content")) or ""
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        return content_text(completion[-1].get("content")) or ""
+    return ""
+
+
+# --------------------------------------------------------------------------- yes/no verdicts
+
+_YES_TOKENS = frozenset({"yes", "Yes", "YES"})
+_NO_TOKENS = frozenset({"no", "No", "NO"})
+# Tokenizers mark a leading space as "Ġ" (byte-level BPE) or "▁" (SentencePiece).
+_TOKEN_SPACE_MARKS = " \t\n\u0120\u2581\u010a"
+_FIRST_WORD = re.compile(r"[a-z]+")
+#: A reply's first word -> its verdict: P(yes) 1.0 or 0.0.
+VERDICT_WORDS: dict[str, float] = {"yes": 1.0, "no": 0.0}
+
+
+def verdict_probability(top_logprobs: Mapping[str, float] | None) -> float | None:
+    """P(yes) / (P(yes) + P(no)) from a first token's top logprobs, ``None`` if neither is there.
+
+    Sums the probabilities of yes/Yes/YES and of no/No/NO, with or without a leading space
+    (" yes", "Ġyes", "▁yes"), as the released reward did for the bare forms. ``None`` rather
+    than 0 so the caller can tell "the model said no" from "the model said something else"
+    (the released reward scored that case 0.0).
+    """
+    if not isinstance(top_logprobs, Mapping):
+        return None
+    yes = no = 0.0
+    for token, logprob in top_logprobs.items():
+        word = token.strip(_TOKEN_SPACE_MARKS) if isinstance(token, str) else ""
+        if word not in _YES_TOKENS and word not in _NO_TOKENS:
+            continue
+        try:
+            probability = math.exp(min(float(logprob), 0.0))
+        except (TypeError, ValueError):
+            continue
+        if math.isnan(probability):
+            continue
+        if word in _YES_TOKENS:
+            yes += probability
+        else:
+            no += probability
+    if yes + no <= 0.0:
+        return None
+    return yes / (yes + no)
+
+
+def verdict_from_text(text: str | None) -> float | None:
+    """1.0 / 0.0 when a reply's first word is yes / no (case, quotes, markdown ignored), else ``None``.
+
+    The first run of ASCII letters: ``'"Yes."'`` and ``"**No**"`` count, ``"yesterday"``,
+    ``"Nope"`` and ``"I cannot tell"`` do not.
+    """
+    if not text or not isinstance(text, str):
+        return None
+    word = _FIRST_WORD.search(text.lower())
+    return None if word is None else VERDICT_WORDS.get(word.group())

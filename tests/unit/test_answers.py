@@ -1,11 +1,24 @@
 """How a model's completion is read: which answer counts, and what its reasoning is."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from globe.answers import clean_value, field_values, parse_answer, think_text
+from globe.answers import (
+    answer_block_fields,
+    clean_value,
+    completion_text,
+    content_text,
+    field_values,
+    parse_answer,
+    released_answer_fields,
+    think_text,
+    verdict_from_text,
+    verdict_probability,
+)
 from globe.prompts import format_answer, geo_prompt
 
 
@@ -138,3 +151,104 @@ def test_a_field_word_inside_a_value_does_not_split_it() -> None:
 def test_the_last_closing_think_tag_counts_whatever_its_case() -> None:
     parsed = parse_answer("<think>a</think>country: Peru\n</THINK>country: Chile\ncity: Santiago")
     assert (parsed.country, parsed.city) == ("Chile", "Santiago")
+
+
+# --------------------------------------------------------------------------- the rewards' scope
+
+
+def test_answer_block_fields_read_the_first_block_only() -> None:
+    text = "<answer>country: Italy\ncity: Rome</answer> wait <answer>country: Spain\ncity: Madrid</answer>"
+    assert answer_block_fields(text) == ("Italy", "Rome")
+    assert answer_block_fields("<answer>\n **Country:** Japan\n City : Kyoto.\n</answer>") == ("Japan", "Kyoto")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "country: Peru\ncity: Cusco",
+        "<think>country: Peru\ncity: Cusco</think><answer>not sure</answer>",
+        "<think>x</think>country: Peru\ncity: Cusco",
+        "<answer>Cusco, Peru</answer>",  # no field lines: the released reward read nothing either
+        "<answer>country: Peru\ncity: Cusco",
+        "<ANSWER>country: Peru\ncity: Cusco</ANSWER>",  # the released tags are lower case
+        None,
+    ],
+)
+def test_answer_block_fields_find_nothing_outside_a_block(text) -> None:
+    assert answer_block_fields(text) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text, whole_text, expected",
+    [
+        ("<think>x</think><answer>country: France\ncity: Paris</answer>", True, ("france", "paris")),
+        ("<answer>country: France\ncountry: Italy\ncity: Paris</answer>", True, ("france", "paris")),  # the first
+        ("<answer>Country: France\ncity: Paris</answer>", True, ("", "paris")),  # case-sensitive key
+        ("<answer>country:\nFrance\ncity:Paris </answer>", True, ("france", "paris")),  # \s* crosses the line
+        ("country: France\ncity: Paris", True, ("france", "paris")),  # no block: the whole text
+        ("country: France\ncity: Paris", False, ("", "")),  # no block: nothing (the released reward)
+        ("<answer>x</answer> country: France", True, ("", "")),
+        ("<answer>ethnicity: Lyon</answer>", True, ("", "lyon")),  # a substring search, as released
+        ("", True, ("", "")),
+    ],
+)
+def test_released_answer_fields_are_the_released_extraction(text, whole_text, expected) -> None:
+    assert released_answer_fields(text, whole_text_without_block=whole_text) == expected
+
+
+@pytest.mark.timeout(60)
+def test_released_extraction_is_linear_on_degenerate_text() -> None:
+    assert released_answer_fields("<answer>" * 20000) == ("", "")
+    assert answer_block_fields("<answer>" * 20000) == (None, None)
+
+
+def test_parse_answer_says_whether_the_names_came_from_an_answer_block() -> None:
+    assert parse_answer("<answer>country: Peru\ncity: Lima</answer>").in_answer_block is True
+    assert parse_answer("<answer>Lima, Peru</answer>").in_answer_block is True
+    assert parse_answer("<answer>?</answer>\ncountry: Peru").in_answer_block is False
+    assert parse_answer("country: Peru").in_answer_block is False
+
+
+# --------------------------------------------------------------------------- message text
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [("hi", "hi"), (None, ""), ([{"type": "text", "text": "a"}, {"type": "image_url"}, {"text": "b"}], "ab"),
+     ([{"type": "text", "text": None}], ""), (42, None), ({"text": "x"}, None)],
+)
+def test_content_text(content, expected) -> None:
+    assert content_text(content) == expected
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [("plain", "plain"), ({"role": "assistant", "content": "m"}, "m"),
+     ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}], "a"),
+     (None, ""), ([], ""), (3.5, ""), ({"content": 7}, "")],
+)
+def test_completion_text(completion, expected) -> None:
+    assert completion_text(completion) == expected
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_verdict_probability_is_p_yes_over_p_yes_plus_p_no() -> None:
+    logprobs = {"yes": math.log(0.3), "Yes": math.log(0.2), " YES": math.log(0.1),
+                "\u0120no": math.log(0.1), "\u2581No": math.log(0.05), "NO": math.log(0.05), "The": -1.0}
+    assert verdict_probability(logprobs) == pytest.approx(0.6 / 0.8, abs=1e-12)
+
+
+@pytest.mark.parametrize("logprobs", [{}, None, {"yesterday": -0.1, "nope": -1.0}, {"yes": float("-inf")}, ["yes"]])
+def test_verdict_probability_without_yes_or_no_is_none(logprobs) -> None:
+    assert verdict_probability(logprobs) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("yes", 1.0), ("Yes.", 1.0), ('"YES", it is', 1.0), ("**Yes**", 1.0), ("\u201cno\u201d", 0.0), ("No.", 0.0),
+     ("Nope", None), ("yesterday", None), ("I cannot tell", None), ("", None), (None, None), ("42", None)],
+)
+def test_verdict_from_text_reads_the_first_word(text, expected) -> None:
+    assert verdict_from_text(text) == expected

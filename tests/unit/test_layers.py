@@ -13,7 +13,7 @@ GLOBE = Path(__file__).resolve().parents[2] / "globe"
 HEAVY = ("swift", "torch", "transformers", "aiohttp", "openai", "requests", "geopy.geocoders")
 
 
-@pytest.mark.parametrize("module", ["globe", "globe.geo", "globe.answers", "globe.prompts", "globe.rewards"])
+@pytest.mark.parametrize("module", ["globe", "globe.geo", "globe.answers", "globe.prompts", "globe.scoring", "globe.rewards"])
 def test_light_modules_import_no_framework_or_network_client(module: str) -> None:
     code = (
         f"import sys, json, {module}; "
