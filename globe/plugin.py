@@ -8,12 +8,15 @@ Load it with ``--external_plugins`` (pass the dataset plugin too; the console sc
 ==========================  ==================  ====================================================
 ``--reward_funcs`` name     needs columns       reward
 ==========================  ==================  ====================================================
-``globe_accuracy``          solution or         1.0 city+country / 0.2 country / 0.0 (paper values)
+``globe_accuracy``          solution or         1.0 city+country / 0.2 country / 0.0 (paper values), first
+                            country, city       ``<answer>`` block, names by identity
+``globe_accuracy_released`` solution or         the released reward bit for bit (0.7-ratio substring rule)
                             country, city
 ``globe_locatability``      images              P(yes) from the served RM (``GLOBE_RM_*`` variables)
 ``globe_locatablity``       images              the same; the released recipes' spelling
 ``globe_visual_match``      entities            share of the row's entities named in ``<think>``
 ``globe_format``            -                   think/answer format with country:/city: lines
+``external_math_format``    -                   ms-swift 3.x's format reward, the released recipes' name
 ``globe_distance``          lat, lon            exp(-km / ``GLOBE_DISTANCE_TAU_KM``), opt-in
 ==========================  ==================  ====================================================
 
@@ -36,8 +39,16 @@ except ImportError:  # loaded by path from a checkout that is not pip-installed
 
 from swift.rewards import ORM, AsyncORM, orms
 
-from globe.rewards import DEFAULT_TAU_KM, accuracy_rewards, distance_rewards, format_rewards, visual_match_rewards
 from globe.locatability import LocatabilityScorer
+from globe.rewards import (
+    DEFAULT_TAU_KM,
+    accuracy_rewards,
+    distance_rewards,
+    format_rewards,
+    released_accuracy_rewards,
+    released_format_rewards,
+    visual_match_rewards,
+)
 
 
 class GlobeAccuracy(ORM):
@@ -45,6 +56,20 @@ class GlobeAccuracy(ORM):
 
     def __call__(self, completions: List[Any], solution=None, country=None, city=None, **kwargs) -> List[float]:
         return accuracy_rewards(completions, solution=solution, country=country, city=city)
+
+
+class GlobeAccuracyReleased(ORM):
+    """The released accuracy reward bit for bit: first answer block, 0.7-ratio substring rule."""
+
+    def __call__(self, completions: List[Any], solution=None, country=None, city=None, **kwargs) -> List[float]:
+        return released_accuracy_rewards(completions, solution=solution, country=country, city=city)
+
+
+class ReleasedFormat(ORM):
+    """ms-swift 3.x's ``MathFormat``: ``^<think>.*?</think>\\s*<answer>.*?</answer>`` and nothing after."""
+
+    def __call__(self, completions: List[Any], **kwargs) -> List[float]:
+        return released_format_rewards(completions)
 
 
 class GlobeVisualMatch(ORM):
@@ -123,6 +148,8 @@ def _log_metrics(trainer: Any, reward_name: str, metrics: dict) -> None:
 
 
 orms["globe_accuracy"] = GlobeAccuracy
+orms["globe_accuracy_released"] = GlobeAccuracyReleased
+orms["external_math_format"] = ReleasedFormat  # the released recipes' name (ms-swift 3.x built it in)
 orms["globe_locatability"] = GlobeLocatability
 orms["globe_locatablity"] = GlobeLocatability  # the released recipes' spelling
 orms["globe_visual_match"] = GlobeVisualMatch

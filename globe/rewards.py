@@ -8,23 +8,37 @@ column a reward needs, because training on a silently constant reward wastes a G
 :mod:`globe.plugin` wraps them for ms-swift; the locatability reward needs a server and lives
 in :mod:`globe.locatability`, except its pure scoring rule, :func:`locatability_reward_from_logprobs`.
 
-Differences from the released rewards, and why:
+Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of the paper's code), and why:
 
-* accuracy: names are compared by :func:`globe.geo.same_place` (aliases such as "USA"/"NYC",
-  other scripts, diacritics) instead of a case-insensitive substring test with a 0.7 length
+* accuracy (``globe_accuracy``): the released scope, our names. Only the *first*
+  ``<answer>...</answer>`` block is read, as released (no block: 0; lines outside it or inside
+  ``<think>`` never count: :func:`globe.answers.answer_block_fields`). Inside it the field lines
+  are read leniently (markdown, ``Country :``, both fields on one line, the last line of each
+  key; released: the first case-sensitive ``country:`` match), and names are compared by
+  :func:`globe.scoring.match_place` instead of a case-insensitive substring test with a 0.7 length
   ratio, which scored "USA" for "United States" as wrong and "Niger" for "Nigeria" as right
-  ("niger" is 5/7 of "nigeria"). Which answer counts
-  is :func:`globe.answers.parse_answer`'s rule: the *last* ``<answer>`` block, the last
-  ``country:``/``city:`` line in it.
+  ("niger" is 5/7 of "nigeria"): aliases, other scripts and diacritics count; the country must be
+  named as a country ("Massachusetts" earns nothing); a different municipality is a different city
+  ("Cambridge" for Boston earns 0.2) while a district inside the city's core counts ("Manhattan",
+  "Brooklyn" for New York City); a region, island or landmark is not a city (0.2 at best).
+  ``globe_accuracy_released`` (:func:`released_accuracy_rewards`) is the released rule bit for
+  bit, for exact reproduction.
 * visual match: whole-word matches on normalised text, so "bus" does not match "business"
   or "abuse"; the entity's last word may carry a plural "s"/"es" ("palm tree" is found in
   "palm trees", "bus" in "buses") and an apostrophe inside a word joins it ("Peter's" reads
   "peters"), so possessives and plurals of what the annotator named still count. Duplicate
-  entities count once (as released).
-* format: also requires non-placeholder ``country:`` and ``city:`` lines in the one answer block.
-* distance: new, ``exp(-d / tau)`` for recipes that want a denser signal than 1.0 / 0.2 / 0.,
-  with an answer that resolves only to a country scored as at least
-  :data:`COUNTRY_LEVEL_FLOOR_KM` away (see there).
+  entities count once (as released). Released: a lower-case substring test on the text before
+  ``</think>``.
+* format (``globe_format``): the released pattern plus non-placeholder ``country:`` and ``city:``
+  lines in the one answer block, no second think/answer tag anywhere, and whitespace allowed
+  around the completion. ``external_math_format`` (:func:`released_format_rewards`) is ms-swift
+  3.x's / the released plugin's ``MathFormat``, registered under its released name.
+* distance (``globe_distance``): new, ``exp(-d / tau)`` for recipes that want a denser signal
+  than 1.0 / 0.2 / 0.0, read from the first answer block like accuracy. An answer placed only at
+  country level counts as at least :data:`COUNTRY_LEVEL_FLOOR_KM` away, one placed at a region,
+  island or landmark as at least :data:`REGION_LEVEL_FLOOR_KM` (see there).
+* locatability (``globe_locatability``, :mod:`globe.rm_client`): see that module for its
+  departures (what is sent, the fallback).
 """
 from __future__ import annotations
 
@@ -38,8 +52,16 @@ from typing import Any, Callable
 
 from anyascii import anyascii
 
-from globe import geo
-from globe.answers import ParsedAnswer, line_fields, parse_answer
+from globe.answers import (
+    ParsedAnswer,
+    answer_block_fields,
+    completion_text,
+    line_fields,
+    parse_answer,
+    released_answer_fields,
+    verdict_probability,
+)
+from globe.scoring import is_city, match_place, released_match, score_answer, valid_point
 
 log = logging.getLogger(__name__)
 
@@ -55,46 +77,25 @@ DEFAULT_TAU_KM = 750.0
 #: otherwise earn a country-only answer more than a real city guess ~200 km off, and GRPO
 #: would learn to drop the city. 200 km is the IM2GPS "region" threshold.
 COUNTRY_LEVEL_FLOOR_KM = 200.0
-
-_YES_TOKENS = frozenset({"yes", "Yes", "YES"})
-_NO_TOKENS = frozenset({"no", "No", "NO"})
-# Tokenizers mark a leading space as "Ġ" (byte-level BPE) or "▁" (SentencePiece).
-_TOKEN_SPACE_MARKS = " \t\n\u0120\u2581\u010a"
+#: The same floor for an answer placed at any other level that is not a city (a region, island or
+#: landmark: :func:`globe.scoring.is_city`): scored from that place's point, but as at least 100 km
+#: off. So naming the region never beats a right city (a right city's point is within the IM2GPS
+#: 25 km "city" radius of the photo, far inside 100 km), never loses to a wrong city farther than
+#: 100 km from the photo when the region's point is nearer than that city, and beats naming only
+#: the country (200 km): a region says more than its country and less than a city.
+REGION_LEVEL_FLOOR_KM = 100.0
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def completion_text(completion: Any) -> str:
-    """A completion as text: a string, an open-r1-style ``[{"role", "content"}]`` list, or ``None``.
-
-    Content given as OpenAI parts (``[{"type": "text", "text": ...}]``) is joined; anything
-    else becomes ``""`` so a reward scores it 0 instead of raising mid-training.
-    """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Mapping):
-        return _content_text(completion.get("content"))
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        return _content_text(completion[-1].get("content"))
-    return ""
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
-        return "".join(str(part.get("text") or "") for part in content if isinstance(part, Mapping))
-    return ""
 
 
 @lru_cache(maxsize=4096)
 def parse_cached(text: str) -> ParsedAnswer:
     """:func:`globe.answers.parse_answer`, memoised per text.
 
-    ms-swift calls every reward on the same list of completions one after another, so the
-    accuracy, distance and visual rewards share one parse of each completion; 4096 entries
-    hold several batches of even 8 kB completions in a few tens of MB.
+    The visual-match reward reads each completion's reasoning from it; 4096 entries hold several
+    batches of even 8 kB completions in a few tens of MB. (Accuracy and distance read the first
+    answer block through :func:`globe.answers.answer_block_fields`, memoised the same way.)
     """
     return parse_answer(text)
 
@@ -140,10 +141,9 @@ def split_solution(solution: Any) -> tuple[str | None, str | None]:
     return text, None
 
 
-@lru_cache(maxsize=1 << 16)
 def _place_score(pred_country: str | None, pred_city: str | None, gt_country: str, gt_city: str | None) -> float:
-    """Memoised: GRPO scores many generations of one prompt, so the same pairs recur."""
-    country_match, city_match = geo.same_place(pred_country, pred_city, gt_country, gt_city)
+    """1.0 / 0.2 / 0.0 by :func:`globe.scoring.match_place` (memoised there)."""
+    country_match, city_match = match_place(pred_country, pred_city, gt_country, gt_city)
     if country_match and city_match:
         return CITY_REWARD
     if country_match:
@@ -154,15 +154,16 @@ def _place_score(pred_country: str | None, pred_city: str | None, gt_country: st
 def accuracy_reward(text: Any, gt_country: str | None, gt_city: str | None) -> float:
     """1.0 when the answer's country and city are the truth's, 0.2 for the country alone, else 0.
 
-    A city counts only together with its country (the paper's rule); without a ground-truth
-    city the best possible score is 0.2; without a predicted country it is 0.
+    Only the first ``<answer>`` block is read (the released scope); a city counts only together
+    with its country (the paper's rule); without a ground-truth city the best possible score is
+    0.2; without a predicted country, or with one that is not a country's name, it is 0.
     """
     if gt_country is None:
         return 0.0
-    answer = parse_cached(completion_text(text))
-    if answer.country is None:
+    country, city = answer_block_fields(completion_text(text))
+    if country is None:
         return 0.0
-    return _place_score(answer.country, answer.city, gt_country, gt_city)
+    return _place_score(country, city, gt_country, gt_city)
 
 
 def accuracy_rewards(
@@ -172,7 +173,7 @@ def accuracy_rewards(
     city: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
-    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.geo.same_place`.
+    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.scoring.match_place`.
 
     Ground truth per row: ``solution`` (``"country\\tcity"``) first, and the ``country`` /
     ``city`` columns for whatever it lacks. Raises ``ValueError`` when none of these columns
@@ -193,6 +194,61 @@ def accuracy_rewards(
         gt_country = gt_country or _text_or_none(row_country)
         gt_city = gt_city or _text_or_none(row_city)
         rewards.append(accuracy_reward(text, gt_country, gt_city))
+    return rewards
+
+
+def _released_truth(solution: Any, country: Any, city: Any, index: int) -> tuple[str, str] | None:
+    """The released reward's ground truth: ``solution.split("\\t")``, else the ``country``/``city`` columns."""
+    if isinstance(solution, str):
+        parts = solution.split("\t")
+        if len(parts) != 2:
+            raise ValueError(
+                f"globe_accuracy_released: row {index}'s solution {solution[:60]!r} is not \"country<TAB>city\" "
+                f"(the released format, split on its one tab); fix the dataset or use globe_accuracy"
+            )
+        return parts[0], parts[1]
+    if isinstance(country, str):
+        return country, city if isinstance(city, str) else ""
+    return None
+
+
+def released_accuracy_reward(text: Any, gt_country: str, gt_city: str) -> float:
+    """The released accuracy, bit for bit: 1.0 / 0.2 / 0.0 by the 0.7-ratio substring rule.
+
+    First ``<answer>`` block (no block: nothing), first case-sensitive ``country:`` and ``city:``
+    there (:func:`globe.answers.released_answer_fields`), compared by
+    :func:`globe.scoring.released_match`.
+    """
+    country, city = released_answer_fields(completion_text(text), whole_text_without_block=False)
+    if released_match(country, gt_country):
+        return CITY_REWARD if released_match(city, gt_city) else COUNTRY_REWARD
+    return 0.0
+
+
+def released_accuracy_rewards(
+    completions: Sequence[Any],
+    solution: Sequence[Any] | None = None,
+    country: Sequence[Any] | None = None,
+    city: Sequence[Any] | None = None,
+    **_: Any,
+) -> list[float]:
+    """``globe_accuracy_released``: :func:`released_accuracy_reward` per completion.
+
+    Ground truth: ``solution`` split on its tab exactly as released (a cell without exactly one
+    tab raises ``ValueError``: the released reward crashed there too), else the ``country`` /
+    ``city`` columns as given; a row with neither scores 0.
+    """
+    n = len(completions)
+    if solution is None and country is None:
+        raise ValueError(
+            "globe_accuracy_released needs ground truth: a `solution` column (\"country\\tcity\") or "
+            "`country`/`city` columns in the dataset; the batch has neither"
+        )
+    rows = zip(completions, _column(solution, n, "solution"), _column(country, n, "country"), _column(city, n, "city"))
+    rewards = []
+    for index, (text, sol, row_country, row_city) in enumerate(rows):
+        truth = _released_truth(sol, row_country, row_city, index)
+        rewards.append(0.0 if truth is None else released_accuracy_reward(text, *truth))
     return rewards
 
 
@@ -393,49 +449,53 @@ def format_rewards(completions: Sequence[Any], **_: Any) -> list[float]:
     return [format_reward(text) for text in completions]
 
 
+#: ms-swift 3.x's ``MathFormat`` (``external_math_format``), as the released plugin registered it.
+RELEASED_FORMAT_PATTERN = re.compile(r"^<think>.*?</think>\s*<answer>.*?</answer>(?![\s\S])", re.DOTALL | re.MULTILINE)
+
+
+def released_format_reward(text: Any) -> float:
+    """1.0 when the released format regex matches the completion, else 0.0 (``external_math_format``).
+
+    The start and end tests are implied by the pattern; checked first, they spare the regex
+    most completions, and its result is unchanged.
+    """
+    body = completion_text(text)
+    if not (body.startswith("<think>") and body.endswith("</answer>")):
+        return 0.0
+    return 1.0 if RELEASED_FORMAT_PATTERN.match(body) else 0.0
+
+
+def released_format_rewards(completions: Sequence[Any], **_: Any) -> list[float]:
+    """:func:`released_format_reward` per completion."""
+    return [released_format_reward(text) for text in completions]
+
+
 # --------------------------------------------------------------------------- distance
 
 
-@lru_cache(maxsize=1 << 16)
-def _resolve(country: str | None, city: str | None) -> tuple[float, float, str] | None:
-    """``(lat, lon, level)`` of the answered place, memoised; level is ``"city"`` or ``"country"``."""
-    place = geo.resolve(country, city)
-    if place is None or place.lat is None or place.lon is None:
-        return None
-    return float(place.lat), float(place.lon), str(place.level)
-
-
-def _coordinate(value: Any, low: float, high: float) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
-        return None
-    return number if low <= number <= high else None  # NaN fails both comparisons
+def level_floor_km(level: str | None) -> float:
+    """The least distance an answer placed at ``level`` is scored at: 0 for a city (see the floors above)."""
+    if is_city(level):
+        return 0.0
+    return COUNTRY_LEVEL_FLOOR_KM if level == "country" else REGION_LEVEL_FLOOR_KM
 
 
 def distance_reward(text: Any, lat: Any, lon: Any, tau_km: float = DEFAULT_TAU_KM) -> float:
-    """``exp(-d / tau_km)`` for the great-circle distance ``d`` from the answered place to the truth.
+    """``exp(-d / tau_km)`` for the geodesic distance ``d`` from the truth to the answered place.
 
-    The answered place is :func:`globe.geo.resolve` of the parsed country and city. When it
-    resolves only to a country (no city named, or a city not found in that country), ``d``
-    counts as at least :data:`COUNTRY_LEVEL_FLOOR_KM`: ``min(exp(-d/tau), exp(-200/tau))``,
-    so naming only the country never beats a real city guess 200 km off. 0.0 when the answer
-    does not resolve or the row's coordinates are missing or out of range.
+    The answered place is :func:`globe.scoring.score_answer`'s (the first ``<answer>`` block,
+    resolved by :func:`globe.geo.resolve`), the distance the one evaluation reports. An answer
+    that is not placed at city level counts as at least :func:`level_floor_km` away
+    (``min(exp(-d/tau), exp(-floor/tau))``), so naming only the country never beats a real city
+    guess 200 km off. 0.0 when the answer does not resolve or the row's coordinates are missing
+    or out of range.
     """
-    gt_lat, gt_lon = _coordinate(lat, -90.0, 90.0), _coordinate(lon, -180.0, 180.0)
-    if gt_lat is None or gt_lon is None:
+    if valid_point(lat, lon) is None:
         return 0.0
-    answer = parse_cached(completion_text(text))
-    if answer.country is None and answer.city is None:
+    scored = score_answer(completion_text(text), lat, lon)
+    if scored.distance_km is None:
         return 0.0
-    resolved = _resolve(answer.country, answer.city)
-    if resolved is None:
-        return 0.0
-    place_lat, place_lon, level = resolved
-    distance = max(geo.distance_km((place_lat, place_lon), (gt_lat, gt_lon)), 0.0)
-    if level == "country":
-        distance = max(distance, COUNTRY_LEVEL_FLOOR_KM)
-    return math.exp(-distance / tau_km)
+    return math.exp(-max(scored.distance_km, level_floor_km(scored.level)) / tau_km)
 
 
 def _is_blank(value: Any) -> bool:
@@ -476,45 +536,19 @@ def distance_rewards(
 # --------------------------------------------------------------------------- locatability
 
 
-def _token_word(token: Any) -> str:
-    return token.strip(_TOKEN_SPACE_MARKS) if isinstance(token, str) else ""
-
-
-def locatability_reward_from_logprobs(top_logprobs: Mapping[str, float] | None) -> float | None:
-    """P(yes) / (P(yes) + P(no)) from a first token's top logprobs, ``None`` if neither is there.
-
-    Sums the probabilities of yes/Yes/YES and of no/No/NO, with or without a leading space
-    (" yes", "Ġyes", "▁yes"), as the released reward did for the bare forms. ``None`` rather
-    than 0 so the caller can tell "the RM said no" from "the RM said something else".
-    """
-    if not isinstance(top_logprobs, Mapping):
-        return None
-    yes = no = 0.0
-    for token, logprob in top_logprobs.items():
-        word = _token_word(token)
-        if word not in _YES_TOKENS and word not in _NO_TOKENS:
-            continue
-        try:
-            probability = math.exp(min(float(logprob), 0.0))
-        except (TypeError, ValueError):
-            continue
-        if math.isnan(probability):
-            continue
-        if word in _YES_TOKENS:
-            yes += probability
-        else:
-            no += probability
-    if yes + no <= 0.0:
-        return None
-    return yes / (yes + no)
+#: P(yes) / (P(yes) + P(no)) from the RM's first-token top logprobs: :func:`globe.answers.verdict_probability`.
+locatability_reward_from_logprobs = verdict_probability
 
 
 # --------------------------------------------------------------------------- registry
 
-#: Name -> batch reward function, for callers that pick rewards by name (plugin, eval, bench).
+#: Name -> batch reward function, for callers that pick rewards by name (scripts, tests); the trainer's
+#: names are the ``--reward_funcs`` names registered in :mod:`globe.plugin`.
 REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {
     "accuracy": accuracy_rewards,
+    "accuracy_released": released_accuracy_rewards,
     "visual_match": visual_match_rewards,
     "format": format_rewards,
+    "format_released": released_format_rewards,
     "distance": distance_rewards,
 }

@@ -65,7 +65,7 @@ def valid_point(lat: Any, lon: Any) -> tuple[float, float] | None:
     """``(lat, lon)`` as floats when both are numbers in range, else ``None`` (NaN, blanks, text)."""
     try:
         lat_f, lon_f = float(lat), float(lon)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
         return None
     if -90.0 <= lat_f <= 90.0 and -180.0 <= lon_f <= 180.0:  # NaN fails both comparisons
         return lat_f, lon_f

@@ -14,7 +14,9 @@ from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
 
 PLUGIN_FILE = Path(globe.__file__).resolve().parent / "plugin.py"
 NAMES = ["globe_accuracy", "globe_locatability", "globe_locatablity", "globe_visual_match", "globe_format",
-         "globe_distance"]
+         "globe_distance", "globe_accuracy_released", "external_math_format"]
+#: The released all-rewards command line's ``--reward_funcs`` (the one- and two-reward lines use a subset).
+RELEASED_REWARD_FUNCS = ["globe_accuracy", "globe_locatablity", "globe_visual_match", "external_math_format"]
 PARIS = geo.resolve("France", "Paris")
 
 
@@ -71,7 +73,7 @@ def test_rewards_through_ms_swift_reward_loop(orms, monkeypatch):
     samples = [sample(text, image, **columns) for text in (good, near, bad)]
     with FakeOpenAIServer(default_answer="yes") as server:
         monkeypatch.setenv("GLOBE_RM_URL", server.url)
-        table, class_names = rewards_like_grpo(NAMES[:2] + NAMES[3:], samples, orms)
+        table, class_names = rewards_like_grpo(NAMES[:2] + NAMES[3:6], samples, orms)
     accuracy, locatability, visual, fmt, distance = table
     assert accuracy == [1.0, 0.2, 0.0]
     assert locatability == [0.9, 0.9, 0.9]  # the fake RM answers "yes" with p=0.9, "no" with p=0.1
@@ -81,6 +83,33 @@ def test_rewards_through_ms_swift_reward_loop(orms, monkeypatch):
     assert distance == [1.0, round(math.exp(-geo.distance_km(lyon, PARIS) / 750.0), 6), 0.0]
     # ms-swift logs each reward as rewards/<class name>/mean
     assert class_names == ["GlobeAccuracy", "GlobeLocatability", "GlobeVisualMatch", "GlobeFormat", "GlobeDistance"]
+
+
+def test_the_released_reward_funcs_are_all_registered(orms):
+    assert [name for name in RELEASED_REWARD_FUNCS if name not in orms] == []
+
+
+def test_released_rewards_through_ms_swift_reward_loop(orms):
+    tagged = "<think>Zinc roofs.</think><answer>country: France\ncity: Paris</answer>"
+    cases = [
+        tagged,
+        "<think>Zinc roofs.</think><answer>country: USA\ncity: NYC</answer>",
+        "country: France\ncity: Paris",  # untagged: 0 for both accuracies
+        "<think>country: France\ncity: Paris</think><answer>not sure</answer>",
+        "<think>x</think><answer>country: United States\ncity: Cambridge</answer>",
+        "<think>x</think><answer>country: Massachusetts\ncity: Boston</answer>",
+        tagged + "\n",  # anything after </answer> fails the released format
+    ]
+    solutions = ["France\tParis", "United States\tNew York City", "France\tParis", "France\tParis",
+                 "United States\tBoston", "United States\tBoston", "France\tParis"]
+    samples = [sample(text, marked_jpeg("IMG-A"), solution=sol) for text, sol in zip(cases, solutions)]
+    table, class_names = rewards_like_grpo(["globe_accuracy", "globe_accuracy_released", "external_math_format"],
+                                           samples, orms)
+    accuracy, released, fmt = table
+    assert accuracy == [1.0, 1.0, 0.0, 0.0, 0.2, 0.0, 1.0]
+    assert released == [1.0, 0.0, 0.0, 0.0, 0.2, 0.0, 1.0]
+    assert fmt == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]
+    assert class_names == ["GlobeAccuracy", "GlobeAccuracyReleased", "ReleasedFormat"]
 
 
 def test_locatability_without_rm_url_fails_when_the_trainer_starts(orms, monkeypatch):

@@ -18,8 +18,12 @@ from globe.rewards import (
     distance_rewards,
     entity_texts,
     format_rewards,
+    REGION_LEVEL_FLOOR_KM,
+    level_floor_km,
     locatability_reward_from_logprobs,
     normalize_for_match,
+    released_accuracy_rewards,
+    released_format_rewards,
     split_solution,
     visual_match_rewards,
 )
@@ -91,10 +95,10 @@ def test_names_that_merely_overlap_do_not_match(country, city, solution):
 # --------------------------------------------------------------------------- accuracy: answer parsing
 
 
-def test_last_answer_block_counts():
+def test_first_answer_block_counts_as_released():
     text = "<answer>country: France\ncity: Paris</answer> On reflection: <answer>country: Italy\ncity: Rome</answer>"
-    assert accuracy_rewards([text], solution=["Italy\tRome"]) == [1.0]
-    assert accuracy_rewards([text], solution=["France\tParis"]) == [0.0]
+    assert accuracy_rewards([text], solution=["France\tParis"]) == [1.0]
+    assert accuracy_rewards([text], solution=["Italy\tRome"]) == [0.0]
 
 
 def test_markdown_and_extra_whitespace_are_ignored():
@@ -102,8 +106,93 @@ def test_markdown_and_extra_whitespace_are_ignored():
     assert accuracy_rewards([text], solution=["Japan\tKyoto"]) == [1.0]
 
 
-def test_answer_lines_without_tags_still_count():
-    assert accuracy_rewards(["country: Peru\ncity: Cusco"], solution=["Peru\tCusco"]) == [1.0]
+@pytest.mark.parametrize(
+    "text",
+    [
+        "country: Peru\ncity: Cusco",  # a correct answer without tags
+        "<think>country: Peru\ncity: Cusco</think><answer>not sure</answer>",  # the lines only in the reasoning
+        "<think>Andes.</think>\ncountry: Peru\ncity: Cusco",  # after the reasoning, no answer block
+        "<think>Andes.</think><answer>country: Peru\ncity: Cusco",  # an unclosed answer block
+    ],
+)
+def test_only_an_answer_block_counts_as_released(text):
+    assert accuracy_rewards([text], solution=["Peru\tCusco"]) == [0.0]
+
+
+# --------------------------------------------------------------------------- accuracy: which place is the truth's
+
+
+@pytest.mark.parametrize(
+    "country, city, solution, expected",
+    [
+        ("United States", "Cambridge", "United States\tBoston", 0.2),  # a neighbouring municipality
+        ("Massachusetts", "Boston", "United States\tBoston", 0.0),  # a state is not a country
+        ("USA", "Manhattan", "United States\tNew York City", 1.0),  # a district of the city
+        ("USA", "Brooklyn", "United States\tNew York City", 1.0),
+        ("United States", "Jersey City", "United States\tNew York City", 0.2),  # across the river, another state
+        ("Japan", "Shinjuku", "Japan\tTokyo", 1.0),
+        ("France", "Boulogne-Billancourt", "France\tParis", 0.2),
+    ],
+)
+def test_the_country_is_named_as_a_country_and_another_municipality_is_another_city(country, city, solution, expected):
+    assert accuracy_rewards([answer(country, city)], solution=[solution]) == [expected]
+
+
+# --------------------------------------------------------------------------- accuracy: the released rule
+
+
+def released_oracle(text: str, solution: str) -> float:
+    """The released reward, restated from its description: first block, first key match, 0.7 substring rule."""
+    import re
+
+    block = re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
+    region = block.group(1).strip() if block else ""
+    truth_country, truth_city = solution.split("\t")
+
+    def field(key):
+        found = re.search(key + r":\s*([^\n]+)", region)
+        return found.group(1).strip().lower() if found else ""
+
+    def same(pred, truth):
+        n_pred, n_truth = len(pred), len(truth)
+        pred, truth = pred.lower(), truth.lower()
+        return n_pred > 0 and ((pred in truth and n_pred / n_truth >= 0.7) or (truth in pred and n_truth / n_pred >= 0.7))
+
+    if same(field("city"), truth_city) and same(field("country"), truth_country):
+        return 1.0
+    return 0.2 if same(field("country"), truth_country) else 0.0
+
+
+RELEASED_CASES = [
+    (answer("France", "Paris"), "France\tParis", 1.0),
+    (answer("USA", "NYC"), "United States\tNew York City", 0.0),  # no substring
+    (answer("Niger", "Niamey"), "Nigeria\tLagos", 0.2),  # 5/7 >= 0.7
+    (answer("United States", "Cambridge"), "United States\tBoston", 0.2),
+    (answer("Massachusetts", "Boston"), "United States\tBoston", 0.0),
+    ("country: France\ncity: Paris", "France\tParis", 0.0),  # no block
+    ("<think>country: France\ncity: Paris</think><answer>not sure</answer>", "France\tParis", 0.0),
+    ("<answer>Country: France\ncity: Paris</answer>", "France\tParis", 0.0),  # "Country:" is not "country:"
+    ("<answer>country: france\ncity: paris</answer><answer>country: Italy</answer>", "France\tParis", 1.0),
+    ("<answer>country: [country name]\ncity: Paris</answer>", "France\tParis", 0.0),
+    ("<answer>country: France (probably)\ncity: Paris</answer>", "France\tParis", 0.0),  # 6/17 < 0.7
+    ("<answer>country: France\ncity: Paris</answer>", "France\t", 0.2),  # an empty truth city matches nothing
+]
+
+
+@pytest.mark.parametrize("text, solution, expected", RELEASED_CASES)
+def test_released_accuracy_is_the_released_rule(text, solution, expected):
+    assert released_oracle(text, solution) == expected
+    assert released_accuracy_rewards([text], solution=[solution]) == [expected]
+
+
+def test_released_accuracy_reads_country_and_city_columns_without_a_solution():
+    assert released_accuracy_rewards([answer("France", "Paris")], country=["France"], city=["Paris"]) == [1.0]
+    assert released_accuracy_rewards([answer("France", "Paris")], solution=[None], country=[None]) == [0.0]
+
+
+def test_released_accuracy_names_a_solution_without_one_tab():
+    with pytest.raises(ValueError, match="row 0's solution 'France' is not \"country<TAB>city\""):
+        released_accuracy_rewards([answer("France", "Paris")], solution=["France"])
 
 
 def test_prompt_placeholders_are_no_answer():
@@ -326,6 +415,25 @@ def test_malformed_completions_score_zero(text, why):
     assert format_rewards([text]) == [0.0], why
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<think>x</think><answer>country: France\ncity: Paris</answer>", 1.0),
+        ("<think>x</think>\n\n<answer>France, Paris</answer>", 1.0),  # no field lines needed
+        ("<think></think><answer></answer>", 1.0),
+        ("<think>x</think><answer>a</answer><answer>b</answer>", 1.0),  # a second block passes, as released
+        ("<think>x</think><answer>a</answer>\n", 0.0),  # nothing at all may follow, not even a newline
+        (" <think>x</think><answer>a</answer>", 0.0),
+        ("<THINK>x</THINK><ANSWER>a</ANSWER>", 0.0),
+        ("<think>x</think> so <answer>a</answer>", 0.0),
+        ("<think>x<answer>a</answer>", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_external_math_format_is_the_released_pattern(text, expected):
+    assert released_format_rewards([text]) == [expected]
+
+
 # --------------------------------------------------------------------------- distance
 
 
@@ -375,6 +483,40 @@ def test_made_up_city_in_a_real_country_gets_the_country_level_cap(where):
                                              lat=[truth.lat] * 2, lon=[truth.lon] * 2)
     km = geo.distance_km(geo.resolve("France", None), truth)
     assert made_up == country_only == pytest.approx(math.exp(-max(km, 200.0) / DEFAULT_TAU_KM), rel=1e-12)
+
+
+def test_floors_by_level():
+    assert [level_floor_km(level) for level in ("city", "country", "region", "island", "landmark")] == [
+        0.0, COUNTRY_LEVEL_FLOOR_KM, REGION_LEVEL_FLOOR_KM, REGION_LEVEL_FLOOR_KM, REGION_LEVEL_FLOOR_KM]
+    assert 25.0 < REGION_LEVEL_FLOOR_KM < COUNTRY_LEVEL_FLOOR_KM
+
+
+def test_a_region_answer_is_scored_from_its_point_with_the_region_floor(monkeypatch):
+    from globe import scoring
+
+    sicily = geo.Place(name="Sicily", country_code="IT", lat=37.6, lon=14.0, level="region", confidence=0.9)
+    real = scoring.resolve_place
+    monkeypatch.setattr(scoring, "resolve_place",
+                        lambda country, city: sicily if city == "Sicily" else real(country, city))
+    palermo = geo.resolve("Italy", "Palermo")
+    far = (37.6, 14.0 + 400 / 88.0)  # ~400 km east of the region's point
+    region, right_city = distance_rewards([answer("Italy", "Sicily"), answer("Italy", "Palermo")],
+                                          lat=[palermo.lat] * 2, lon=[palermo.lon] * 2)
+    km = geo.distance_km((palermo.lat, palermo.lon), (sicily.lat, sicily.lon))
+    assert region == pytest.approx(math.exp(-max(km, REGION_LEVEL_FLOOR_KM) / DEFAULT_TAU_KM), rel=1e-12)
+    assert right_city == 1.0 > region  # naming the region never beats the right city
+    [at_the_point] = distance_rewards([answer("Italy", "Sicily")], lat=[sicily.lat], lon=[sicily.lon])
+    assert at_the_point == pytest.approx(math.exp(-REGION_LEVEL_FLOOR_KM / DEFAULT_TAU_KM), rel=1e-12)
+    [far_photo] = distance_rewards([answer("Italy", "Sicily")], lat=[far[0]], lon=[far[1]])
+    assert far_photo == pytest.approx(math.exp(-geo.distance_km(far, (37.6, 14.0)) / DEFAULT_TAU_KM), rel=1e-12)
+
+
+def test_a_region_answer_earns_country_credit_only():
+    from globe import scoring
+
+    sicily = geo.Place(name="Sicily", country_code="IT", lat=37.6, lon=14.0, level="island", confidence=0.9)
+    assert not scoring.is_city(sicily.level)
+    assert accuracy_rewards([answer("Italy", "Qwertyville")], solution=["Italy\tPalermo"]) == [0.2]
 
 
 def test_real_city_50_km_off_is_not_capped_and_beats_any_country_only_answer():
@@ -466,7 +608,9 @@ def test_neither_yes_nor_no_is_none(logprobs):
 def test_registry_names_the_batch_rewards():
     assert REWARD_FUNCS == {
         "accuracy": accuracy_rewards,
+        "accuracy_released": released_accuracy_rewards,
         "visual_match": visual_match_rewards,
         "format": format_rewards,
+        "format_released": released_format_rewards,
         "distance": distance_rewards,
     }

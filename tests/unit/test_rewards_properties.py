@@ -11,6 +11,8 @@ from globe.rewards import (
     distance_rewards,
     format_rewards,
     locatability_reward_from_logprobs,
+    released_accuracy_rewards,
+    released_format_rewards,
     visual_match_rewards,
 )
 
@@ -67,6 +69,46 @@ def test_visual_match_is_a_float_in_unit_interval(texts, data):
 @example([HUGE_NESTED, HUGE_ANSWERS, HUGE_UNICODE, None])
 def test_format_is_a_float_in_unit_interval(texts):
     assert_rewards(format_rewards(texts), len(texts))
+
+
+@SETTINGS
+@given(completions)
+@example([HUGE_NESTED, HUGE_ANSWERS, HUGE_UNICODE, None])
+def test_released_rewards_are_floats_in_unit_interval(texts):
+    assert_rewards(released_format_rewards(texts), len(texts))
+    assert_rewards(released_accuracy_rewards(texts, solution=["France\tParis"] * len(texts)), len(texts))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(tagged_text, st.sampled_from(["France\tParis", "Nigeria\tLagos", "United States\tNew York", "\t", "Japan\t"]))
+def test_released_accuracy_agrees_with_the_released_regexes(text, solution):
+    """The released reward as it was written (regex search, lengths before lower-casing), line by line."""
+    import re
+
+    from globe.rewards import released_accuracy_reward
+
+    block = re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
+    region = block.group(1).strip() if block else ""
+    found = {key: re.search(key + r":\s*([^\n]+)", region) for key in ("country", "city")}
+    pred = {key: m.group(1).strip().lower() if m else "" for key, m in found.items()}
+    truth = dict(zip(("country", "city"), solution.split("\t")))
+
+    def same(a, b):
+        la, lb = len(a), len(b)
+        a, b = a.lower(), b.lower()
+        return la > 0 and ((a in b and la / lb >= 0.7) or (b in a and lb / la >= 0.7))
+
+    expected = (1.0 if same(pred["city"], truth["city"]) else 0.2) if same(pred["country"], truth["country"]) else 0.0
+    assert released_accuracy_reward(text, truth["country"], truth["city"]) == expected
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(tagged_text)
+def test_released_format_agrees_with_the_released_pattern(text):
+    import re
+
+    pattern = r"^<think>.*?</think>\s*<answer>.*?</answer>(?![\s\S])"
+    assert released_format_rewards([text]) == [1.0 if re.match(pattern, text, re.DOTALL | re.MULTILINE) else 0.0]
 
 
 @SETTINGS
