@@ -26,12 +26,13 @@ answer whose reasoning is kept is the first surviving teacher's, so list your be
 
 **Place matching modes** (for ground truth and between teachers):
 
-- ``city``: the same city by identity (:func:`globe.geo.same_place`: same GeoNames id, or two
-  city-level places within 10 km in the same country, or equal names neither gazetteer knows);
-- ``km``: the predicted city, resolved with :func:`globe.geo.resolve`, lies within ``km`` of the
-  reference point (the ground truth's coordinates, or the other teacher's resolved city). A
-  prediction that resolves only to a country never matches: a country's reference point says
-  nothing about distance;
+- ``city``: the same city by identity (:func:`globe.scoring.match_place`, the accuracy reward's
+  rule: the same GeoNames place, or a district inside the other's core, in a country named as
+  a country; equal names neither gazetteer knows);
+- ``km``: the predicted place, resolved by :func:`globe.scoring.score_names`, is a city
+  (:func:`globe.scoring.is_city`) within ``km`` of the reference point (the ground truth's
+  coordinates, or the other teacher's resolved city). A prediction placed only at country,
+  region, island or landmark level never matches: its point says nothing about distance;
 - ``city-or-km`` (default, 25 km, the paper's "city" accuracy radius): either of the above.
   It accepts a district or suburb named instead of its city ("Brooklyn" for New York) and
   ground-truth labels that name a neighbouring municipality;
@@ -44,8 +45,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from globe.answers import verdict_from_text
 from globe.catalog import GroundTruthRow
-from globe.geo import distance_km, resolve, same_place
+from globe.scoring import match_place, score_names
 
 from .teacher import TeacherAnswer
 
@@ -141,10 +143,8 @@ class PlaceComparison:
 
 def city_point(country: str | None, city: str | None) -> tuple[float, float] | None:
     """Coordinates of a named city when it resolves at city level, else None."""
-    place = resolve(country, city)
-    if place is None or place.level != "city":
-        return None
-    return place.lat, place.lon
+    scored = score_names(country, city)
+    return (scored.place.lat, scored.place.lon) if scored.is_city else None
 
 
 def compare_places(
@@ -155,11 +155,11 @@ def compare_places(
     ref_point: tuple[float, float] | None = None,
 ) -> PlaceComparison:
     """Compare a prediction with a reference place; ``ref_point`` defaults to the reference city's point."""
-    country_match, city_match = same_place(pred_country, pred_city, ref_country, ref_city)
+    country_match, city_match = match_place(pred_country, pred_city, ref_country, ref_city)
     if ref_point is None:
         ref_point = city_point(ref_country, ref_city)
-    pred_point = city_point(pred_country, pred_city)
-    km = distance_km(pred_point, ref_point) if pred_point is not None and ref_point is not None else None
+    scored = score_names(pred_country, pred_city, *(ref_point or (None, None)))
+    km = scored.distance_km if scored.is_city else None
     return PlaceComparison(country_match, city_match, km)
 
 
@@ -281,18 +281,9 @@ def funnel(
 
 
 def verifier_says(text: str | None) -> bool | None:
-    """The verifier's yes/no (first word, case and punctuation ignored); None when it said neither."""
-    if not text:
-        return None
-    words = text.strip().lstrip("\"'\u201c\u2018*` ").split()
-    if not words:
-        return None
-    first = words[0].strip(".,!:;\"'\u201d\u2019*`").lower()
-    if first == "yes":
-        return True
-    if first == "no":
-        return False
-    return None
+    """The verifier's yes/no (:func:`globe.answers.verdict_from_text`, its first word); None when it said neither."""
+    verdict = verdict_from_text(text)
+    return None if verdict is None else verdict == 1.0
 
 
 def grounded_entities(

@@ -55,9 +55,9 @@ def _distance(value: Any) -> float:
 
 
 def prediction_level(row: Mapping[str, Any]) -> str:
-    """``"city"`` or ``"country"``: the row's ``pred_level``, else guessed from its names (module conventions)."""
+    """The row's ``pred_level`` ("city", "country", "region"...), else guessed from its names (module conventions)."""
     level = str(row.get("pred_level") or "").strip().lower()
-    if level in PRED_LEVELS:
+    if level:
         return level
     has_country = bool(str(row.get("pred_country") or "").strip())
     has_city = bool(str(row.get("pred_city") or "").strip())
@@ -65,8 +65,11 @@ def prediction_level(row: Mapping[str, Any]) -> str:
 
 
 def counts_within(error_km: Any, threshold_km: float, level: str | None = None) -> bool:
-    """Whether one row counts as correct at ``threshold_km``: a country-level row never does at city scale."""
-    if level == "country" and threshold_km <= CITY_SCALE_MAX_KM:
+    """Whether one row counts as correct at ``threshold_km``: a row placed at a level that is not a city
+    (country, region, island, landmark: :func:`globe.scoring.is_city`) never does at city scale."""
+    from globe.scoring import is_city
+
+    if level is not None and not is_city(level) and threshold_km <= CITY_SCALE_MAX_KM:
         return False
     return _distance(error_km) <= threshold_km
 
@@ -123,17 +126,16 @@ def geoscore(errors_km: Sequence[Any]) -> float:
 
 
 def string_match(pred: str | None, truth: str | None, ratio: float = STRING_MATCH_RATIO) -> bool:
-    """The released eval's rule, kept for comparison with published tables.
+    """The released eval's rule (:func:`globe.scoring.released_match`), kept for comparison with published tables.
 
     Case-insensitive; true when one name contains the other and the shorter is at least
     ``ratio`` of the longer's length. It calls "USA" vs "United States" wrong and "Niger" vs
-    "Nigeria" right, which is why :func:`identity_matches` is the headline metric.
+    "Nigeria" right, which is why :func:`identity_matches` is the headline metric. The
+    prediction is stripped, as the released extraction did; the truth is taken as written.
     """
-    pred = (pred or "").strip().lower()
-    truth = (truth or "").strip().lower()
-    if not pred or not truth:
-        return False
-    return (pred in truth and len(pred) / len(truth) >= ratio) or (truth in pred and len(truth) / len(pred) >= ratio)
+    from globe.scoring import released_match
+
+    return released_match((pred or "").strip(), truth or "", ratio)
 
 
 def string_accuracy(preds: Sequence[str | None], truths: Sequence[str | None]) -> float:
@@ -141,6 +143,23 @@ def string_accuracy(preds: Sequence[str | None], truths: Sequence[str | None]) -
     if not preds:
         return 0.0
     return sum(string_match(pred, truth) for pred, truth in zip(preds, truths, strict=True)) / len(preds)
+
+
+def released_names(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(country, city)`` as the released eval read them, for the ``*_acc_string`` metrics.
+
+    From the row's ``prediction`` text with the released extraction
+    (:func:`globe.answers.released_answer_fields`: the first ``<answer>`` block, else the whole
+    text); a failed request's text is ``""``, as the released script's was, so the row counts as
+    wrong. Rows without a ``prediction`` column (third-party CSVs) use their ``pred_*`` names.
+    """
+    from globe.answers import released_answer_fields
+
+    if "prediction" not in row:
+        good = row.get("status") == "ok"
+        return (row.get("pred_country"), row.get("pred_city")) if good else (None, None)
+    answered = str(row.get("status")) in ANSWER_STATUSES
+    return released_answer_fields(str(row.get("prediction") or "") if answered else "")
 
 
 def identity_matches(
@@ -228,6 +247,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     levels = [prediction_level(row) if good else None for row, good in zip(rows, ok)]
     pred_countries = [row.get("pred_country") if good else None for row, good in zip(rows, ok)]
     pred_cities = [row.get("pred_city") if good else None for row, good in zip(rows, ok)]
+    released_countries, released_cities = zip(*(released_names(row) for row in rows)) if rows else ((), ())
     gt_countries = [row.get("gt_country") for row in rows]
     gt_cities = [row.get("gt_city") for row in rows]
     country_matches, city_matches = identity_matches(pred_countries, pred_cities, gt_countries, gt_cities)
@@ -249,8 +269,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "n_country_level": sum(level == "country" for level in levels),
         "country_acc": overall.pop("country_acc"),
         "city_acc": overall.pop("city_acc"),
-        "country_acc_string": string_accuracy(pred_countries, gt_countries),
-        "city_acc_string": string_accuracy(pred_cities, gt_cities),
+        "country_acc_string": string_accuracy(released_countries, gt_countries),
+        "city_acc_string": string_accuracy(released_cities, gt_cities),
         **overall,
         "status_counts": dict(sorted(status_counts.items())),
         "by_continent": breakdown(continents, errors, country_matches, city_matches, levels),

@@ -170,30 +170,19 @@ def _base_record(row: GroundTruthRow) -> dict[str, Any]:
 
 
 def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
-    """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text."""
-    from globe.answers import parse_answer
-    from globe.eval.metrics import PRED_LEVELS, prediction_level
-    from globe.geo import distance_km
+    """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text.
 
-    parsed = parse_answer(text)
-    record.update(prediction=text, pred_country=parsed.country, pred_city=parsed.city)
-    if not (parsed.country or parsed.city):
-        record.update(status="no_answer", error="no country:/city: lines found in the answer")
-        return record
-    try:
-        place = resolver(parsed.country, parsed.city)
-    except Exception as exc:  # noqa: BLE001 - an online geocoder outage must not stop the run
-        place = None
-        record["error"] = f"geocoder failed: {type(exc).__name__}: {exc}"
-    if place is None:
-        record["status"] = "unresolved"
-        record["error"] = record.get("error") or f"could not place country={parsed.country!r} city={parsed.city!r}"
-        return record
-    level = getattr(place, "level", None)
-    record.update(pred_lat=float(place.lat), pred_lon=float(place.lon), status="ok", error=None,
-                  pred_level=level if level in PRED_LEVELS else prediction_level(record))
-    if record.get("gt_lat") is not None and record.get("gt_lon") is not None:
-        record["error_km"] = distance_km((record["gt_lat"], record["gt_lon"]), (place.lat, place.lon))
+    :func:`globe.scoring.score_answer`, read leniently (evaluation also counts answers found
+    outside the tags); ``pred_level`` is the place's own level ("city", "country", "region"...).
+    """
+    from globe.scoring import score_answer
+
+    scored = score_answer(text, record.get("gt_lat"), record.get("gt_lon"), lenient=True, resolver=resolver)
+    record.update(prediction=text, pred_country=scored.country, pred_city=scored.city, status=scored.status,
+                  error=scored.error)
+    if scored.place is not None:
+        record.update(pred_lat=float(scored.place.lat), pred_lon=float(scored.place.lon), pred_level=scored.level,
+                      error_km=scored.distance_km)
     return record
 
 

@@ -116,6 +116,8 @@ def scored_rows(
             "pred_lat": None, "pred_lon": None, "pred_level": None, "error_km": None,
         }
         text = prediction_text(row.get("prediction"))
+        if "prediction" in row:
+            scored["prediction"] = text  # the released string accuracy reads the raw text
         if not (scored["pred_country"] or scored["pred_city"]) and text.strip():
             parsed = parse_answer(text)
             scored["pred_country"], scored["pred_city"] = parsed.country, parsed.city

@@ -171,7 +171,8 @@ def test_breakdown_applies_the_country_level_rule_per_group():
     ({"pred_level": "", "pred_country": "France", "pred_city": None}, "country"),
     ({"pred_country": "France", "pred_city": "Paris"}, "city"),
     ({"pred_country": "", "pred_city": "Paris"}, "city"),
-    ({"pred_level": "region", "pred_country": "France", "pred_city": "Lyon"}, "city"),  # unknown value: guessed
+    # any level the geocoder gave is kept (regions, islands, landmarks); only a city counts at city scale
+    ({"pred_level": "region", "pred_country": "France", "pred_city": "Lyon"}, "region"),
 ])
 def test_prediction_level(row, expected):
     assert prediction_level(row) == expected
@@ -186,3 +187,29 @@ def test_summary_counts_only_answered_rows_as_country_level():
     summary = summarize(rows)
     assert summary["n_country_level"] == 1
     assert summary["acc_750km"] == 2 / 3
+
+
+@pytest.mark.parametrize("level", ["region", "island", "landmark"])
+def test_a_place_that_is_not_a_city_never_counts_at_city_scale(level):
+    from globe.eval.metrics import counts_within
+
+    assert not counts_within(0.5, 1, level) and not counts_within(0.5, 25, level)
+    assert counts_within(0.5, 200, level) and counts_within(0.5, 1, "city") and counts_within(0.5, 1, None)
+
+
+def test_string_accuracy_uses_the_released_extraction_of_the_prediction_text():
+    rows = [
+        # the first answer block counts, not our parser's last one
+        dict(_row("ok", "Italy", "Rome", "France", "Paris", 0.0),
+             prediction="<answer>country: France\ncity: Paris</answer><answer>country: Italy\ncity: Rome</answer>"),
+        # no block: the whole text, first case-sensitive key
+        dict(_row("ok", "France", "Paris", "France", "Paris", 0.0), prediction="country: France\ncity: Paris"),
+        dict(_row("ok", "France", "Paris", "France", "Paris", 0.0), prediction="Country: France\nCity: Paris"),
+        # a failed request: the released script's text was "", whatever our row still holds
+        dict(_row("timeout", "France", "Paris", "France", "Paris", None), prediction="country: France\ncity: Paris"),
+        # an unresolved answer still has its text
+        dict(_row("unresolved", "Atlantis", "Poseidonia", "Atlantis", "Poseidonia", None),
+             prediction="<answer>country: Atlantis\ncity: Poseidonia</answer>"),
+    ]
+    summary = summarize(rows)
+    assert summary["country_acc_string"] == 3 / 5 and summary["city_acc_string"] == 3 / 5
