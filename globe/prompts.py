@@ -2,7 +2,9 @@
 
 Training (SFT and GRPO rows), evaluation and data distillation all import from here, so the
 prompt a model is trained on is, by construction, the prompt it is evaluated with. (The
-released code's train and eval chain-of-thought prompts differed by a sentence.)
+released code's train and eval chain-of-thought prompts differed by a sentence: its eval prompt
+lacks the first sentence and a blank line, and its direct prompt is another text. Both are kept
+below, byte for byte, for ``globe-eval --released-settings``: :func:`released_eval_prompt`.)
 """
 from __future__ import annotations
 
@@ -46,9 +48,32 @@ ENTITY_VERIFIER_PROMPT = (
 )
 
 
+#: The released eval.py's chain-of-thought prompt (``PROMPT_COT``), byte for byte: the training prompt
+#: without its first sentence and without the blank line before "Your final answer".
+RELEASED_EVAL_COT_PROMPT = """You are participating in a geolocation challenge. Based on the provided image:
+1. Carefully analyze the image for clues about its location (architecture, signage, vegetation, terrain, etc.)
+2. Think step-by-step about what country, and city this is likely to be in and why
+Your final answer include these two lines somewhere in your response:
+country: [country name]
+city: [city name]
+
+You MUST output the thinking process in <think> </think> and give answer in <answer> </answer> tags."""
+
+#: The released eval.py's direct prompt (``PROMPT_NO_COT``), byte for byte.
+RELEASED_EVAL_DIRECT_PROMPT = """Based on the provided image, please output its location (country and city) directly without any explanation.
+Your final answer include these two lines in your response:
+country: [country name]
+city: [city name]"""
+
+
 def geo_prompt(use_cot: bool = True) -> str:
     """The user prompt for a geolocation query: reasoning (CoT) or a direct answer."""
     return GEO_COT_PROMPT if use_cot else GEO_DIRECT_PROMPT
+
+
+def released_eval_prompt(use_cot: bool = True) -> str:
+    """The user prompt the released evaluation sent (``--released-settings``): CoT or direct."""
+    return RELEASED_EVAL_COT_PROMPT if use_cot else RELEASED_EVAL_DIRECT_PROMPT
 
 
 def format_answer(country: str, city: str, reasoning: str | None = None) -> str:

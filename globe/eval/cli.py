@@ -97,8 +97,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "extra", default=None, help='JSON merged into each request, e.g. \'{"frequency_penalty": 0.7}\'')
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="how predicted names become coordinates (default offline)")
     _add(parser, "released-settings", action="store_true",
-         help="the released eval's sampling: system prompt, temperature 0.1, max 512 tokens, frequency/presence "
-              "penalty 0.7 (explicit options override)")
+         help="the released eval's request: its CoT/direct prompt byte for byte, system prompt, temperature 0.1, "
+              "max 512 tokens, frequency/presence penalty 0.7 (explicit options override)")
     _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
     _add(parser, "quiet", action="store_true", help="no progress bar")
     return parser
@@ -110,6 +110,7 @@ RELEASED_SETTINGS = {
     "temperature": 0.1,
     "max_tokens": 512,
     "extra": json.dumps({"frequency_penalty": 0.7, "presence_penalty": 0.7}),
+    "released_prompts": True,  # globe.prompts.released_eval_prompt instead of geo_prompt
 }
 
 
@@ -148,7 +149,7 @@ def run_command(args: argparse.Namespace) -> int:
     from globe.chat_client import ServerUnavailable
     from globe.eval.fingerprint import RunSettingsMismatch
     from globe.eval.runner import EvalSettings, OutputMismatchError, results_for_ground_truth, run_eval_with_server
-    from globe.prompts import geo_prompt
+    from globe.prompts import geo_prompt, released_eval_prompt
     from globe.runfiles import RunFileError, RunLock, RunLocked
 
     if not args.url:
@@ -193,7 +194,8 @@ def run_command(args: argparse.Namespace) -> int:
     warm_up()
     api_key = args.api_key or os.environ.get("GLOBE_API_KEY") or os.environ.get("OPENAI_API_KEY")
     settings = EvalSettings(
-        prompt=geo_prompt(args.use_cot), system_prompt=args.system_prompt, max_tokens=args.max_tokens,
+        prompt=(released_eval_prompt if getattr(args, "released_prompts", False) else geo_prompt)(args.use_cot),
+        system_prompt=args.system_prompt, max_tokens=args.max_tokens,
         temperature=args.temperature, concurrency=args.concurrency, timeout=args.timeout, retries=args.retries,
         extra=extra,
     )

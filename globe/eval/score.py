@@ -2,7 +2,9 @@
 
 Our CSVs carry ``gt_*``, ``pred_*``, ``status``; the released eval wrote the ground-truth columns
 plus ``prediction`` (JSON ``{"data": text}``), lower-cased ``pred_city``/``pred_country`` and
-empty ``pred_LAT``/``pred_LON``, and dropped failed rows. :func:`scored_rows` reads either:
+empty ``pred_LAT``/``pred_LON``, and counted a failed request as a wrong answer (its text was
+``""``; a row is left out of its CSV only when scoring it raised, and still counts in the
+denominator). :func:`scored_rows` reads either:
 
 * truth: ``gt_lat``/``gt_lon``/``gt_country``/``gt_city``, else the ground-truth spellings
   (``LAT``/``latitude``..., ``globe-data``'s aliases), with country/city reverse-geocoded when absent;
@@ -11,8 +13,9 @@ empty ``pred_LAT``/``pred_LON``, and dropped failed rows. :func:`scored_rows` re
   answer parsed from ``prediction``;
 * status: the ``status`` column, else derived (``ok``, ``unresolved``, ``no_answer`` or
   ``no_prediction``);
-* level (``pred_level``, "city" or "country"; a country-level prediction never counts within
-  1/25 km): the level of the place when this module resolves the names, else the
+* level (``pred_level``, "city", "country", "region"...; a prediction that is not a city never
+  counts within 1/25 km): the level of the place when this module resolves the names
+  (:func:`globe.scoring.score_names`), else the
   ``pred_level`` column, else (older or third-party CSVs) "country" when there is a
   ``pred_country`` but no ``pred_city``, "city" otherwise
   (:func:`globe.eval.metrics.prediction_level`).
@@ -72,7 +75,9 @@ def columns_by_alias(columns: Sequence[str], prefix: str = "") -> dict[str, str]
 
 
 def _valid_pair(lat: float | None, lon: float | None) -> bool:
-    return lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180
+    from globe.scoring import valid_point
+
+    return valid_point(lat, lon) is not None
 
 
 def scored_rows(
@@ -83,9 +88,10 @@ def scored_rows(
 ) -> list[dict[str, Any]]:
     """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
     from globe.answers import parse_answer
-    from globe.eval.metrics import PRED_LEVELS, prediction_level
+    from globe.eval.metrics import prediction_level
     from globe.geo import distance_km
     from globe.geo.countries import expand_country_code
+    from globe.scoring import score_names
 
     if resolver is None:
         from globe.geo import resolve as resolver
@@ -130,14 +136,11 @@ def scored_rows(
                 scored["pred_lon"] = _float(row.get(pred_lon_column))
                 level = prediction_level({**scored, "pred_level": row.get("pred_level")})
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]) and has_names:
-                try:
-                    place = resolver(scored["pred_country"], scored["pred_city"])
-                except Exception:  # noqa: BLE001 - an unplaceable name is a wrong answer, not a crash
-                    place = None
-                if place is not None:
-                    scored["pred_lat"], scored["pred_lon"] = float(place.lat), float(place.lon)
-                    level = getattr(place, "level", None)
-                    level = level if level in PRED_LEVELS else prediction_level(scored)
+                # an unplaceable name (or a geocoder error) is a wrong answer, not a crash
+                placed = score_names(scored["pred_country"], scored["pred_city"], resolver=resolver)
+                if placed.place is not None:
+                    scored["pred_lat"], scored["pred_lon"] = float(placed.place.lat), float(placed.place.lon)
+                    level = placed.level or prediction_level(scored)
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]):
                 scored["pred_lat"] = scored["pred_lon"] = None
             else:

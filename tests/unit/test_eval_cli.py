@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from globe.eval.cli import build_run_parser, main
 from globe.eval.infer import main as infer_main
 from globe.geo import distance_km, resolve
+from globe.prompts import RELEASED_EVAL_COT_PROMPT, RELEASED_EVAL_DIRECT_PROMPT
 from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,6 +187,11 @@ def test_named_datasets_read_the_bundled_sample_layout(dataset, tmp_path):
     assert summary["n"] == n_rows and summary["n_failed"] == 0 and summary["status_counts"] == {"ok": n_rows}
 
 
+#: Digests of the released eval.py's PROMPT_COT / PROMPT_NO_COT: an edit to either constant fails here.
+RELEASED_COT_SHA256_16 = "340b48895d958df2"
+RELEASED_DIRECT_SHA256_16 = "50f08ad6dd533540"
+
+
 def test_released_settings_reproduce_the_released_request(scripted, tmp_path):
     gt_file, images, answers = scripted
     with FakeOpenAIServer(answers=answers) as server:
@@ -194,3 +201,16 @@ def test_released_settings_reproduce_the_released_request(scripted, tmp_path):
     assert request["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
     assert (request["temperature"], request["frequency_penalty"], request["presence_penalty"]) == (0.1, 0.7, 0.7)
     assert request["max_tokens"] == 300  # an explicit option wins
+    [text_part] = [part for part in request["messages"][1]["content"] if part.get("type") == "text"]
+    assert text_part["text"] == RELEASED_EVAL_DIRECT_PROMPT
+
+
+def test_released_settings_send_the_released_cot_prompt_byte_for_byte(scripted, tmp_path):
+    gt_file, images, answers = scripted
+    with FakeOpenAIServer(answers=answers) as server:
+        _eval(server.url, gt_file, images, tmp_path / "out.csv", "--limit", "1", "--released-settings", "--use-cot")
+        request = server.requests[0]
+    [text_part] = [part for part in request["messages"][1]["content"] if part.get("type") == "text"]
+    assert text_part["text"] == RELEASED_EVAL_COT_PROMPT
+    assert hashlib.sha256(RELEASED_EVAL_COT_PROMPT.encode()).hexdigest()[:16] == RELEASED_COT_SHA256_16
+    assert hashlib.sha256(RELEASED_EVAL_DIRECT_PROMPT.encode()).hexdigest()[:16] == RELEASED_DIRECT_SHA256_16
