@@ -40,6 +40,8 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 import aiohttp
 from yarl import URL
 
+from globe.answers import content_text
+
 #: HTTP statuses worth another try: request timeout, rate limiting, and 5xx except "not implemented".
 RETRYABLE_HTTP = frozenset({408, 429} | set(range(500, 600)) - {501, 505})
 #: Longest single backoff sleep, whatever the attempt number or a server's Retry-After.
@@ -277,17 +279,6 @@ def user_message(text: str, image: Any = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- responses
 
 
-def _message_text(content: Any) -> str:
-    """Message content as text; some servers send a list of ``{"type": "text", "text": ...}`` parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    raise TypeError(f"message content is {type(content).__name__}")
-
-
 def _finite_logprob(token: Any, value: Any) -> float:
     """``value`` as a float logprob; ``ValueError`` for what no model emits (a broken server's garbage)."""
     if not isinstance(token, str):
@@ -340,10 +331,9 @@ def parse_completion(body: Any) -> tuple[str, dict[str, float] | None, dict[str,
     message = choice.get("message")
     if not isinstance(message, Mapping):
         raise ValueError("choices[0] has no message")
-    try:
-        text = _message_text(message.get("content"))
-    except TypeError as exc:
-        raise ValueError(str(exc)) from exc
+    text = content_text(message.get("content"))  # some servers send [{"type": "text", "text": ...}] parts
+    if text is None:
+        raise ValueError(f"message content is {type(message.get('content')).__name__}")
     usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
     return text, first_token_top_logprobs(choice), dict(usage), choice.get("finish_reason")
 

@@ -13,12 +13,17 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from globe.answers import VERDICT_WORDS
+
 _COUNTRY_TAG = re.compile(r"<country>(.*?)</country>", re.DOTALL | re.IGNORECASE)
 _CITY_TAG = re.compile(r"<city>(.*?)</city>", re.DOTALL | re.IGNORECASE)
 _ENTITY_SPLIT = re.compile(r"\s*[;|\n]\s*")
 
-YES_WORDS = frozenset({"yes", "y", "true", "1", "locatable", "positive"})
-NO_WORDS = frozenset({"no", "n", "false", "0", "unlocatable", "not locatable", "negative"})
+#: Label spellings of a yes/no verdict: a model's own words (:data:`globe.answers.VERDICT_WORDS`) plus
+#: what annotation files write.
+YES_WORDS = frozenset({word for word, p_yes in VERDICT_WORDS.items() if p_yes == 1.0} | {"y", "true", "1", "locatable", "positive"})
+NO_WORDS = frozenset({word for word, p_yes in VERDICT_WORDS.items() if p_yes == 0.0}
+                     | {"n", "false", "0", "unlocatable", "not locatable", "negative"})
 
 
 class FieldError(ValueError):
