@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from globe import geo  # noqa: E402
 from globe import rewards  # noqa: E402
-from globe.answers import parse_answer  # noqa: E402
+from globe import scoring  # noqa: E402
+from globe.answers import answer_block_fields, parse_answer  # noqa: E402
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT  # noqa: E402
 
 N = 128
@@ -142,6 +143,8 @@ def released(batch) -> list[list[float]]:
 def clear_text_caches() -> None:
     """Forget every parsed completion: each timed repeat scores texts never seen before."""
     rewards.parse_cached.cache_clear()
+    rewards.reasoning_cached.cache_clear()
+    answer_block_fields.cache_clear()
 
 
 def clear_name_caches() -> None:
@@ -149,7 +152,8 @@ def clear_name_caches() -> None:
     from globe.geo import countries, gazetteer
 
     clear_text_caches()
-    for cached in (rewards._place_score, rewards._resolve, rewards._row_patterns, rewards._entity_pattern,
+    for cached in (scoring.match_place, scoring.resolve_place, scoring._named_as_country,
+                   rewards._row_patterns, rewards._entity_pattern,
                    getattr(gazetteer, "resolve_cached", None),
                    getattr(countries, "_country_code_cached", None)):
         if cached is not None and hasattr(cached, "cache_clear"):

@@ -59,6 +59,7 @@ from globe.answers import (
     line_fields,
     parse_answer,
     released_answer_fields,
+    think_text,
     verdict_probability,
 )
 from globe.scoring import is_city, match_place, released_match, score_answer, valid_point
@@ -93,11 +94,21 @@ REGION_LEVEL_FLOOR_KM = 100.0
 def parse_cached(text: str) -> ParsedAnswer:
     """:func:`globe.answers.parse_answer`, memoised per text.
 
-    The visual-match reward reads each completion's reasoning from it; 4096 entries hold several
-    batches of even 8 kB completions in a few tens of MB. (Accuracy and distance read the first
-    answer block through :func:`globe.answers.answer_block_fields`, memoised the same way.)
+    Ground-truth cells repeat across a group's generations; 4096 entries hold several batches
+    of even 8 kB texts in a few tens of MB.
     """
     return parse_answer(text)
+
+
+@lru_cache(maxsize=4096)
+def reasoning_cached(text: str) -> str:
+    """:func:`globe.answers.think_text`, memoised per completion (what the visual-match reward reads).
+
+    Accuracy and distance read the first answer block through
+    :func:`globe.answers.answer_block_fields`, memoised the same way, so no reward parses a
+    completion in full.
+    """
+    return think_text(text)
 
 
 def _column(values: Any, n: int, name: str) -> list[Any]:
@@ -389,7 +400,7 @@ def _row_patterns(entities: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 def visual_match_reward(text: Any, entities: Any) -> float:
     """Share of the row's distinct entities named, as whole words, in the completion's reasoning.
 
-    Reasoning is :attr:`globe.answers.ParsedAnswer.think`. The last word of an entity may
+    Reasoning is :func:`globe.answers.think_text` (what :attr:`globe.answers.ParsedAnswer.think` holds). The last word of an entity may
     appear with a plural "s"/"es" (see :func:`_entity_pattern`). Entities that normalise to the
     same words count once; entities without any word character are ignored. 0.0 when the
     row has no usable entities: nothing to recall earns nothing, as released, so a row
@@ -398,7 +409,7 @@ def visual_match_reward(text: Any, entities: Any) -> float:
     patterns = _row_patterns(tuple(entity_texts(entities)))
     if not patterns:
         return 0.0
-    reasoning = _fold(parse_cached(completion_text(text)).think)
+    reasoning = _fold(reasoning_cached(completion_text(text)))
     return sum(1 for pattern in patterns if pattern.search(reasoning)) / len(patterns)
 
 
