@@ -50,14 +50,9 @@ ENTITY_VERIFIER_PROMPT = (
 
 #: The released eval.py's chain-of-thought prompt (``PROMPT_COT``), byte for byte: the training prompt
 #: without its first sentence and without the blank line before "Your final answer".
-RELEASED_EVAL_COT_PROMPT = """You are participating in a geolocation challenge. Based on the provided image:
-1. Carefully analyze the image for clues about its location (architecture, signage, vegetation, terrain, etc.)
-2. Think step-by-step about what country, and city this is likely to be in and why
-Your final answer include these two lines somewhere in your response:
-country: [country name]
-city: [city name]
-
-You MUST output the thinking process in <think> </think> and give answer in <answer> </answer> tags."""
+RELEASED_EVAL_COT_PROMPT = GEO_COT_PROMPT.removeprefix("You are a geolocation expert. ").replace(
+    "why\n\nYour final answer", "why\nYour final answer"
+)
 
 #: The released eval.py's direct prompt (``PROMPT_NO_COT``), byte for byte.
 RELEASED_EVAL_DIRECT_PROMPT = """Based on the provided image, please output its location (country and city) directly without any explanation.

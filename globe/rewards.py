@@ -177,6 +177,19 @@ def accuracy_reward(text: Any, gt_country: str | None, gt_city: str | None) -> f
     return _place_score(country, city, gt_country, gt_city)
 
 
+def _truth_columns(
+    completions: Sequence[Any], solution: Any, country: Any, city: Any, reward: str
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The ``solution``, ``country`` and ``city`` columns aligned with ``completions``; an error without any."""
+    if solution is None and country is None:
+        raise ValueError(
+            f"{reward} needs ground truth: a `solution` column (\"country\\tcity\") or "
+            "`country`/`city` columns in the dataset; the batch has neither"
+        )
+    n = len(completions)
+    return _column(solution, n, "solution"), _column(country, n, "country"), _column(city, n, "city")
+
+
 def accuracy_rewards(
     completions: Sequence[Any],
     solution: Sequence[Any] | None = None,
@@ -190,17 +203,9 @@ def accuracy_rewards(
     ``city`` columns for whatever it lacks. Raises ``ValueError`` when none of these columns
     was given at all.
     """
-    n = len(completions)
-    if solution is None and country is None:
-        raise ValueError(
-            "accuracy reward needs ground truth: a `solution` column (\"country\\tcity\") or "
-            "`country`/`city` columns in the dataset; the batch has neither"
-        )
-    solutions = _column(solution, n, "solution")
-    countries = _column(country, n, "country")
-    cities = _column(city, n, "city")
     rewards = []
-    for text, sol, row_country, row_city in zip(completions, solutions, countries, cities):
+    for text, sol, row_country, row_city in zip(completions, *_truth_columns(completions, solution, country, city,
+                                                                              "accuracy reward")):
         gt_country, gt_city = split_solution(sol)
         gt_country = gt_country or _text_or_none(row_country)
         gt_city = gt_city or _text_or_none(row_city)
@@ -249,13 +254,7 @@ def released_accuracy_rewards(
     tab raises ``ValueError``: the released reward crashed there too), else the ``country`` /
     ``city`` columns as given; a row with neither scores 0.
     """
-    n = len(completions)
-    if solution is None and country is None:
-        raise ValueError(
-            "globe_accuracy_released needs ground truth: a `solution` column (\"country\\tcity\") or "
-            "`country`/`city` columns in the dataset; the batch has neither"
-        )
-    rows = zip(completions, _column(solution, n, "solution"), _column(country, n, "country"), _column(city, n, "city"))
+    rows = zip(completions, *_truth_columns(completions, solution, country, city, "globe_accuracy_released"))
     rewards = []
     for index, (text, sol, row_country, row_city) in enumerate(rows):
         truth = _released_truth(sol, row_country, row_city, index)
