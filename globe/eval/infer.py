@@ -84,11 +84,11 @@ async def infer(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
 
 def report_answer(text: str, model: str, first_token_s: float | None, total_s: float, n_chunks: int, err: TextIO) -> None:
     """Parsed answer, resolved place and timings, on stderr so stdout stays the model's text."""
-    from globe.answers import parse_answer
-    from globe.geo import country_name, resolve
+    from globe.geo import country_name
+    from globe.scoring import score_answer
 
-    parsed = parse_answer(text)
-    place = resolve(parsed.country, parsed.city) if (parsed.country or parsed.city) else None
+    parsed = score_answer(text, lenient=True)  # what globe-eval would place for this answer
+    place = parsed.place
     print(f"model: {model}", file=err)
     print(f"answer: country={parsed.country!r} city={parsed.city!r}", file=err)
     if place is not None:

@@ -168,11 +168,13 @@ def identity_matches(
     gt_countries: Sequence[str | None],
     gt_cities: Sequence[str | None],
 ) -> tuple[list[bool], list[bool]]:
-    """Per-row ``(country_match, city_match)`` by resolved identity (``globe.geo.same_place``).
+    """Per-row ``(country_match, city_match)`` by resolved identity (:func:`globe.scoring.match_place`).
 
-    "USA / NYC" matches "United States / New York City"; a row without a prediction matches nothing.
+    The accuracy reward's rule: "USA / NYC" matches "United States / New York City", "Manhattan"
+    counts for New York City, "Cambridge" does not count for Boston, "Massachusetts" is not a
+    country; a row without a prediction matches nothing.
     """
-    from globe.geo import same_place
+    from globe.scoring import match_place as same_place
 
     countries: list[bool] = []
     cities: list[bool] = []
