@@ -167,7 +167,9 @@ def same_municipality(a: Place, b: Place) -> bool:
     A district: the smaller place lies within the larger one's core (see
     :data:`DISTRICT_CORE_DENSITY_PER_KM2`) in the same country and first-level division. GeoNames
     (as packaged) has no "part of" link, so this stands in for it: big cities absorb their
-    central districts, and a neighbouring municipality, however close, stays another city.
+    central districts, and a neighbouring municipality, however close, stays another city. It
+    errs on the strict side: outer districts beyond the core (Queens and the Bronx for New York
+    City, 15 and 19 km from its point) count as other cities.
     """
     if a.geonameid is not None and a.geonameid == b.geonameid:
         return True
