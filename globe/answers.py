@@ -193,6 +193,11 @@ def line_fields(region: str) -> tuple[str | None, str | None]:
     return found.get("country"), found.get("city")
 
 
+def without_field_lines(text: str) -> str:
+    """``text`` with every ``country:`` / ``city:`` line removed (what is left of a reply is its reasoning)."""
+    return _FIELD_ANY.sub("", text)
+
+
 def _merged(value: str | None) -> bool:
     """A value still holding a field separator: two fields shared a line ("France city: Paris")."""
     return value is not None and (":" in value or "\uff1a" in value)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from globe.answers import clean_value, parse_answer
+from globe.answers import clean_value, parse_answer, without_field_lines
 from globe.data.fields import parse_entities, parse_yes_no
 
 #: Reasons an answer cannot be used at all, in the order they are checked.
@@ -44,7 +44,6 @@ ANSWER_FAILURES: dict[str, str] = {
 }
 
 _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_-]*[ \t]*\r?\n?(.*?)```", re.DOTALL)
-_FIELD_LINE = re.compile(r"^[ \t>*_#\-\u2022]*(?:country|city)[ \t*_]*[:\uff1a].*$", re.IGNORECASE | re.MULTILINE)
 _ANSWER_TAGS = re.compile(r"</?(?:think|answer)>|<answer>.*?</answer>", re.IGNORECASE | re.DOTALL)
 _MAX_OBJECT_STARTS = 32  # '{' positions tried per text: bounds the work on garbage
 _LITERAL_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
@@ -272,7 +271,7 @@ def _reasoning_without_answer(text: str) -> str:
     parsed = parse_answer(text)
     if parsed.has_think:
         return parsed.think
-    stripped = _ANSWER_TAGS.sub("", _FIELD_LINE.sub("", text))
+    stripped = _ANSWER_TAGS.sub("", without_field_lines(text))
     return re.sub(r"\n{3,}", "\n\n", stripped).strip()
 
 

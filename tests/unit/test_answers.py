@@ -18,6 +18,7 @@ from globe.answers import (
     think_text,
     verdict_from_text,
     verdict_probability,
+    without_field_lines,
 )
 from globe.prompts import format_answer, geo_prompt
 
@@ -252,3 +253,8 @@ def test_verdict_probability_without_yes_or_no_is_none(logprobs) -> None:
 )
 def test_verdict_from_text_reads_the_first_word(text, expected) -> None:
     assert verdict_from_text(text) == expected
+
+
+def test_without_field_lines_keeps_the_reasoning() -> None:
+    text = "Red buses.\n**Country:** UK\n- city : London\nA country: of tea is not a line start."
+    assert without_field_lines(text) == "Red buses.\n\n\nA country: of tea is not a line start."
