@@ -4,9 +4,13 @@ Each ``*_rewards`` function takes the batch's completions plus the dataset colum
 (the way ms-swift passes them: one list per column, aligned with ``completions``) and returns
 one float in ``[0, 1]`` per completion. They never raise on what a model writes (any text,
 ``None``, 100 kB, broken tags); they raise ``ValueError`` only when the *dataset* lacks the
-column a reward needs, because training on a silently constant reward wastes a GPU-day.
+column a reward needs, because training on a silently constant reward wastes a GPU-day
+(``globe_accuracy_released`` also raises on a ``solution`` cell the released reward could not
+split). Placing an answer and measuring its distance is :mod:`globe.scoring`'s, shared with
+evaluation and distillation; each reward here is a policy on top (its scope, values, floors).
 :mod:`globe.plugin` wraps them for ms-swift; the locatability reward needs a server and lives
-in :mod:`globe.locatability`, except its pure scoring rule, :func:`locatability_reward_from_logprobs`.
+in :mod:`globe.locatability`, except its pure scoring rule, :func:`globe.answers.verdict_probability`
+(also importable here as ``locatability_reward_from_logprobs``).
 
 Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of the paper's code), and why:
 
