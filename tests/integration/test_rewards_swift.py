@@ -92,3 +92,27 @@ def test_grpo_run_logs_every_globe_reward(tiny_model: str, deployed_tiny_model: 
         # The plugin adds the RM's failure counts to the trainer's logged reward metrics.
         assert entry["rewards/GlobeLocatability/failed"] == 0.0
         assert entry["rewards/GlobeLocatability/circuit_open"] == 0.0
+
+
+def test_the_released_reward_names_run_in_a_grpo_run(tiny_model: str, tmp_path: Path) -> None:
+    """The released single-reward command line's ``--reward_funcs`` (plus our bit-exact accuracy) through real GRPO."""
+    images = write_images(tmp_path / "images", 2)
+    rows = [{"messages": [{"role": "user", "content": "<image>Where was this photo taken?"}], "images": [str(path)],
+             "solution": "France\tParis"} for path in images]
+    dataset = tmp_path / "rows.jsonl"
+    dataset.write_text("\n".join(json.dumps(row) for row in rows))
+    output = tmp_path / "out"
+    run_swift(
+        ["rlhf", "--rlhf_type", "grpo", "--model", tiny_model, *TINY_MODEL_ARGS,
+         "--dataset", dataset, "--external_plugins", PLUGIN_FILE,
+         "--reward_funcs", "globe_accuracy", "external_math_format", "globe_accuracy_released",
+         "--tuner_type", "lora", "--use_vllm", "false", "--max_steps", "1", "--per_device_train_batch_size", "2",
+         "--num_generations", "2", "--max_completion_length", "8", "--beta", "0", "--logging_steps", "1",
+         "--save_strategy", "no", "--output_dir", output],
+        timeout=900,
+        log_path=tmp_path / "grpo.log",
+    )
+    (log_file,) = output.rglob("logging.jsonl")
+    [entry] = [entry for entry in map(json.loads, log_file.read_text().splitlines()) if "reward" in entry]
+    for name in ("GlobeAccuracy", "ReleasedFormat", "GlobeAccuracyReleased"):
+        assert 0.0 <= entry[f"rewards/{name}/mean"] <= 1.0, (name, entry)
