@@ -118,6 +118,7 @@ def test_resolve_place_is_geo_resolve_memoised():
 def test_valid_point():
     assert valid_point("48.5", 2) == (48.5, 2.0)
     assert valid_point(0, 180.5) is None
+    assert valid_point(10**400, 0) is None  # too big for a float: no point, not a crash
 
 
 # --------------------------------------------------------------------------- match_place
