@@ -29,6 +29,27 @@ COMPLETIONS = [
 ]
 
 
+def grpo_steps(tiny_model: str, tmp_path: Path, rows: list[dict], reward_funcs: list[str], max_steps: int,
+               max_completion_length: int, env: dict[str, str] | None = None) -> list[dict]:
+    """Run ``swift rlhf --rlhf_type grpo`` on ``rows`` with the plugin; the logged steps that carry rewards."""
+    dataset = tmp_path / "rows.jsonl"
+    dataset.write_text("\n".join(json.dumps(row) for row in rows))
+    output = tmp_path / "out"
+    run_swift(
+        ["rlhf", "--rlhf_type", "grpo", "--model", tiny_model, *TINY_MODEL_ARGS,
+         "--dataset", dataset, "--external_plugins", PLUGIN_FILE, "--reward_funcs", *reward_funcs,
+         "--tuner_type", "lora", "--use_vllm", "false", "--max_steps", str(max_steps),
+         "--per_device_train_batch_size", "2", "--num_generations", "2",
+         "--max_completion_length", str(max_completion_length), "--beta", "0", "--logging_steps", "1",
+         "--save_strategy", "no", "--output_dir", output],
+        env=env,
+        timeout=900,
+        log_path=tmp_path / "grpo.log",
+    )
+    (log_file,) = output.rglob("logging.jsonl")
+    return [entry for entry in map(json.loads, log_file.read_text().splitlines()) if "reward" in entry]
+
+
 def test_locatability_scores_real_logprobs_from_swift_deploy(deployed_tiny_model: str) -> None:
     images = [[{"bytes": jpeg_bytes(i), "path": None}] for i in range(len(COMPLETIONS))]
     scorer = LocatabilityScorer(url=deployed_tiny_model, env={}, timeout=120, deadline=600, retries=1, fail_fast=True)
@@ -66,24 +87,11 @@ def test_grpo_run_logs_every_globe_reward(tiny_model: str, deployed_tiny_model: 
         }
         for i, path in enumerate(images)
     ]
-    dataset = tmp_path / "rows.jsonl"
-    dataset.write_text("\n".join(json.dumps(row) for row in rows))
-    output = tmp_path / "out"
-    run_swift(
-        ["rlhf", "--rlhf_type", "grpo", "--model", tiny_model, *TINY_MODEL_ARGS,
-         "--dataset", dataset, "--external_plugins", PLUGIN_FILE,
-         "--reward_funcs", "globe_accuracy", "globe_locatability", "globe_visual_match", "globe_format",
-         "--tuner_type", "lora", "--use_vllm", "false", "--max_steps", "2", "--per_device_train_batch_size", "2",
-         "--num_generations", "2", "--max_completion_length", "16", "--beta", "0", "--logging_steps", "1",
-         "--save_strategy", "no", "--output_dir", output],
-        # Fail fast: the run only succeeds if every locatability request was scored by the deployed RM.
-        env={"GLOBE_RM_URL": deployed_tiny_model, "GLOBE_RM_TIMEOUT": "120", "GLOBE_RM_DEADLINE": "600",
-             "GLOBE_RM_FAIL_FAST": "1"},
-        timeout=900,
-        log_path=tmp_path / "grpo.log",
-    )
-    (log_file,) = output.rglob("logging.jsonl")
-    steps = [entry for entry in map(json.loads, log_file.read_text().splitlines()) if "reward" in entry]
+    # Fail fast: the run only succeeds if every locatability request was scored by the deployed RM.
+    steps = grpo_steps(tiny_model, tmp_path, rows, ["globe_accuracy", "globe_locatability", "globe_visual_match",
+                                                     "globe_format"], max_steps=2, max_completion_length=16,
+                       env={"GLOBE_RM_URL": deployed_tiny_model, "GLOBE_RM_TIMEOUT": "120",
+                            "GLOBE_RM_DEADLINE": "600", "GLOBE_RM_FAIL_FAST": "1"})
     assert len(steps) == 2
     for entry in steps:
         for name in ("GlobeAccuracy", "GlobeLocatability", "GlobeVisualMatch", "GlobeFormat"):
@@ -99,20 +107,7 @@ def test_the_released_reward_names_run_in_a_grpo_run(tiny_model: str, tmp_path: 
     images = write_images(tmp_path / "images", 2)
     rows = [{"messages": [{"role": "user", "content": "<image>Where was this photo taken?"}], "images": [str(path)],
              "solution": "France\tParis"} for path in images]
-    dataset = tmp_path / "rows.jsonl"
-    dataset.write_text("\n".join(json.dumps(row) for row in rows))
-    output = tmp_path / "out"
-    run_swift(
-        ["rlhf", "--rlhf_type", "grpo", "--model", tiny_model, *TINY_MODEL_ARGS,
-         "--dataset", dataset, "--external_plugins", PLUGIN_FILE,
-         "--reward_funcs", "globe_accuracy", "external_math_format", "globe_accuracy_released",
-         "--tuner_type", "lora", "--use_vllm", "false", "--max_steps", "1", "--per_device_train_batch_size", "2",
-         "--num_generations", "2", "--max_completion_length", "8", "--beta", "0", "--logging_steps", "1",
-         "--save_strategy", "no", "--output_dir", output],
-        timeout=900,
-        log_path=tmp_path / "grpo.log",
-    )
-    (log_file,) = output.rglob("logging.jsonl")
-    [entry] = [entry for entry in map(json.loads, log_file.read_text().splitlines()) if "reward" in entry]
+    [entry] = grpo_steps(tiny_model, tmp_path, rows, ["globe_accuracy", "external_math_format",
+                                                      "globe_accuracy_released"], max_steps=1, max_completion_length=8)
     for name in ("GlobeAccuracy", "ReleasedFormat", "GlobeAccuracyReleased"):
         assert 0.0 <= entry[f"rewards/{name}/mean"] <= 1.0, (name, entry)
