@@ -3,7 +3,7 @@
 For each completion the reward model (RM) gets the system prompt
 :data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a user turn with the row's image, then the
 completion's text, and answers "yes" or "no"; the reward is P(yes) / (P(yes) + P(no)) from
-the first token's top logprobs (:func:`globe.rewards.locatability_reward_from_logprobs`).
+the first token's top logprobs (:func:`globe.answers.verdict_probability`, the one yes/no reader).
 
 **The released request is the default.** The paper's released plugin (``GeoLocatablityORM``)
 sends the whole completion, samples with temperature 0.6 and ``max_tokens`` 5, asks for 5
@@ -84,7 +84,6 @@ import dataclasses
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -92,7 +91,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from globe.answers import think_text
+from globe.answers import completion_text, think_text, verdict_from_text, verdict_probability
 from globe.chat_client import (
     ChatClient,
     ChatResult,
@@ -104,7 +103,6 @@ from globe.chat_client import (
     user_message,
 )
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
-from globe.rewards import completion_text, locatability_reward_from_logprobs
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +117,6 @@ NO_VERDICT_RULES = ("zero", "text")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_VERDICT = re.compile(r"[a-z]+")
 
 
 class LocatabilityError(RuntimeError):
@@ -370,16 +367,6 @@ def pick_served_model(entries: Sequence[Mapping[str, Any]], url: str) -> tuple[s
     )
 
 
-def _verdict_from_text(text: str | None) -> float | None:
-    """1.0 / 0.0 when the reply's first word is yes / no (quotes and case ignored), else ``None``."""
-    if not text:
-        return None
-    word = _VERDICT.search(text.lower())
-    if word is None:
-        return None
-    return {"yes": 1.0, "no": 0.0}.get(word.group())
-
-
 # --------------------------------------------------------------------------- circuit breaker
 
 
@@ -590,12 +577,12 @@ class LocatabilityScorer:
         )
         if not result.ok:
             return fallback, result.status, result.error
-        reward = locatability_reward_from_logprobs(result.first_token_top_logprobs)
+        reward = verdict_probability(result.first_token_top_logprobs)
         if reward is not None:
             return reward, SCORED, None
         if config.no_verdict == "zero":
             return 0.0, SCORED_ZERO, None
-        verdict = _verdict_from_text(result.text)
+        verdict = verdict_from_text(result.text)
         if verdict is not None:
             return verdict, SCORED_FROM_TEXT, None
         return fallback, "no_yes_no", f"reply {str(result.text)[:80]!r}, top logprobs {result.first_token_top_logprobs}"

@@ -25,7 +25,6 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Iterable
 from typing import BinaryIO
 
 DEFAULT_MAX_PIXELS = 1_003_520
@@ -38,14 +37,6 @@ _DOWNSCALE_SLOTS = threading.BoundedSemaphore(4)
 IMAGE_CHECKS = ("decode", "exists", "none")
 """decode: open, verify and decode (JPEGs at 1/8 scale, which still reads every byte, so
 truncation is caught); exists: only that the file is there and non-empty; none: trust the CSV."""
-
-
-def find_image(root: str, names: Iterable[str]) -> str | None:
-    """The first of ``names`` that is a file under ``root`` (strings, not Paths: this runs per row)."""
-    for name in names:
-        if os.path.isfile(os.path.join(root, name)):
-            return name
-    return None
 
 
 def image_problem(path: str | os.PathLike, mode: str = "decode") -> tuple[str, str] | None:

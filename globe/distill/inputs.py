@@ -27,6 +27,7 @@ from typing import Any
 from globe.catalog import GroundTruthRow
 from globe.data.convert import ConvertOptions, convert
 from globe.data.image_paths import ImageOutsideRoot, check_inside_root
+from globe.scoring import valid_point
 
 from .outputs import GT_FILE, WORK_DIR, atomic_write_text, iter_jsonl
 
@@ -101,13 +102,16 @@ def _row(record: dict[str, Any], base: Path, where: str, index: int,
             check_inside_root(image_root, path)
         except ImageOutsideRoot as exc:
             path, problem = None, f"{where}: {exc}"
+    # Coordinates out of range or not numbers (text, 10**400) leave the row without a point, as a
+    # converted row without coordinates: the names are still compared, no distance is.
+    lat, lon = valid_point(record.get("lat"), record.get("lon")) or (None, None)
     return GroundTruthRow(
         image_id=str(record["image_id"]),
         image_path=path,
         country=record.get("country") or "",
         city=record.get("city") or "",
-        lat=record.get("lat"),
-        lon=record.get("lon"),
+        lat=lat,
+        lon=lon,
         index=index,
         problem=problem,
     )

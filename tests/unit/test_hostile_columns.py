@@ -65,3 +65,20 @@ def test_convert_keeps_a_row_with_deep_entities_and_drops_one_with_a_huge_latitu
     assert report.rows_read == 2 and report.kept == 1
     assert dict(report.dropped) == {"non_numeric_coords": 1}
     assert report.warnings["entities_unparsed"] == 1
+
+
+def test_a_distill_ground_truth_row_with_a_huge_latitude_keeps_its_names_and_loses_its_point(tmp_path: Path):
+    from globe.distill.inputs import iter_ground_truth
+
+    gt = tmp_path / "gt.jsonl"
+    gt.write_text(
+        '{"image_id": "a", "images": ["a.jpg"], "country": "France", "city": "Paris", "lat": 1' + "0" * 400
+        + ', "lon": 2.35}\n{"image_id": "b", "images": ["b.jpg"], "country": "Japan", "city": "Tokyo", '
+        '"lat": 35.68, "lon": 139.69}\n',
+        encoding="utf-8",
+    )
+    rows = list(iter_ground_truth(gt))
+    assert [(r.image_id, r.country, r.lat, r.lon) for r in rows] == [
+        ("a", "France", None, None),
+        ("b", "Japan", 35.68, 139.69),
+    ]
