@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # GRPO with the accuracy reward (plus the format reward every released recipe carries): the
-# paper's one-reward ablation. Output: experiments/globe_one_reward.
+# paper's one-reward ablation. Output: experiments/globe_acc_reward.
 #
 #   bash examples/train/grpo/globe/train_one_reward.sh
 #   DRY_RUN=1 bash examples/train/grpo/globe/train_one_reward.sh
-#   REWARD_FUNCS=globe_accuracy REWARD_WEIGHTS=1 bash ...   # strictly accuracy only
 #
-# Knobs: the GRPO table in README.md (MODEL_FAMILY MODEL DATASET OUTPUT_DIR NPROC_PER_NODE
-# BATCH_SIZE GRAD_ACCUM NUM_GENERATIONS MAX_STEPS REWARD_FUNCS REWARD_WEIGHTS USE_VLLM VLLM_MODE
-# VLLM_SERVER_HOST DEEPSPEED TORCH_DTYPE TUNER_TYPE EXTRA_ARGS DRY_RUN ...). Arguments to this
-# script are passed on to `swift rlhf`.
+# Released layout (RECIPE=released, the default), on one 8-GPU node: 6 training processes on
+# GPUs 0-5 and a vLLM rollout server (`swift rollout`, 2 replicas) on GPUs 6,7 that this script
+# starts first and stops when training ends; generation is asynchronous (one step stale).
+# RECIPE=globe: vLLM colocated on all 8 training GPUs, synchronous. README.md has every knob
+# and the table of what RECIPE changes. Arguments to this script are passed on to `swift rlhf`.
 set -euo pipefail
 # shellcheck source=common.sh disable=SC1091  # (followed with shellcheck -x)
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
-
-: "${REWARD_FUNCS=globe_accuracy globe_format}"
-: "${REWARD_WEIGHTS=1 1}"
-: "${OUTPUT_DIR=$GLOBE_ROOT/experiments/globe_one_reward}"
-globe_grpo "$@"
+globe_launch train_one_reward "$@"
