@@ -198,7 +198,7 @@ def test_common_sh_refuses_to_run_on_its_own(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- paper defaults, parsed by ms-swift
 
 
-def test_sft_defaults_are_the_paper_recipe(tmp_path: Path) -> None:
+def test_sft_defaults_are_the_released_recipe(tmp_path: Path) -> None:
     printed = dry_run("train_sft.sh", tmp_path)
     assert printed.env == {"MAX_PIXELS": "1003520", "NPROC_PER_NODE": "8"}
     args = swift_parse(printed.argv)
@@ -206,52 +206,130 @@ def test_sft_defaults_are_the_paper_recipe(tmp_path: Path) -> None:
     assert (args.model_type, args.template) == ("qwen2_5_vl", "qwen2_5_vl")
     assert args.tuner_type == "full" and args.torch_dtype == "bfloat16"
     assert args.learning_rate == 1e-5 and args.num_train_epochs == 2
-    assert args.freeze_vit is True and args.deepspeed == "zero3"
+    assert args.freeze_vit is True and args.deepspeed is None  # the released SFT ran without DeepSpeed
+    assert (args.split_dataset_ratio, args.eval_strategy, args.eval_steps) == (0.01, "steps", 200)
     assert args.dataset == ["mp16-reason-sft"]
     assert args.output_dir == str(REPO_ROOT / "experiments" / "sft_geoloc_reason")
     assert args.external_plugins == [str(REPO_ROOT / "globe" / "dataset.py")]
     assert args.max_steps == -1  # MAX_STEPS is optional: left out, ms-swift's "until the epochs end"
 
 
-def test_rm_defaults_are_the_paper_recipe(tmp_path: Path) -> None:
+def test_sft_globe_recipe_shards_with_zero3(tmp_path: Path) -> None:
+    printed = dry_run("train_sft.sh", tmp_path, RECIPE="globe")
+    assert swift_parse(printed.argv).deepspeed == "zero3"
+
+
+def test_rm_defaults_are_the_released_recipe(tmp_path: Path) -> None:
     printed = dry_run("train_rm.sh", tmp_path)
     args = swift_parse(printed.argv)
     assert args.tuner_type == "lora"
     assert (args.lora_rank, args.lora_alpha, args.target_modules) == (16, 64, ["all-linear"])
     assert args.learning_rate == 1e-4 and args.num_train_epochs == 2
     assert args.freeze_vit is True and args.deepspeed is None
+    assert (args.split_dataset_ratio, args.eval_strategy, args.eval_steps) == (0.01, "steps", 200)
+    assert printed.env == {"MAX_PIXELS": "1003520", "NPROC_PER_NODE": "8"}
     assert args.dataset == ["mp16-reason-rm"]
     assert args.output_dir == str(REPO_ROOT / "experiments" / "globe_rm_model")
     assert args.gradient_checkpointing_kwargs == '{"use_reentrant": false}'
 
 
-@pytest.mark.parametrize(
-    ("script", "funcs", "weights", "output"),
-    [
-        ("train_one_reward.sh", ["globe_accuracy", "globe_format"], [1.0, 1.0], "globe_one_reward"),
-        ("train_two_rewards.sh", ["globe_accuracy", "globe_visual_match", "globe_format"], [1.0, 0.5, 1.0],
-         "globe_two_rewards"),
-        ("train_all_rewards.sh",
-         ["globe_accuracy", "globe_locatability", "globe_visual_match", "globe_format"], [1.0, 0.5, 0.2, 1.0],
-         "globe_all_rewards"),
-    ],
-)
-def test_grpo_defaults_are_the_paper_recipe(
+GRPO_RECIPES = [
+    ("train_one_reward.sh", ["ACCURACY", "FORMAT"], [1.0, 1.0], "globe_acc_reward"),
+    ("train_two_rewards.sh", ["ACCURACY", "globe_visual_match", "FORMAT"], [1.0, 0.5, 1.0], "globe_acc_vm_reward"),
+    ("train_all_rewards.sh", ["ACCURACY", "globe_locatability", "globe_visual_match", "FORMAT"],
+     [1.0, 0.5, 0.2, 1.0], "globe_all_rewards"),
+]
+REWARD_NAMES = {"released": {"ACCURACY": "globe_accuracy_released", "FORMAT": "external_math_format"},
+                "globe": {"ACCURACY": "globe_accuracy", "FORMAT": "globe_format"}}
+
+
+@pytest.mark.parametrize(("script", "funcs", "weights", "output"), GRPO_RECIPES)
+def test_grpo_defaults_are_the_released_recipe(
     script: str, funcs: list[str], weights: list[float], output: str, tmp_path: Path
 ) -> None:
     printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm-node:8001/v1")
     args = swift_parse(printed.argv)
     assert printed.argv[1:4] == ["rlhf", "--rlhf_type", "grpo"]
-    assert args.reward_funcs == funcs and args.reward_weights == weights
+    assert args.reward_funcs == [REWARD_NAMES["released"].get(name, name) for name in funcs]
+    assert args.reward_weights == weights
     assert args.tuner_type == "full" and args.torch_dtype == "bfloat16" and args.deepspeed == "zero3"
     assert args.learning_rate == 1e-6 and args.num_train_epochs == 1
     assert (args.temperature, args.num_generations, args.beta, args.max_completion_length) == (1.0, 16, 0.001, 1024)
-    assert args.use_vllm is True and args.vllm_mode == "colocate" and args.sleep_level == 1
+    assert (args.top_k, args.top_p) == (50, 0.9)  # ms-swift 3.4's sampling defaults (4.x: -1, 1.0)
+    assert (args.split_dataset_ratio, args.eval_strategy, args.eval_steps) == (0.01, "steps", 200)
+    # the released layout: 6 trainers on GPUs 0-5, asynchronous rollouts from a server on GPUs 6,7
+    assert args.use_vllm is True and args.vllm_mode == "server" and args.async_generate is True
+    assert (args.vllm_server_host, args.vllm_server_port) == (["127.0.0.1"], [8000])
+    assert (printed.env["NPROC_PER_NODE"], printed.env["CUDA_VISIBLE_DEVICES"]) == ("6", "0,1,2,3,4,5")
+    assert "MAX_PIXELS" not in printed.env  # the released GRPO scripts set none
     assert args.dataset == ["mp16-reason-train"]
     assert args.output_dir == str(REPO_ROOT / "experiments" / output)
     assert args.external_plugins == [str(REPO_ROOT / "globe" / "plugin.py"), str(REPO_ROOT / "globe" / "dataset.py")]
     assert printed.env["GLOBE_RM_URL"] == "http://rm-node:8001/v1"
+    check_grpo_with_swift(args, world_size=6)
+
+
+@pytest.mark.parametrize("script", GRPO)
+def test_grpo_released_layout_starts_its_own_rollout_server_on_the_spare_gpus(script: str, tmp_path: Path) -> None:
+    server = rollout_server_in_note(dry_run(script, tmp_path))
+    assert server.env == {"CUDA_VISIBLE_DEVICES": "6,7"}
+    args = swift_parse(server.argv)
+    assert server.argv[1] == "rollout"
+    assert (args.vllm_data_parallel_size, args.vllm_tensor_parallel_size) == (2, 1)  # --num_infer_workers 2
+    assert (args.vllm_gpu_memory_utilization, args.vllm_max_model_len) == (0.85, 1024)
+    assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, "Qwen/Qwen2.5-VL-7B-Instruct")
+
+
+def rollout_server_in_note(printed: Printed) -> Printed:
+    """The rollout-server command a GRPO launcher prints after its own command."""
+    lines = printed.note.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# started first by this launcher"))
+    return read_printed("\n".join(lines[start + 1:]))
+
+
+@pytest.mark.parametrize(("script", "funcs", "weights", "output"), GRPO_RECIPES)
+def test_grpo_globe_recipe_colocates_vllm_on_all_gpus(
+    script: str, funcs: list[str], weights: list[float], output: str, tmp_path: Path
+) -> None:
+    printed = dry_run(script, tmp_path, RECIPE="globe", GLOBE_RM_URL="http://rm-node:8001/v1")
+    args = swift_parse(printed.argv)
+    assert args.reward_funcs == [REWARD_NAMES["globe"].get(name, name) for name in funcs]
+    assert args.use_vllm is True and args.vllm_mode == "colocate" and args.sleep_level == 1
+    assert args.async_generate is False and (args.vllm_max_model_len, args.vllm_gpu_memory_utilization) == (8192, 0.5)
+    assert printed.env["NPROC_PER_NODE"] == "8" and "CUDA_VISIBLE_DEVICES" not in printed.env
+    assert printed.env["MAX_PIXELS"] == "1003520"
+    assert "started first" not in printed.note
     check_grpo_with_swift(args, world_size=8)
+
+
+@pytest.mark.parametrize(("recipe", "expected"), [
+    ("released", {"GLOBE_RM_INPUT": "completion", "GLOBE_RM_TEMPERATURE": "0.6", "GLOBE_RM_MAX_TOKENS": "5",
+                  "GLOBE_RM_NO_VERDICT": "zero", "GLOBE_RM_FALLBACK": "0.0"}),
+    ("globe", {"GLOBE_RM_INPUT": "reasoning", "GLOBE_RM_TEMPERATURE": "0.0", "GLOBE_RM_MAX_TOKENS": "3",
+               "GLOBE_RM_NO_VERDICT": "text", "GLOBE_RM_FALLBACK": "0.5"}),
+])
+def test_reward_model_request_follows_the_recipe(recipe: str, expected: dict, tmp_path: Path) -> None:
+    printed = dry_run("train_all_rewards.sh", tmp_path, RECIPE=recipe)
+    assert {name: printed.env.get(name) for name in expected} == expected
+
+
+def test_your_environment_wins_over_the_recipe(tmp_path: Path) -> None:
+    proc = run_launcher("train_all_rewards.sh", tmp_path, GLOBE_RM_FALLBACK="0.5", TOP_K="20")
+    printed = read_printed(proc.stdout)
+    assert printed.env["GLOBE_RM_FALLBACK"] == "0.5" and flag_values(printed.argv, "top_k") == ["20"]
+    assert "# RECIPE=released (set by you: GLOBE_RM_FALLBACK)" in proc.stdout
+
+
+@pytest.mark.parametrize("script", ALL_LAUNCHERS)
+@pytest.mark.parametrize("recipe", ["released", "globe"])
+def test_every_dry_run_names_its_recipe_at_the_top(script: str, recipe: str, tmp_path: Path) -> None:
+    proc = run_launcher(script, tmp_path, RECIPE=recipe)
+    assert proc.stdout.splitlines()[1] == f"# RECIPE={recipe}"
+
+
+def test_unknown_recipe_is_refused(tmp_path: Path) -> None:
+    proc = run_launcher("train_sft.sh", tmp_path, RECIPE="paper")
+    assert proc.returncode == 2 and "RECIPE='paper' is not one of: released, globe" in proc.stderr
 
 
 def load_plugins(paths: list[str]) -> None:
@@ -267,10 +345,11 @@ def load_plugins(paths: list[str]) -> None:
 
 
 @pytest.mark.parametrize("script", GRPO)
-def test_grpo_reward_names_are_registered_by_the_plugins_it_loads(script: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("recipe", ["released", "globe"])
+def test_grpo_reward_names_are_registered_by_the_plugins_it_loads(script: str, recipe: str, tmp_path: Path) -> None:
     from swift.rewards import orms
 
-    args = swift_parse(dry_run(script, tmp_path).argv)
+    args = swift_parse(dry_run(script, tmp_path, RECIPE=recipe).argv)
     load_plugins(args.external_plugins)
     assert [name for name in args.reward_funcs if name not in orms] == []
 
@@ -320,7 +399,8 @@ def test_server_mode_points_the_trainer_at_a_rollout_server(script: str, tmp_pat
     assert args.async_generate is True
     for colocate_only in ("sleep_level", "vllm_gpu_memory_utilization", "vllm_max_model_len"):
         assert f"--{colocate_only}" not in printed.argv
-    check_grpo_with_swift(args, world_size=8)
+    assert "started first" not in printed.note and "CUDA_VISIBLE_DEVICES" not in printed.env  # yours, not ours
+    check_grpo_with_swift(args, world_size=6)
 
 
 def test_server_mode_takes_several_rollout_servers(tmp_path: Path) -> None:
@@ -335,11 +415,11 @@ def test_multi_node_uses_ms_swift_own_torchrun_variables(script: str, tmp_path: 
     rendezvous = {"NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "node-0", "MASTER_PORT": "29500"}
     printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm:8001/v1", **rendezvous)
     assert {name: printed.env[name] for name in rendezvous} == rendezvous
-    assert printed.env["NPROC_PER_NODE"] == "8"
+    assert printed.env["NPROC_PER_NODE"] == ("6" if script in GRPO else "8")
     assert Path(printed.argv[0]).name == "swift"  # no home-made launcher: swift starts torchrun itself
     args = swift_parse(printed.argv)
     if script in GRPO:
-        check_grpo_with_swift(args, world_size=16)
+        check_grpo_with_swift(args, world_size=12)
 
 
 def test_single_node_leaves_the_rendezvous_to_torchrun(tmp_path: Path) -> None:
@@ -367,11 +447,12 @@ def test_deepspeed_can_be_switched_off(off: str, tmp_path: Path) -> None:
 def test_knobs_reach_the_command(tmp_path: Path) -> None:
     printed = dry_run(
         "train_two_rewards.sh", tmp_path, MODEL="Qwen/Qwen2.5-VL-3B-Instruct", NPROC_PER_NODE="4", BATCH_SIZE="4",
-        GRAD_ACCUM="4", NUM_GENERATIONS="8", MAX_STEPS="100", REWARD_WEIGHTS="1 0.3 0.5", TORCH_DTYPE="float16",
+        GRAD_ACCUM="4", NUM_GENERATIONS="8", MAX_STEPS="100", ROLLOUT_GPUS="4,5,6,7", REWARD_WEIGHTS="1 0.3 0.5", TORCH_DTYPE="float16",
         TUNER_TYPE="lora", OUTPUT_DIR="runs/try1", LEARNING_RATE="2e-6", MAX_COMPLETION_LENGTH="512",
     )
     args = swift_parse(printed.argv)
     assert printed.env["NPROC_PER_NODE"] == "4"
+    assert printed.env["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"  # the GPUs the rollout server leaves
     assert args.model == "Qwen/Qwen2.5-VL-3B-Instruct"
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 4)
     assert (args.num_generations, args.max_steps, args.max_completion_length) == (8, 100, 512)
@@ -420,9 +501,15 @@ def test_old_ms_swift_3_flags_are_caught_by_this_check() -> None:
         ("train_all_rewards.sh", {"REWARD_WEIGHTS": "1 0.5"}, "REWARD_FUNCS has 4 reward(s)"),
         ("train_two_rewards.sh", {"REWARD_WEIGHTS": "1 half 1"}, "'half', which is not a number"),
         ("train_sft.sh", {"MODEL_FAMILY": "llava"}, "MODEL_FAMILY='llava' is not one of: qwen2_5_vl, internvl3"),
-        ("train_one_reward.sh", {"VLLM_MODE": "server"}, "VLLM_MODE=server needs VLLM_SERVER_HOST"),
-        ("train_one_reward.sh", {"VLLM_MODE": "remote"}, "VLLM_MODE='remote' is not one of: colocate, server"),
-        ("train_one_reward.sh", {"ASYNC_GENERATE": "true"}, "ASYNC_GENERATE=true needs VLLM_MODE=server"),
+        ("train_one_reward.sh", {"ROLLOUT_GPUS": "none"}, "VLLM_MODE=server needs ROLLOUT_GPUS"),
+        ("train_one_reward.sh", {"ROLLOUT_GPUS": "6;7"}, "ROLLOUT_GPUS='6;7' is not a comma-separated list"),
+        ("train_one_reward.sh", {"TRAIN_GPUS": "0,1,6"}, "share GPUs: give each its own"),
+        ("train_one_reward.sh", {"TRAIN_GPUS": "0,1"}, "NPROC_PER_NODE=6 but TRAIN_GPUS has 2 GPUs"),
+        ("train_one_reward.sh", {"VLLM_MODE": "remote"}, "VLLM_MODE='remote' is not one of: server, colocate"),
+        ("train_one_reward.sh", {"VLLM_MODE": "colocate", "ASYNC_GENERATE": "true"},
+         "ASYNC_GENERATE=true needs VLLM_MODE=server"),
+        ("train_all_rewards.sh", {"GLOBE_RM_NO_VERDICT": "half"}, "GLOBE_RM_NO_VERDICT='half' is not one of"),
+        ("train_all_rewards.sh", {"GLOBE_RM_FALLBACK": "neutral"}, "GLOBE_RM_FALLBACK='neutral' is not a number"),
         ("train_rm.sh", {"BATCH_SIZE": "four"}, "BATCH_SIZE='four' is not a whole number"),
         ("train_sft.sh", {"FREEZE_VIT": "maybe"}, "FREEZE_VIT='maybe' is not a boolean"),
         ("train_sft.sh", {"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"),
@@ -478,7 +565,8 @@ def test_rollout_server_is_a_swift_rollout_command(tmp_path: Path) -> None:
     assert printed.argv[1] == "rollout"
     assert (args.vllm_data_parallel_size, args.vllm_tensor_parallel_size, args.port) == (6, 1, 8010)
     assert args.model == "Qwen/Qwen2.5-VL-7B-Instruct" and args.host == "0.0.0.0"
-    assert printed.env == {"MAX_PIXELS": "1003520"}  # rollouts see images as the trainer does
+    assert printed.env == {}  # the released GRPO scripts set no MAX_PIXELS
+    assert dry_run("rollout_server.sh", tmp_path, RECIPE="globe").env == {"MAX_PIXELS": "1003520"}
 
 
 def test_rollout_server_follows_the_model_family(tmp_path: Path) -> None:
@@ -493,9 +581,11 @@ def test_serve_policy_defaults_to_the_released_globe_weights(tmp_path: Path) -> 
     printed = dry_run("serve_policy.sh", tmp_path)
     assert printed.argv[:3] == ["vllm", "serve", "globe-project/GLOBE-Qwen2.5VL-7B"]
     assert flag_values(printed.argv, "served-model-name") == ["globe"]
-    assert flag_values(printed.argv, "mm-processor-kwargs") == ['{"max_pixels": 1003520}']
+    assert flag_values(printed.argv, "mm-processor-kwargs") is None  # released: no pixel budget when serving
     assert "--trust-remote-code" in printed.argv
-    internvl = dry_run("serve_policy.sh", tmp_path, MODEL_FAMILY="internvl3")
+    globe = dry_run("serve_policy.sh", tmp_path, RECIPE="globe")
+    assert flag_values(globe.argv, "mm-processor-kwargs") == ['{"max_pixels": 1003520}']
+    internvl = dry_run("serve_policy.sh", tmp_path, MODEL_FAMILY="internvl3", RECIPE="globe")
     assert internvl.argv[2] == "globe-project/GLOBE-InternVL3-8B"
     assert flag_values(internvl.argv, "mm-processor-kwargs") is None
 
@@ -555,7 +645,7 @@ def test_serve_policy_with_swift_backend_is_a_valid_swift_deploy(tmp_path: Path)
     assert (args.model, args.infer_backend, args.served_model_name, args.port) == (
         "/ckpt/checkpoint-8", "transformers", "globe", 9002)
     assert (args.host, args.torch_dtype, args.max_new_tokens) == ("127.0.0.1", "float32", 256)
-    assert printed.env["MAX_PIXELS"] == "1003520"
+    assert "MAX_PIXELS" not in printed.env
     assert "export GLOBE_EVAL_URL=http://127.0.0.1:9002/v1" in printed.note
 
 
@@ -581,9 +671,6 @@ def test_latest_checkpoint_is_the_highest_version_then_step(tmp_path: Path) -> N
         for step in steps:
             (tmp_path / run / f"checkpoint-{step}").mkdir(parents=True)
     (tmp_path / "v10-20250103-000000" / "checkpoint-200-merged").mkdir()
-    proc = subprocess.run(
-        ["bash", "-c", f'set -euo pipefail; source "{LAUNCHER_DIR / "common.sh"}"; globe_latest_checkpoint "$1"',
-         "test", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    )
-    assert proc.stdout.strip() == str(tmp_path / "v10-20250103-000000" / "checkpoint-200")
+    from globe.launch import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) == tmp_path / "v10-20250103-000000" / "checkpoint-200"
