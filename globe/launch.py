@@ -133,7 +133,7 @@ KNOBS: dict[str, Knob] = {
     "MASTER_ADDR": Knob("text", "multi-node: read by ms-swift's torchrun"),
     "MASTER_PORT": Knob("int", "multi-node: read by ms-swift's torchrun"),
     "TUNER_TYPE": Knob("text", "--tuner_type (3.x: --train_type)", per(train_rm="lora", training="full")),
-    "DEEPSPEED": Knob("text", "--deepspeed zero2|zero3|<config.json>; none: no DeepSpeed", per(
+    "DEEPSPEED": Knob("text", "--deepspeed: zero2, zero3 or a DeepSpeed .json; none: no DeepSpeed", per(
         train_sft=R(None, "zero3", "full fine-tuning of a 7B model does not fit a 40 GB GPU (the hardware the "
                     "released README names) without sharding"),
         train_rm=None, grpo="zero3")),
@@ -164,11 +164,12 @@ KNOBS: dict[str, Knob] = {
     # GRPO rewards
     "ACCURACY_REWARD": Knob("text", "the accuracy reward's name in REWARD_FUNCS' default", per(grpo=R(
         "globe_accuracy_released", "globe_accuracy",
-        "names are matched as places (aliases, scripts, spellings) instead of by substring, in the answer block "
-        "only (globe/rewards.py)"))),
+        "names are matched as places (aliases, scripts, spellings: \"Munich\" = \"München\") instead of by a "
+        "0.7-length substring rule; same scope and values as released (first answer block, 1.0 / 0.2 / 0.0)"))),
     "FORMAT_REWARD": Knob("text", "the format reward's name in REWARD_FUNCS' default", per(grpo=R(
         "external_math_format", "globe_format",
-        "also requires the country:/city: lines inside <answer> that the accuracy reward reads"))),
+        "also requires the `country:`/`city:` lines (real values, not placeholders) inside the answer block that "
+        "the accuracy reward reads, and no second think/answer tag"))),
     "REWARD_FUNCS": Knob("words", "--reward_funcs", per(
         train_one_reward="{ACCURACY_REWARD} {FORMAT_REWARD}",
         train_two_rewards="{ACCURACY_REWARD} globe_visual_match {FORMAT_REWARD}",
@@ -193,7 +194,7 @@ KNOBS: dict[str, Knob] = {
     "TRAIN_GPUS": Knob("gpus", "server mode with the launcher's own rollout server: the training GPUs "
                        "(default: the first NPROC_PER_NODE GPUs not in ROLLOUT_GPUS)"),
     "ROLLOUT_GPUS": Knob("gpus", "server mode: the GPUs of the rollout server the launcher starts itself", per(
-        grpo=R("6,7", None, WHY_LAYOUT))),
+        grpo="6,7")),
     "VLLM_GPU_MEMORY_UTILIZATION": Knob("number", "vLLM's share of each of its GPUs", per(grpo=R(
         "0.85", "0.5", "colocated, vLLM leaves half of each GPU to training"))),
     "VLLM_MAX_MODEL_LEN": Knob("int", "vLLM's context: prompt (image included) + completion", per(grpo=R(
@@ -822,6 +823,26 @@ def recipe_table() -> str:
     return "\n".join(lines)
 
 
+def knob_table() -> str:
+    """The README's knob reference: every knob, its type, its defaults per launcher, what it does."""
+    lines = ["| knob | type | default (`RECIPE=released`) | meaning |", "|---|---|---|---|"]
+    for name, knob in KNOBS.items():
+        kind = " \\| ".join(f"`{choice}`" for choice in knob.choices) if knob.choices else knob.kind
+        if isinstance(knob.default, dict):
+            by_value: dict[str, list[str]] = {}
+            for launcher in LAUNCHERS:
+                for key, default in knob.default.items():
+                    if key == launcher or launcher in GROUPS.get(key, ()):
+                        value = "recipe table" if isinstance(default, Recipe) else show(default)
+                        by_value.setdefault(value, []).append(launcher)
+                        break
+            default = "; ".join(f"{value} ({scope(launchers)})" for value, launchers in by_value.items())
+        else:
+            default = "unset" if knob.default is None else show(knob.default)
+        lines.append(f"| `{name}` | {kind} | {default} | {knob.help} |")
+    return "\n".join(lines)
+
+
 def show(value: str | None) -> str:
     if value == FAMILY_PIXELS:
         return "`1003520` (Qwen; InternVL: none)"
@@ -829,7 +850,7 @@ def show(value: str | None) -> str:
 
 
 def scope(launchers: list[str]) -> str:
-    for group, members in (("all", LAUNCHERS), ("GRPO", GRPO)):
+    for group, members in (("all", LAUNCHERS), ("training", TRAINING), ("GRPO", GRPO)):
         if tuple(launchers) == members:
             return group
     if set(GRPO) <= set(launchers):
@@ -839,11 +860,11 @@ def scope(launchers: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["--recipe-table"]:
-        print(recipe_table())
+    if argv[:1] in (["--recipe-table"], ["--knob-table"]):
+        print(recipe_table() if argv[0] == "--recipe-table" else knob_table())
         return 0
     if not argv or argv[0].removesuffix(".sh") not in LAUNCHERS:
-        print(f"usage: launch.py {{{','.join(LAUNCHERS)}}} [extra swift flags...] | --recipe-table", file=sys.stderr)
+        print(f"usage: launch.py {{{','.join(LAUNCHERS)}}} [extra swift flags...] | --recipe-table | --knob-table", file=sys.stderr)
         return 2
     launcher = argv[0].removesuffix(".sh")
     try:
