@@ -113,6 +113,9 @@ class Demo:
             "NPROC_PER_NODE": "1", "DEEPSPEED": "none", "USE_VLLM": "false", "GRADIENT_CHECKPOINTING": "false",
             "DATALOADER_NUM_WORKERS": "0", "BATCH_SIZE": "2", "GRAD_ACCUM": "1", "LOGGING_STEPS": "1",
             "MASTER_PORT": str(free_port()), "EXTRA_ARGS": " ".join(CPU_TRAIN_ARGS),
+            # GLOBE's rewards and RM request (the launchers default to the released ones, which
+            # tests/integration/test_launchers_cpu.py runs); no rollout server either way: no vLLM
+            "RECIPE": "globe",
         }
 
     def run(self, name: str, cmd: Sequence[str], env: dict[str, str]) -> None:

@@ -2,10 +2,12 @@
 
 Nothing here copies a launcher's command: each test runs ``bash examples/train/grpo/globe/<script>``
 and changes only knobs (environment variables), the way a user on a laptop would: the tiny
-model, float32, no DeepSpeed, no vLLM, one process, two steps, two generations, and the flags a
-CPU without a hub needs (``TINY_MODEL_ARGS``, through ``EXTRA_ARGS``). Everything else (the
-plugins the script loads, its reward functions and weights, LoRA settings, freeze flags) is
-the script's own default, so the GRPO tests assert that exactly the script's rewards were logged.
+model, float32, no DeepSpeed, no vLLM (so no rollout server: the released 6 + 2 GPU layout needs
+GPUs), one process, two steps, two generations, and the flags a CPU without a hub needs
+(``TINY_MODEL_ARGS``, through ``EXTRA_ARGS``; its ``--split_dataset_ratio 0`` wins over the
+launchers' 0.01). Everything else (the plugins the script loads, its reward functions and
+weights for the recipe, LoRA settings, freeze flags) is the script's own default, so the GRPO
+tests assert that exactly the recipe's rewards were logged. Both recipes run.
 """
 from __future__ import annotations
 
@@ -34,9 +36,11 @@ PLACES = [
 # ms-swift's trainer metric name for each reward the launchers use (the plugin's class names)
 REWARD_METRICS = {
     "globe_accuracy": "GlobeAccuracy",
+    "globe_accuracy_released": "GlobeAccuracyReleased",
     "globe_locatability": "GlobeLocatability",
     "globe_visual_match": "GlobeVisualMatch",
     "globe_format": "GlobeFormat",
+    "external_math_format": "ReleasedFormat",
 }
 
 
@@ -80,7 +84,7 @@ def run_launcher(script: str, tiny_model: str, dataset: Path, output: Path, **kn
     )
     tail = "\n".join(proc.stdout.splitlines()[-60:])
     assert proc.returncode == 0, f"{script} exited with {proc.returncode}:\n{tail}"
-    assert proc.stdout.startswith(f"# {script}: running\n")
+    assert proc.stdout.startswith(f"# {script}: running\n# RECIPE={knobs.get('RECIPE', 'released')}")
     return proc.stdout
 
 
@@ -113,17 +117,17 @@ def test_train_rm_runs_two_lora_steps(tiny_model: str, datasets: dict[str, Path]
 
 
 @pytest.mark.parametrize(
-    ("script", "rewards"),
+    ("script", "recipe", "rewards"),
     [
-        ("train_one_reward.sh", ["globe_accuracy", "globe_format"]),
-        ("train_two_rewards.sh", ["globe_accuracy", "globe_visual_match", "globe_format"]),
+        ("train_one_reward.sh", "released", ["globe_accuracy_released", "external_math_format"]),
+        ("train_two_rewards.sh", "globe", ["globe_accuracy", "globe_visual_match", "globe_format"]),
     ],
 )
 def test_grpo_launcher_trains_with_its_rewards(
-    script: str, rewards: list[str], tiny_model: str, datasets: dict[str, Path], tmp_path: Path
+    script: str, recipe: str, rewards: list[str], tiny_model: str, datasets: dict[str, Path], tmp_path: Path
 ) -> None:
     output = tmp_path / script.removesuffix(".sh")
-    run_launcher(script, tiny_model, datasets["grpo"], output)
+    run_launcher(script, tiny_model, datasets["grpo"], output, RECIPE=recipe)
     run_dir, logs = finished_run(output)
     assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
     logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
@@ -134,13 +138,15 @@ def test_train_all_rewards_scores_with_the_served_reward_model(
     tiny_model: str, datasets: dict[str, Path], deployed_tiny_model: str, tmp_path: Path
 ) -> None:
     output = tmp_path / "all"
-    # fail fast: a reward model that cannot be reached must fail the run, not fall back to 0.5
+    # fail fast: a reward model that cannot be reached must fail the run, not fall back
     printed = run_launcher("train_all_rewards.sh", tiny_model, datasets["grpo"], output,
                            GLOBE_RM_URL=deployed_tiny_model, GLOBE_RM_FAIL_FAST="1")
     assert f"GLOBE_RM_URL={deployed_tiny_model}" in printed
     run_dir, logs = finished_run(output)
     assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
     logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
-    assert logged == set(REWARD_METRICS.values())
+    assert logged == {REWARD_METRICS[name] for name in (
+        "globe_accuracy_released", "globe_locatability", "globe_visual_match", "external_math_format")}
+    assert "GLOBE_RM_INPUT=completion" in printed and "GLOBE_RM_FALLBACK=0.0" in printed  # the released request
     locatability = [entry["rewards/GlobeLocatability/mean"] for entry in logs if "rewards/GlobeLocatability/mean" in entry]
     assert locatability and all(0.0 <= value <= 1.0 for value in locatability)
