@@ -674,3 +674,90 @@ def test_latest_checkpoint_is_the_highest_version_then_step(tmp_path: Path) -> N
     from globe.launch import latest_checkpoint
 
     assert latest_checkpoint(tmp_path) == tmp_path / "v10-20250103-000000" / "checkpoint-200"
+
+
+# --------------------------------------------------------------------------- the launcher's own rollout server
+
+FAKE_SWIFT = r'''#!/usr/bin/env bash
+# `swift rollout`: answer /health/ on --port until stopped; `swift rlhf`: record, check the server, exit 3
+if [[ "$1" == rollout ]]; then
+    echo "$$ $CUDA_VISIBLE_DEVICES" > "$0.rollout"
+    [[ -n "${FAKE_ROLLOUT_FAILS:-}" ]] && exit 7
+    exec "$FAKE_PYTHON" -c '
+import http.server, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+' "$@"
+fi
+printf '%s\n' "$@" > "$0.argv"
+echo "$CUDA_VISIBLE_DEVICES" > "$0.trainer_gpus"
+echo "$$" > "$0.trainer_pid"
+[[ -n "${FAKE_TRAIN_SECONDS:-}" ]] && exec sleep "$FAKE_TRAIN_SECONDS"
+"$FAKE_PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+    "http://127.0.0.1:$FAKE_PORT/health/" && echo up > "$0.server_seen"
+exit 3
+'''
+
+
+def fake_swift(tmp_path: Path) -> Path:
+    path = tmp_path / "swift"
+    path.write_text(FAKE_SWIFT)
+    path.chmod(0o755)
+    return path
+
+
+def process_alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"  # a zombie has ended
+
+
+def test_released_layout_starts_the_rollout_server_trains_then_stops_it(tmp_path: Path) -> None:
+    from globe.testing.swift_run import free_port
+
+    swift, port = fake_swift(tmp_path), str(free_port())
+    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, SWIFT_BIN=str(swift),
+                        VLLM_SERVER_PORT=port, FAKE_PORT=port, FAKE_PYTHON=sys.executable,
+                        OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+    assert proc.returncode == 3, proc.stderr  # the trainer's exit status is the launcher's
+    pid, gpus = Path(f"{swift}.rollout").read_text().split()
+    assert gpus == "6,7" and Path(f"{swift}.trainer_gpus").read_text().strip() == "0,1,2,3,4,5"
+    assert Path(f"{swift}.server_seen").exists()  # training started only once the server answered
+    assert not process_alive(int(pid))  # and the server is gone when training is over
+    argv = Path(f"{swift}.argv").read_text().splitlines()
+    assert argv[argv.index("--vllm_server_port") + 1] == port and "--async_generate" in argv
+
+
+def test_a_rollout_server_that_dies_stops_the_launch_before_training(tmp_path: Path) -> None:
+    swift = fake_swift(tmp_path)
+    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, SWIFT_BIN=str(swift), FAKE_ROLLOUT_FAILS="1",
+                        FAKE_PYTHON=sys.executable, OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+    assert proc.returncode == 2
+    assert "the rollout server exited with 7" in proc.stderr
+    assert not Path(f"{swift}.argv").exists()
+
+
+def test_ctrl_c_during_training_stops_the_trainer_and_the_rollout_server(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from globe.testing.swift_run import free_port
+
+    swift, port = fake_swift(tmp_path), str(free_port())
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    env.update(SWIFT_BIN=str(swift), VLLM_SERVER_PORT=port, FAKE_PORT=port, FAKE_PYTHON=sys.executable,
+               FAKE_TRAIN_SECONDS="60", OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+    launcher = subprocess.Popen(["bash", str(LAUNCHER_DIR / "train_one_reward.sh")], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not Path(f"{swift}.trainer_pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)  # the trainer writes its pid file just before it execs `sleep`
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=30) == 130
+    assert not process_alive(int(Path(f"{swift}.trainer_pid").read_text()))
+    assert not process_alive(int(Path(f"{swift}.rollout").read_text().split()[0]))
