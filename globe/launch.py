@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,26 +247,31 @@ NUMBER = re.compile(r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 GROUPS = {"grpo": GRPO, "training": TRAINING, "serving": SERVING, "any": LAUNCHERS}
 
 
+NOT_DECLARED = object()  # a knob with no default for a launcher (unlike None: declared as left out)
+
+
+def launcher_default(knob: Knob, launcher: str) -> Default:
+    """``knob``'s default for ``launcher``: a value, None, a :class:`Recipe`, or NOT_DECLARED."""
+    default = knob.default
+    if not isinstance(default, dict):
+        return default
+    if launcher in default:
+        return default[launcher]
+    return next((value for key, value in default.items() if launcher in GROUPS.get(key, ())), NOT_DECLARED)
+
+
 def default_for(name: str, launcher: str, recipe: str) -> str | None:
     """The default of knob ``name`` for ``launcher`` under ``recipe`` (None: flag left out)."""
-    default = KNOBS[name].default
-    if isinstance(default, dict):
-        default = next((default[key] for key in (launcher, *GROUPS) if key in default
-                        and (key == launcher or launcher in GROUPS[key])), None)
+    default = launcher_default(KNOBS[name], launcher)
+    if default is NOT_DECLARED:
+        return None
     return default.value(recipe) if isinstance(default, Recipe) else default
 
 
 def recipe_knobs(launcher: str) -> dict[str, Recipe]:
     """The knobs whose default for ``launcher`` depends on RECIPE."""
-    found = {}
-    for name, knob in KNOBS.items():
-        default = knob.default
-        if isinstance(default, dict):
-            default = next((default[key] for key in (launcher, *GROUPS) if key in default
-                            and (key == launcher or launcher in GROUPS[key])), None)
-        if isinstance(default, Recipe):
-            found[name] = default
-    return found
+    return {name: default for name, knob in KNOBS.items()
+            if isinstance(default := launcher_default(knob, launcher), Recipe)}
 
 
 class Knobs:
@@ -345,17 +351,24 @@ class Knobs:
             raise LaunchError(f"{name}='{value}' is not a comma-separated list of GPU numbers (e.g. 6,7)")
         return ids
 
+    def ints(self, name: str) -> list[str]:
+        words = self.words(name)
+        bad = [word for word in words if not re.fullmatch(r"-?[0-9]+", word)]
+        if bad:
+            raise LaunchError(f"{name} has '{bad[0]}', which is not a whole number")
+        return words
+
     def value(self, name: str) -> str | None:
-        """Any knob, checked by its declared kind (lists joined with spaces)."""
+        """Any knob, checked by its declared kind; lists as the command takes them (None: left out)."""
         kind = KNOBS[name].kind
-        if kind in ("words", "ints", "numbers", "gpus"):
-            checked = self.gpus(name) if kind == "gpus" else self.numbers(name) if kind == "numbers" else \
-                self.words(name)
-            return (",".join if kind == "gpus" else " ".join)(checked) or None
+        if kind in ("words", "ints", "numbers"):
+            return " ".join(getattr(self, kind)(name)) or None
+        if kind == "gpus":
+            return ",".join(self.gpus(name)) or None
+        if kind in ("bool", "choice") and not self.set(name):
+            return None
         if kind == "bool":
-            return str(self.bool(name)).lower() if self.set(name) else None
-        if kind == "choice":
-            return self.choice(name) if self.set(name) else None
+            return str(self.bool(name)).lower()
         return getattr(self, kind)(name)
 
 
@@ -410,8 +423,8 @@ def resolve_path(value: str) -> str:
     A ms-swift sample suffix (``file.jsonl#1000``) is kept.
     """
     base, hash_, suffix = value.partition("#")
-    for candidate in (Path(base), REPO_ROOT / base):
-        if base and candidate.exists() and (candidate == Path(base) or not Path(base).is_absolute()):
+    for candidate in (Path(base), REPO_ROOT / base) if base else ():
+        if candidate.exists():
             return f"{candidate.resolve()}{hash_}{suffix}"
     return value
 
@@ -441,15 +454,14 @@ def image_env(cmd: Command, k: Knobs) -> None:
 def training_command(k: Knobs, subcommand: list[str]) -> Command:
     """The flags `swift sft` and `swift rlhf` share, in the released scripts' order where they agree."""
     cmd = Command([k.required("SWIFT_BIN"), *subcommand])
-    for name in ("NNODES", "NODE_RANK", "MASTER_PORT"):
-        k.int(name)
     model_flags(cmd, k, resolve_path(k.required("MODEL") if "MODEL" in k.env else k.family.model))
     plugins = [resolve_path(word) for word in k.words("EXTERNAL_PLUGINS")]
     if not k.bool("DRY_RUN"):
         missing = [path for path in plugins if not Path(path).is_file()]
         if missing:
             raise LaunchError(f"plugin {missing[0]} does not exist (EXTERNAL_PLUGINS); run from a full GLOBE checkout")
-    cmd.flag("external_plugins", *plugins) if plugins else None
+    if plugins:
+        cmd.flag("external_plugins", *plugins)
     cmd.flag("tuner_type", k.required("TUNER_TYPE"))
     cmd.flag("torch_dtype", k.text("TORCH_DTYPE"))
     datasets = [resolve_path(word) for word in k.words("DATASET")]
@@ -480,9 +492,8 @@ def training_command(k: Knobs, subcommand: list[str]) -> Command:
     if deepspeed is not None and deepspeed.lower() != "false":
         cmd.flag("deepspeed", resolve_path(deepspeed) if deepspeed.endswith(".json") else deepspeed)
     image_env(cmd, k)
-    cmd.setenv("NPROC_PER_NODE", k.int("NPROC_PER_NODE"))
-    for name in ("NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        cmd.setenv(name, k.text(name))
+    for name in ("NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        cmd.setenv(name, k.value(name))
     return cmd
 
 
@@ -501,7 +512,8 @@ def build_sft(k: Knobs, args: list[str]) -> Plan:
         cmd.flag("lora_rank", k.int("LORA_RANK"))
         cmd.flag("lora_alpha", k.int("LORA_ALPHA"))
         targets = k.words("TARGET_MODULES")
-        cmd.flag("target_modules", *targets) if targets else None
+        if targets:
+            cmd.flag("target_modules", *targets)
     if k.launcher == RM and k.bool("GRADIENT_CHECKPOINTING"):
         # non-reentrant checkpointing: gradients reach the LoRA weights behind the frozen embeddings
         cmd.flag("gradient_checkpointing_kwargs", '{"use_reentrant": false}')
@@ -570,10 +582,7 @@ def rollouts(plan: Plan, k: Knobs) -> None:
         cmd.flag("vllm_max_model_len", max_len)
         cmd.flag("sleep_level", k.int("SLEEP_LEVEL"))
         return
-    hosts, ports = k.words("VLLM_SERVER_HOST"), k.words("VLLM_SERVER_PORT")
-    for port in ports:
-        if not port.isdigit():
-            raise LaunchError(f"VLLM_SERVER_PORT has '{port}', which is not a port number")
+    hosts, ports = k.words("VLLM_SERVER_HOST"), k.ints("VLLM_SERVER_PORT")
     if not hosts:  # the released layout: this launcher's own server on the spare GPUs of this node
         train_gpus, rollout_gpus = k.gpus("TRAIN_GPUS"), k.gpus("ROLLOUT_GPUS")
         if not rollout_gpus:
@@ -606,7 +615,8 @@ def rollouts(plan: Plan, k: Knobs) -> None:
                      f"ends (the released layout: --num_infer_workers {len(rollout_gpus)}):\n{server.render()}")
     cmd.flag("vllm_mode", "server")
     cmd.flag("vllm_server_host", *hosts)
-    cmd.flag("vllm_server_port", *ports) if ports else None
+    if ports:
+        cmd.flag("vllm_server_port", *ports)
     cmd.flag("async_generate", str(asynchronous).lower())
 
 
@@ -741,8 +751,7 @@ def run(plan: Plan, k: Knobs) -> int:
     if dry:
         return 0
     program = plan.command.argv[0]
-    if not any(os.access(Path(folder) / program, os.X_OK) for folder in os.environ.get("PATH", "").split(os.pathsep)) \
-            and not (os.sep in program and os.access(program, os.X_OK)):
+    if shutil.which(program) is None:
         raise LaunchError(f"'{program}' is not on PATH: pip install -r requirements_globe.txt (see README.md)")
     if plan.create_dir:
         Path(plan.create_dir).mkdir(parents=True, exist_ok=True)
@@ -831,11 +840,10 @@ def knob_table() -> str:
         if isinstance(knob.default, dict):
             by_value: dict[str, list[str]] = {}
             for launcher in LAUNCHERS:
-                for key, default in knob.default.items():
-                    if key == launcher or launcher in GROUPS.get(key, ()):
-                        value = "recipe table" if isinstance(default, Recipe) else show(default)
-                        by_value.setdefault(value, []).append(launcher)
-                        break
+                default = launcher_default(knob, launcher)
+                if default is not NOT_DECLARED:
+                    value = "recipe table" if isinstance(default, Recipe) else show(default)
+                    by_value.setdefault(value, []).append(launcher)
             default = "; ".join(f"{value} ({scope(launchers)})" for value, launchers in by_value.items())
         else:
             default = "unset" if knob.default is None else show(knob.default)

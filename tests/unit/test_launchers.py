@@ -761,3 +761,24 @@ def test_ctrl_c_during_training_stops_the_trainer_and_the_rollout_server(tmp_pat
     assert launcher.wait(timeout=30) == 130
     assert not process_alive(int(Path(f"{swift}.trainer_pid").read_text()))
     assert not process_alive(int(Path(f"{swift}.rollout").read_text().split()[0]))
+
+
+# --------------------------------------------------------------------------- the knob table itself
+
+
+@pytest.mark.parametrize("recipe", ["released", "globe"])
+@pytest.mark.parametrize("launcher", [script.removesuffix(".sh") for script in ALL_LAUNCHERS])
+def test_every_default_passes_its_own_type_check(launcher: str, recipe: str) -> None:
+    from globe.launch import KNOBS, Knobs
+
+    knobs = Knobs(launcher, {"RECIPE": recipe})
+    for name in KNOBS:
+        knobs.value(name)  # raises LaunchError naming the knob when a default does not fit its declared type
+
+
+def test_each_launcher_script_names_a_launcher_the_table_knows() -> None:
+    from globe.launch import LAUNCHERS
+
+    named = {re.search(r"^globe_launch (\w+) \"\$@\"$", (LAUNCHER_DIR / script).read_text(), re.M).group(1)
+             for script in ALL_LAUNCHERS}
+    assert named == set(LAUNCHERS) == {script.removesuffix(".sh") for script in ALL_LAUNCHERS}
