@@ -278,3 +278,19 @@ def test_the_translation_has_teeth(tmp_path: Path) -> None:
     """A changed launcher value shows up as a difference naming the flag."""
     found = differences(translate("train_one_reward"), ours("train_one_reward", tmp_path, NUM_GENERATIONS="8"))
     assert found == ["--num_generations: released ['16'], ours ['8']"]
+
+
+def test_released_reward_model_request_is_the_rm_clients_default() -> None:
+    """The launchers' released column for the RM request equals what globe.locatability does unset, and the
+    GLOBE column is accepted by it: the two layers cannot drift apart silently."""
+    from globe.locatability import LocatabilityConfig
+
+    recipe = launch.recipe_knobs("train_all_rewards")
+    released = {name: recipe[name].released for name in launch.RM_REQUEST_KNOBS}
+    unset = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1"})
+    as_set = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1", **released})
+    assert as_set == unset
+    globe = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1",
+                                        **{name: recipe[name].globe for name in launch.RM_REQUEST_KNOBS}})
+    assert (globe.input, globe.temperature, globe.max_tokens, globe.no_verdict, globe.fallback) == (
+        "reasoning", 0.0, 3, "text", 0.5)
