@@ -279,18 +279,21 @@ class Knobs:
 
     def __init__(self, launcher: str, env: Mapping[str, str]):
         self.launcher, self.env = launcher, env
-        self.recipe = "released"
+        self.recipe = "released"  # what raw() needs to read RECIPE itself
         self.recipe = self.choice("RECIPE")
         self.family = FAMILIES[self.choice("MODEL_FAMILY")]
 
     def raw(self, name: str) -> str | None:
         if name not in KNOBS:
             raise KeyError(f"{name} is not in globe/launch.py's KNOBS table")
-        value = self.env[name] if name in self.env else default_for(name, self.launcher, self.recipe)
-        if value == FAMILY_PIXELS:
-            value = None if self.family.max_pixels is None else str(self.family.max_pixels)
-        if value is not None and "{" in value:
-            value = value.format(**{key: self.raw(key) or "" for key in re.findall(r"{(\w+)}", value)})
+        if name in self.env:
+            value = self.env[name]  # yours, word for word (JSON braces included)
+        else:
+            value = default_for(name, self.launcher, self.recipe)
+            if value == FAMILY_PIXELS:
+                value = None if self.family.max_pixels is None else str(self.family.max_pixels)
+            elif value is not None and "{" in value:  # a default built from other knobs: {ACCURACY_REWARD} ...
+                value = value.format(**{key: self.raw(key) or "" for key in re.findall(r"{(\w+)}", value)})
         return None if value is None or value.strip().lower() in OFF else value.strip()
 
     def set(self, name: str) -> bool:

@@ -782,3 +782,13 @@ def test_each_launcher_script_names_a_launcher_the_table_knows() -> None:
     named = {re.search(r"^globe_launch (\w+) \"\$@\"$", (LAUNCHER_DIR / script).read_text(), re.M).group(1)
              for script in ALL_LAUNCHERS}
     assert named == set(LAUNCHERS) == {script.removesuffix(".sh") for script in ALL_LAUNCHERS}
+
+
+def test_your_values_reach_the_command_word_for_word(tmp_path: Path) -> None:
+    printed = dry_run("serve_policy.sh", tmp_path, MM_PROCESSOR_KWARGS='{"max_pixels": 200704}')
+    assert flag_values(printed.argv, "mm-processor-kwargs") == ['{"max_pixels": 200704}']
+
+
+def test_reward_names_follow_the_recipe_knobs_when_you_name_one(tmp_path: Path) -> None:
+    printed = dry_run("train_two_rewards.sh", tmp_path, ACCURACY_REWARD="globe_accuracy")
+    assert flag_values(printed.argv, "reward_funcs") == ["globe_accuracy", "globe_visual_match", "external_math_format"]
