@@ -296,6 +296,11 @@ class Knobs:
                 value = value.format(**{key: self.raw(key) or "" for key in re.findall(r"{(\w+)}", value)})
         return None if value is None or value.strip().lower() in OFF else value.strip()
 
+    @property
+    def dry_run(self) -> bool:
+        """DRY_RUN, where unset or empty means a real run."""
+        return self.set("DRY_RUN") and self.bool("DRY_RUN")
+
     def set(self, name: str) -> bool:
         return self.raw(name) is not None
 
@@ -459,7 +464,7 @@ def training_command(k: Knobs, subcommand: list[str]) -> Command:
     cmd = Command([k.required("SWIFT_BIN"), *subcommand])
     model_flags(cmd, k, resolve_path(k.required("MODEL") if "MODEL" in k.env else k.family.model))
     plugins = [resolve_path(word) for word in k.words("EXTERNAL_PLUGINS")]
-    if not k.bool("DRY_RUN"):
+    if not k.dry_run:
         missing = [path for path in plugins if not Path(path).is_file()]
         if missing:
             raise LaunchError(f"plugin {missing[0]} does not exist (EXTERNAL_PLUGINS); run from a full GLOBE checkout")
@@ -553,7 +558,7 @@ def build_grpo(k: Knobs, args: list[str]) -> Plan:
         cmd.flag("use_vllm", "false")
     needs_rm = any(name in RM_REWARDS for name in funcs)
     url = k.text("GLOBE_RM_URL")
-    if needs_rm and url is None and not k.bool("DRY_RUN"):
+    if needs_rm and url is None and not k.dry_run:
         raise LaunchError("GLOBE_RM_URL is not set: the globe_locatability reward needs the reward model's endpoint. "
                           "Start it with serve_rm.sh (it prints the export line), then "
                           "export GLOBE_RM_URL=http://RM_HOST:8001/v1 and rerun")
@@ -665,7 +670,7 @@ def build_serve(k: Knobs, args: list[str]) -> Plan:
         checkpoints = REPO_ROOT / "experiments" / "globe_rm_model"
         adapter = k.text("RM_ADAPTER") if "RM_ADAPTER" in k.env else str(latest_checkpoint(checkpoints) or "")
         if "RM_ADAPTER" not in k.env and not adapter:
-            if not k.bool("DRY_RUN"):
+            if not k.dry_run:
                 raise LaunchError(f"no checkpoint under {checkpoints}: train the reward model with train_rm.sh "
                                   "first, set RM_ADAPTER=<its checkpoint-N folder>, or RM_ADAPTER=none to serve "
                                   "MODEL as it is")
@@ -673,7 +678,7 @@ def build_serve(k: Knobs, args: list[str]) -> Plan:
             warn(k, f"no checkpoint under {checkpoints} yet; the command shows a placeholder")
         if adapter:
             adapter = resolve_path(adapter)
-            if not Path(adapter).is_dir() and not k.bool("DRY_RUN"):
+            if not Path(adapter).is_dir() and not k.dry_run:
                 raise LaunchError(f"RM_ADAPTER='{adapter}' is not a directory: train one with train_rm.sh, point "
                                   "RM_ADAPTER at its checkpoint-N folder, or set RM_ADAPTER=none to serve MODEL as "
                                   "it is")
@@ -743,7 +748,7 @@ def warn(k: Knobs, message: str) -> None:
 
 def run(plan: Plan, k: Knobs) -> int:
     """Print the plan; unless DRY_RUN, run it (own rollout server first, stopped whatever happens)."""
-    dry = k.bool("DRY_RUN")
+    dry = k.dry_run
     print(f"# {k.launcher}.sh" + (" (DRY_RUN=1: printed, not run)" if dry else ": running"))
     overridden = sorted(name for name in recipe_knobs(k.launcher) if name in k.env)
     print(f"# RECIPE={k.recipe}" + (f" (set by you: {' '.join(overridden)})" if overridden else ""))
