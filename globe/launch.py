@@ -591,6 +591,10 @@ def rollouts(plan: Plan, k: Knobs) -> None:
         cmd.flag("sleep_level", k.int("SLEEP_LEVEL"))
         return
     hosts, ports = k.words("VLLM_SERVER_HOST"), k.ints("VLLM_SERVER_PORT")
+    if not hosts and int(k.int("NNODES") or "1") > 1:
+        raise LaunchError("the launcher's own rollout server is a one-node layout (ms-swift's first process alone "
+                          "talks to the server): with NNODES>1 start one with rollout_server.sh and set "
+                          "VLLM_SERVER_HOST, or use VLLM_MODE=colocate")
     if not hosts:  # the released layout: this launcher's own server on the spare GPUs of this node
         train_gpus, rollout_gpus = k.gpus("TRAIN_GPUS"), k.gpus("ROLLOUT_GPUS")
         if not rollout_gpus:

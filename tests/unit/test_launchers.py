@@ -413,7 +413,8 @@ def test_server_mode_takes_several_rollout_servers(tmp_path: Path) -> None:
 @pytest.mark.parametrize("script", TRAINING)
 def test_multi_node_uses_ms_swift_own_torchrun_variables(script: str, tmp_path: Path) -> None:
     rendezvous = {"NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "node-0", "MASTER_PORT": "29500"}
-    printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm:8001/v1", **rendezvous)
+    rollouts = {"VLLM_SERVER_HOST": "rollout-node"} if script in GRPO else {}  # one server for both nodes
+    printed = dry_run(script, tmp_path, GLOBE_RM_URL="http://rm:8001/v1", **rendezvous, **rollouts)
     assert {name: printed.env[name] for name in rendezvous} == rendezvous
     assert printed.env["NPROC_PER_NODE"] == ("6" if script in GRPO else "8")
     assert Path(printed.argv[0]).name == "swift"  # no home-made launcher: swift starts torchrun itself
@@ -506,6 +507,7 @@ def test_old_ms_swift_3_flags_are_caught_by_this_check() -> None:
         ("train_one_reward.sh", {"TRAIN_GPUS": "0,1,6"}, "share GPUs: give each its own"),
         ("train_one_reward.sh", {"TRAIN_GPUS": "0,1"}, "NPROC_PER_NODE=6 but TRAIN_GPUS has 2 GPUs"),
         ("train_one_reward.sh", {"VLLM_MODE": "remote"}, "VLLM_MODE='remote' is not one of: server, colocate"),
+        ("train_one_reward.sh", {"NNODES": "2"}, "own rollout server is a one-node layout"),
         ("train_one_reward.sh", {"VLLM_MODE": "colocate", "ASYNC_GENERATE": "true"},
          "ASYNC_GENERATE=true needs VLLM_MODE=server"),
         ("train_all_rewards.sh", {"GLOBE_RM_NO_VERDICT": "half"}, "GLOBE_RM_NO_VERDICT='half' is not one of"),
