@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from globe.runfiles import lift_csv_field_limit
 
 from .layouts import ColumnMap, LayoutError
 
@@ -94,24 +95,13 @@ class _Lines:
         self.exhausted = False
 
 
-def raise_field_limit() -> None:
-    """Let ``csv`` read cells of any length (the default stops at 131,072 characters)."""
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 2
-
-
 def records(text: Any) -> Iterator[CsvRecord]:
     """Every non-blank record of CSV ``text`` (a text file opened with ``newline=""``), header first.
 
     A line that cannot be read (see the module docstring) comes back with ``fields=None`` and the
     reason; the lines after it are read normally.
     """
-    raise_field_limit()
+    lift_csv_field_limit()
     lines = _Lines(text)
     reader = csv.reader(lines)
     width: int | None = None
