@@ -192,6 +192,8 @@ class ChatResult:
     attempts: int = 0
     latency_s: float = 0.0
     finish_reason: str | None = None
+    #: Every choice's text, in choice order (several with a request's ``n``); ``[text]`` otherwise.
+    texts: list[str] = field(default_factory=list)
 
 
 class ServerUnavailable(RuntimeError):
@@ -336,6 +338,14 @@ def parse_completion(body: Any) -> tuple[str, dict[str, float] | None, dict[str,
         raise ValueError(f"message content is {type(message.get('content')).__name__}")
     usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
     return text, first_token_top_logprobs(choice), dict(usage), choice.get("finish_reason")
+
+
+def choice_texts(body: Mapping[str, Any]) -> list[str]:
+    """The text of every choice of a chat completion, by ``index`` (a request with ``n`` gets several)."""
+    choices = [choice for choice in body.get("choices") or [] if isinstance(choice, Mapping)]
+    choices.sort(key=lambda choice: choice.get("index") if isinstance(choice.get("index"), int) else 0)
+    messages = [choice.get("message") for choice in choices]
+    return [(content_text(message.get("content")) or "") if isinstance(message, Mapping) else "" for message in messages]
 
 
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -568,7 +578,9 @@ class ChatClient:
             delay = max(delay, retry_after)
         return min(delay, MAX_BACKOFF_S)
 
-    async def _attempt(self, payload_bytes: bytes, end: float | None) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None]:
+    async def _attempt(
+        self, payload_bytes: bytes, end: float | None
+    ) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None, list[str]]:
         session = self._require_session()
         url = f"{self.base_url}/chat/completions"
         limit = self._attempt_timeout(end)
@@ -588,7 +600,8 @@ class ChatClient:
         except aiohttp.ClientError as exc:
             raise _AttemptFailed("connection_error", f"{type(exc).__name__}: {exc}", True) from None
         try:
-            return parse_completion(json.loads(raw))
+            body = json.loads(raw)
+            return (*parse_completion(body), choice_texts(body))
         except ValueError as exc:  # includes JSONDecodeError
             # A truncated or garbled body is usually a transient proxy/server hiccup: retry it.
             raise _AttemptFailed("bad_response", f"not a chat completion: {exc}", True) from None
@@ -638,10 +651,11 @@ class ChatClient:
                     attempts += 1
                     try:
                         async with self._semaphore:
-                            text, logprobs, usage, finish_reason = await self._attempt(payload_bytes, end)
+                            text, logprobs, usage, finish_reason, texts = await self._attempt(payload_bytes, end)
                         return ChatResult(
                             ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
                             attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
+                            texts=texts,
                         )
                     except _AttemptFailed as exc:
                         failure = exc

@@ -23,6 +23,7 @@ Pure functions: no network, no files; :func:`globe.geo.distance_km` for distance
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -145,3 +146,23 @@ def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: i
     from globe.geo.distance import distance_km
 
     return any(counts_within(distance_km(truth, place.latlon), threshold_km, place.level) for place in ranked[:k])
+
+
+def samples_from_cell(cell: Any) -> list[SamplePlace | None] | None:
+    """The sample places of an output row's ``samples`` cell (JSON list, ``globe.eval.runner``).
+
+    A sample counts as placed when its ``status`` is ``"ok"`` and it has coordinates; others are
+    ``None`` (no vote). An empty cell (a failed request, a single-answer run) gives ``None``.
+    """
+    if cell is None or cell == "":
+        return None
+    entries = json.loads(cell) if isinstance(cell, str) else cell
+    if not isinstance(entries, list):
+        raise ValueError(f"a samples cell must be a JSON list, got {str(cell)[:80]!r}")
+    places: list[SamplePlace | None] = []
+    for entry in entries:
+        placed = isinstance(entry, Mapping) and entry.get("status") == "ok" and entry.get("lat") is not None \
+            and entry.get("lon") is not None
+        places.append(SamplePlace(float(entry["lat"]), float(entry["lon"]), entry.get("country"), entry.get("city"),
+                                  entry.get("level")) if placed else None)
+    return places

@@ -38,6 +38,7 @@ COMPARED_SETTINGS: dict[str, str] = {
     "system_prompt": "--system-prompt",
     "temperature": "--temperature",
     "max_tokens": "--max-tokens",
+    "samples": "--samples",
     "extra": "--extra",
     "geocoder": "--geocoder",
     "lat_lon_swapped": "--swap-lat-lon (whether LAT/LON were read swapped)",

@@ -40,7 +40,11 @@ ANSWER_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
 #: Thresholds at or below this many km are city scale: a country-level prediction never counts there.
 CITY_SCALE_MAX_KM = 25.0
 #: Values of ``pred_level``: how precisely the prediction was placed (``globe.geo.Place.level``).
-PRED_LEVELS = ("city", "country")
+PRED_LEVELS = ("city", "country", "region", "island", "landmark")
+#: Top-k depths reported for a run with several samples per image (those with k <= samples).
+TOP_KS: tuple[int, ...] = (1, 3, 5)
+#: Upper edges of the agreement bins (``(0, 0.2]``, ``(0.2, 0.4]``...); agreement 0 has its own bin.
+AGREEMENT_BIN_EDGES: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def _distance(value: Any) -> float:
@@ -232,6 +236,81 @@ def breakdown(
     }
 
 
+def top_k_key(k: int, threshold_km: float) -> str:
+    """``top3_acc_25km``: the summary key of top-k accuracy at a threshold."""
+    return f"top{k}_acc_{threshold_km:g}km"
+
+
+def agreement_bin(agreement: float) -> str:
+    """The label of ``agreement``'s bin: ``"0"`` (no sample placed), ``"(0, 0.2]"`` ... ``"(0.8, 1]"``."""
+    if agreement <= 0:
+        return "0"
+    lower = 0.0
+    for upper in AGREEMENT_BIN_EDGES:
+        if agreement <= upper:
+            return f"({lower:g}, {upper:g}]"
+        lower = upper
+    return f"({lower:g}, 1]"
+
+
+def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Top-k accuracies and agreement of a run with several samples per image; ``{}`` for a single-answer run.
+
+    Each row's ``samples`` is its list of sample places (``globe.eval.consensus.samples_from_cell``:
+    a place or ``None`` per sample) or ``None`` (a failed request). Ranking follows
+    :func:`globe.eval.consensus.rank_places`. ``top{k}_acc_{d}km``: the share of *all* rows for
+    which one of the k top-ranked places counts within d km (:func:`counts_within`, so a
+    country-level place never counts at 1/25 km). A row's agreement is its top place's vote
+    share (0 without a placed sample or without samples); ``by_agreement`` groups rows into
+    :func:`agreement_bin` bins and gives each bin's row count, mean agreement and headline
+    accuracy at every threshold (the row's ``error_km``/level, as in the headline table).
+    """
+    from globe.eval.consensus import rank_places
+    from globe.geo import distance_km
+
+    sample_lists = [row.get("samples") for row in rows]
+    if not any(isinstance(samples, list) for samples in sample_lists):
+        return {}
+    n_samples = max(len(samples) for samples in sample_lists if isinstance(samples, list))
+    ks = [k for k in TOP_KS if k <= n_samples]
+    hits = {top_k_key(k, t): 0 for k in ks for t in THRESHOLDS_KM}
+    agreements: list[float] = []
+    n_placed_samples = 0
+    for row, samples in zip(rows, sample_lists):
+        ranked = rank_places(samples) if isinstance(samples, list) and samples else []
+        n_placed_samples += sum(place is not None for place in samples or [])
+        agreements.append(ranked[0].share if ranked else 0.0)
+        lat, lon = row.get("gt_lat"), row.get("gt_lon")
+        if not ranked or lat is None or lon is None:
+            continue
+        distances = [distance_km((lat, lon), place.latlon) for place in ranked[: max(ks)]]
+        for k in ks:
+            for threshold in THRESHOLDS_KM:
+                hits[top_k_key(k, threshold)] += any(
+                    counts_within(distance, threshold, place.level) for distance, place in zip(distances[:k], ranked))
+    n = len(rows)
+    by_bin: dict[str, list[int]] = {}
+    for index, value in enumerate(agreements):
+        by_bin.setdefault(agreement_bin(value), []).append(index)
+    order = ["0"] + [agreement_bin(edge) for edge in AGREEMENT_BIN_EDGES]
+    errors = [row.get("error_km") if row.get("status") == "ok" else None for row in rows]
+    levels = [prediction_level(row) if row.get("status") == "ok" else None for row in rows]
+    return {
+        "n_samples": n_samples,
+        "n_samples_placed": n_placed_samples,
+        **{key: count / n for key, count in hits.items()},
+        "agreement_mean": sum(agreements) / n if n else 0.0,
+        "by_agreement": {
+            label: {
+                "n": len(by_bin[label]),
+                "agreement_mean": sum(agreements[i] for i in by_bin[label]) / len(by_bin[label]),
+                **distance_accuracies([errors[i] for i in by_bin[label]], levels=[levels[i] for i in by_bin[label]]),
+            }
+            for label in order if label in by_bin
+        },
+    }
+
+
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The run summary from scored rows.
 
@@ -241,6 +320,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     everywhere, whatever else it holds. Breakdowns group by the truth's ISO country code and
     continent, spelled as names ("Europe", "France"); an unknown truth country groups as
     ``"unknown"``. Rows are taken in the order given; pass them sorted for bit-identical sums.
+
+    Rows of a run with several samples per image also carry ``samples`` (see
+    :func:`consensus_metrics`, whose keys are added); their ``pred_*``/``error_km`` are those of
+    the top-ranked place, so the headline metrics are the consensus answer's.
     """
     from globe.geo import CONTINENT_NAMES, continent_of, country_code, country_name
 
@@ -269,6 +352,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "n_no_answer": status_counts.get("no_answer", 0),
         "n_unresolved": status_counts.get("unresolved", 0),
         "n_country_level": sum(level == "country" for level in levels),
+        "n_region_level": sum(level == "region" for level in levels),
         "country_acc": overall.pop("country_acc"),
         "city_acc": overall.pop("city_acc"),
         "country_acc_string": string_accuracy(released_countries, gt_countries),
@@ -278,4 +362,5 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "by_continent": breakdown(continents, errors, country_matches, city_matches, levels),
         "by_country": breakdown(countries, errors, country_matches, city_matches, levels),
     }
+    summary.update(consensus_metrics(rows))
     return summary

@@ -16,12 +16,21 @@ Why it is built this way:
 * **Nothing is silently dropped.** Every failure is a row with ``status`` and ``error``; the
   metrics count it as wrong (``globe.eval.metrics``).
 * **Bounded memory.** ``concurrency`` workers pull rows from a queue; only their images are in memory.
+* **Several samples per image** (``EvalSettings.samples`` N > 1): one request with ``n`` = N
+  where the server honours it, else N single requests, one after another (the first response
+  with fewer choices than asked, or a rejected ``n``, switches the run to single requests; the
+  samples already received are kept). Every sample's answer, parsed names and place are kept in
+  the row's ``samples`` column (JSON); the row's ``pred_*`` columns are the top-ranked place of
+  :func:`globe.eval.consensus.rank_places` and ``agreement`` its vote share. The row is written
+  once, when all N samples are in, so resume stays per image. With N = 1 (the default) nothing
+  of this applies: the request, the columns and the rows are those of a single-answer run.
 """
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import json
 import logging
 import math
 import sys
@@ -48,6 +57,11 @@ RESULT_COLUMNS = [
 #: Statuses of rows the model answered: kept on resume (redoing them would change sampled results).
 ANSWERED_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
 
+#: Columns a run with several samples per image adds after :data:`RESULT_COLUMNS`.
+SAMPLE_COLUMNS = ["n_samples", "agreement", "samples"]
+#: What each entry of the ``samples`` column records about one sample.
+SAMPLE_FIELDS = ("text", "country", "city", "lat", "lon", "level", "status", "error")
+
 #: Columns added after the first release: a CSV lacking only these is upgraded in place on resume.
 ADDED_RESULT_COLUMNS = ("pred_level",)
 
@@ -64,6 +78,8 @@ class EvalSettings(ClientSettings):
     max_tokens: int = 1024
     temperature: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Completions asked per image (``--samples``); 1 is the single-answer run.
+    samples: int = 1
 
 
 @dataclass
@@ -83,10 +99,12 @@ class OutputMismatchError(ValueError):
 # --------------------------------------------------------------------------- CSV output
 
 
-def output_columns(gt_columns: Sequence[str]) -> list[str]:
-    """Ground-truth columns (those not clashing with ours) then :data:`RESULT_COLUMNS`."""
-    ours = set(RESULT_COLUMNS)
-    return [column for column in gt_columns if column not in ours] + RESULT_COLUMNS
+def output_columns(gt_columns: Sequence[str], samples: int = 1) -> list[str]:
+    """Ground-truth columns (those not clashing with ours), :data:`RESULT_COLUMNS`, and with
+    ``samples`` > 1 :data:`SAMPLE_COLUMNS`."""
+    ours = set(RESULT_COLUMNS) | (set(SAMPLE_COLUMNS) if samples > 1 else set())
+    return [column for column in gt_columns if column not in ours] + RESULT_COLUMNS + (
+        SAMPLE_COLUMNS if samples > 1 else [])
 
 
 def format_csv_row(fieldnames: Sequence[str], record: Mapping[str, Any]) -> str:
@@ -169,15 +187,9 @@ def _base_record(row: GroundTruthRow) -> dict[str, Any]:
     return record
 
 
-def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
-    """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text.
-
-    :func:`globe.scoring.score_answer`, read leniently (evaluation also counts answers found
-    outside the tags); ``pred_level`` is the place's own level ("city", "country", "region"...).
-    """
-    from globe.scoring import score_answer
-
-    scored = score_answer(text, record.get("gt_lat"), record.get("gt_lon"), lenient=True, resolver=resolver)
+def _fill_prediction(record: dict[str, Any], text: str, scored: Any) -> dict[str, Any]:
+    """Copy one answer scored by :func:`globe.scoring.score_answer` into ``record``'s
+    ``prediction``/``pred_*``/``status``/``error``/``error_km``."""
     record.update(prediction=text, pred_country=scored.country, pred_city=scored.city, status=scored.status,
                   error=scored.error)
     if scored.place is not None:
@@ -186,8 +198,55 @@ def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver)
     return record
 
 
+def _score(text: str, record: Mapping[str, Any], resolver: PlaceResolver) -> Any:
+    from globe.scoring import score_answer
+
+    return score_answer(text, record.get("gt_lat"), record.get("gt_lon"), lenient=True, resolver=resolver)
+
+
+def score_prediction(record: dict[str, Any], text: str, resolver: PlaceResolver) -> dict[str, Any]:
+    """Fill ``pred_*``, ``error_km`` and ``status`` of ``record`` from a model's answer text.
+
+    :func:`globe.scoring.score_answer`, read leniently (evaluation also counts answers found
+    outside the tags); ``pred_level`` is the place's own level ("city", "country", "region"...).
+    """
+    return _fill_prediction(record, text, _score(text, record, resolver))
+
+
+def sample_entry(text: str, scored: Any) -> dict[str, Any]:
+    """What the ``samples`` column keeps of one sample (:data:`SAMPLE_FIELDS`)."""
+    place = scored.place
+    return {"text": text, "country": scored.country, "city": scored.city,
+            "lat": float(place.lat) if place is not None else None,
+            "lon": float(place.lon) if place is not None else None,
+            "level": scored.level if place is not None else None, "status": scored.status, "error": scored.error}
+
+
+def score_predictions(record: dict[str, Any], texts: Sequence[str], resolver: PlaceResolver) -> dict[str, Any]:
+    """Fill ``record`` from several sampled answers: every sample, then the consensus (module docstring).
+
+    Each sample is scored as a single answer is (:func:`score_prediction`). The row's prediction
+    is the representative (first) sample of the top-ranked place; with no placed sample, the
+    first sample that named something (``unresolved``), else the first (``no_answer``).
+    """
+    from globe.eval.consensus import SamplePlace, agreement, rank_places
+
+    scored = [_score(text, record, resolver) for text in texts]
+    ranked = rank_places([SamplePlace.from_place(s.place, s.country, s.city) if s.place is not None else None
+                          for s in scored])
+    if ranked:
+        chosen = ranked[0].samples[0]
+    else:
+        chosen = next((i for i, s in enumerate(scored) if s.status == "unresolved"), 0)
+    _fill_prediction(record, texts[chosen], scored[chosen])
+    record.update(n_samples=len(texts), agreement=agreement(ranked), samples=json.dumps(
+        [sample_entry(text, s) for text, s in zip(texts, scored)], ensure_ascii=False))
+    return record
+
+
 async def evaluate_row(
-    row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver
+    row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver,
+    mode: "SamplingMode | None" = None,
 ) -> dict[str, Any]:
     """One output record for one ground-truth row; never raises for a bad row."""
     record = _base_record(row)
@@ -215,6 +274,8 @@ async def evaluate_row(
     if settings.system_prompt:
         messages.append({"role": "system", "content": settings.system_prompt})
     messages.append(user_message(settings.prompt, image))
+    if settings.samples > 1:
+        return await _evaluate_samples(record, messages, client, settings, resolver, mode or SamplingMode())
     result: ChatResult = await client.chat(
         messages, max_tokens=settings.max_tokens, temperature=settings.temperature, extra=settings.extra or None
     )
@@ -224,6 +285,74 @@ async def evaluate_row(
         return record
     # In a thread: an online geocoder blocks (rate limits) and must not stall the other requests.
     return await asyncio.to_thread(score_prediction, record, result.text or "", resolver)
+
+
+@dataclass
+class SamplingMode:
+    """Whether this run's server honours ``n`` (``None`` until a response says), shared by the workers."""
+
+    use_n: bool | None = None
+
+
+#: Statuses of a request with ``n`` that may mean "this server does not take ``n``": retried without it.
+N_REJECTED_STATUSES = frozenset({"http_400", "http_422", "http_501"})
+
+
+async def request_samples(
+    messages: list[dict[str, Any]], client: ChatClient, settings: EvalSettings, mode: SamplingMode
+) -> tuple[list[str], int, float, ChatResult | None]:
+    """``settings.samples`` answer texts for one image: ``(texts, attempts, seconds, failed result or None)``.
+
+    One request with ``n`` unless ``mode`` says the server ignores or rejects it; the texts keep
+    the order the server gave them (choice index, then request order).
+    """
+    wanted = settings.samples
+    extra = dict(settings.extra or {})
+    texts: list[str] = []
+    attempts, seconds = 0, 0.0
+
+    async def ask(n: int) -> ChatResult:
+        nonlocal attempts, seconds
+        result = await client.chat(messages, max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                   extra={**extra, "n": n} if n > 1 else (extra or None))
+        attempts += result.attempts
+        seconds += result.latency_s
+        return result
+
+    if mode.use_n is not False:
+        result = await ask(wanted)
+        if result.ok:
+            texts.extend((result.texts or [result.text or ""])[:wanted])
+            if len(texts) < wanted:
+                if mode.use_n is not False:
+                    logger.info("the server returned %d of %d choices asked with n: asking one sample per "
+                                "request from now on", len(texts), wanted)
+                mode.use_n = False
+            elif mode.use_n is None:
+                mode.use_n = True
+        elif result.status in N_REJECTED_STATUSES and mode.use_n is None:
+            logger.info("the server refused n=%d (%s): asking one sample per request", wanted, result.status)
+            mode.use_n = False
+        else:
+            return texts, attempts, seconds, result
+    while len(texts) < wanted:
+        result = await ask(1)
+        if not result.ok:
+            return texts, attempts, seconds, result
+        texts.append(result.text or "")
+    return texts, attempts, seconds, None
+
+
+async def _evaluate_samples(
+    record: dict[str, Any], messages: list[dict[str, Any]], client: ChatClient, settings: EvalSettings,
+    resolver: PlaceResolver, mode: SamplingMode,
+) -> dict[str, Any]:
+    texts, attempts, seconds, failed = await request_samples(messages, client, settings, mode)
+    record.update(attempts=attempts, latency_s=round(seconds, 3))
+    if failed is not None:  # the image is redone whole on resume: a row never holds part of its samples
+        record.update(status=failed.status, error=failed.error, n_samples=len(texts))
+        return record
+    return await asyncio.to_thread(score_predictions, record, texts, resolver)
 
 
 # --------------------------------------------------------------------------- the run
@@ -251,7 +380,7 @@ async def run_eval_async(
     against those recorded beside ``output`` before resuming it (raises
     :class:`~globe.eval.fingerprint.RunSettingsMismatch`) and recorded when starting afresh.
     """
-    fieldnames = output_columns(gt.columns)
+    fieldnames = output_columns(gt.columns, settings.samples)
     fresh = overwrite or not output.exists() or output.stat().st_size == 0
     warning = check_resume(output, fingerprint) if fingerprint is not None and not fresh else None
     kept, dropped = prepare_output(output, fieldnames, overwrite)
@@ -266,6 +395,7 @@ async def run_eval_async(
         stats.warnings.append(warning)
     if stats.n_already_done:
         logger.info("resuming %s: %d rows done, %d to go", output, stats.n_already_done, len(pending))
+    mode = SamplingMode()
     queue: asyncio.Queue[GroundTruthRow] = asyncio.Queue()
     for row in pending:
         queue.put_nowait(row)
@@ -277,7 +407,7 @@ async def run_eval_async(
                     row = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                record = await evaluate_row(row, gt.image_root, client, settings, resolver)
+                record = await evaluate_row(row, gt.image_root, client, settings, resolver, mode)
                 writer.write(record)
                 status = str(record.get("status"))
                 stats.status_counts[status] = stats.status_counts.get(status, 0) + 1
@@ -315,6 +445,7 @@ async def run_eval_with_server(
         fingerprint = run_fingerprint(
             model=chosen, prompt=settings.prompt, system_prompt=settings.system_prompt,
             temperature=settings.temperature, max_tokens=settings.max_tokens, extra=settings.extra,
+            samples=settings.samples,
             gt_file=gt.gt_file, lat_lon_swapped=gt.lat_lon_swapped, image_root=gt.image_root, **dict(run_info or {}),
         )
         stats = await run_eval_async(gt, output, client, settings, resolver, overwrite=overwrite, progress=progress,

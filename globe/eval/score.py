@@ -29,6 +29,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 from globe.data.layouts import map_columns
+from globe.eval.consensus import samples_from_cell
 from globe.eval.data import ReverseGeocoder, reverse_geocoded_names
 
 PlaceResolver = Callable[[str | None, str | None], Any]
@@ -156,6 +157,8 @@ def scored_rows(
         if status == "ok" and placed and _valid_pair(gt_lat, gt_lon):
             scored["error_km"] = distance_km((gt_lat, gt_lon), (scored["pred_lat"], scored["pred_lon"]))
         scored["status"] = status
+        if "samples" in row:  # a run with several samples per image (globe.eval.runner)
+            scored["samples"] = samples_from_cell(row["samples"])
         out.append(scored)
 
     _fill_truth_places(out, reverse_geocode)

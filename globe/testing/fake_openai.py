@@ -15,6 +15,12 @@ key of ``answers`` is looked for in the request: in the text parts and inside th
 bytes of every ``data:`` image (put the key in a JPEG comment, see :func:`marked_jpeg`);
 the first key found picks the answer, else ``default_answer``.
 
+**Several samples.** An answer may be a list of strings, a script of samples: each choice the
+server hands out for the same request (ignoring its ``n``) takes the script's next entry, in
+order, wrapping round; so ``n=3`` gets entries 0-2 in one response, and three single requests
+get them one by one. ``n_support`` says how the server treats ``n > 1``: ``"honour"`` (vLLM:
+that many choices), ``"ignore"`` (one choice, as some servers do) or ``"reject"`` (HTTP 400).
+
 **Faults** are deterministic: whether attempt *k* of a request fails depends only on
 ``seed``, a digest of the request body and *k*, never on arrival order. ``error_rate``
 answers ``error_status`` (500), ``hang_rate`` sleeps ``hang_s`` (longer than a client's
@@ -67,7 +73,7 @@ def image_marker(image_name: str) -> str:
 
 
 def write_scripted_eval_set(
-    directory: str | Path, rows: Sequence[tuple[str, float, float, str, str, str]], write_images: bool = True
+    directory: str | Path, rows: Sequence[tuple[str, float, float, str, str, str | Sequence[str]]], write_images: bool = True
 ) -> tuple[Path, Path, dict[str, str]]:
     """A ground-truth CSV, its images and the server's scripted answers, for eval tests and benchmarks.
 
@@ -119,7 +125,7 @@ def _request_texts_and_images(request: Mapping[str, Any]) -> tuple[list[str], li
     return texts, images
 
 
-def answer_by_marker(answers: Mapping[str, str], default: str) -> Callable[[dict], str]:
+def answer_by_marker(answers: Mapping[str, str | Sequence[str]], default: str) -> Callable[[dict], str | Sequence[str]]:
     """A responder that returns ``answers[key]`` for the first key found in the request's text or image bytes."""
 
     def respond(request: dict) -> str:
@@ -148,8 +154,8 @@ class FakeOpenAIServer:
 
     def __init__(
         self,
-        responder: Callable[[dict], str] | None = None,
-        answers: Mapping[str, str] | None = None,
+        responder: Callable[[dict], str | Sequence[str]] | None = None,
+        answers: Mapping[str, str | Sequence[str]] | None = None,
         default_answer: str = DEFAULT_ANSWER,
         model: str = "fake-model",
         latency_s: float = 0.0,
@@ -160,6 +166,7 @@ class FakeOpenAIServer:
         hang_s: float = 30.0,
         max_faults_per_request: int | None = None,
         seed: int = 0,
+        n_support: str = "honour",
         top_logprobs: Callable[[dict, str], dict[str, float]] | Mapping[str, float] | None = None,
         stream_chunk_delay_s: float = 0.0,
         record_requests: bool = True,
@@ -171,6 +178,10 @@ class FakeOpenAIServer:
     ):
         if error_rate + hang_rate + garbage_rate > 1.0:
             raise ValueError("error_rate + hang_rate + garbage_rate must be <= 1")
+        if n_support not in ("honour", "ignore", "reject"):
+            raise ValueError(f"n_support must be 'honour', 'ignore' or 'reject', got {n_support!r}")
+        self.n_support = n_support
+        self._script_cursors: dict[str, int] = {}
         self.responder = responder or answer_by_marker(answers or {}, default_answer)
         self.model = model
         self.latency_s = latency_s
@@ -284,6 +295,16 @@ class FakeOpenAIServer:
             roll -= rate
         return None
 
+    def _choices_for(self, request: dict, answer: str | Sequence[str], count: int) -> list[str]:
+        """``count`` answers: ``answer`` itself, or the next entries of a script (see module docstring)."""
+        if isinstance(answer, str):
+            return [answer] * count
+        script = list(answer)
+        key = hashlib.sha1(json.dumps({k: v for k, v in request.items() if k != "n"}, sort_keys=True).encode()).hexdigest()
+        start = self._script_cursors.get(key, 0)
+        self._script_cursors[key] = start + count
+        return [script[(start + i) % len(script)] for i in range(count)]
+
     def _logprobs_for(self, request: dict, answer: str) -> dict[str, float]:
         if callable(self.top_logprobs):
             return dict(self.top_logprobs(request, answer))
@@ -366,7 +387,11 @@ class FakeOpenAIServer:
         if self.gzip_bomb_bytes:
             return web.Response(body=self._bomb(), headers={"Content-Encoding": "gzip",
                                                             "Content-Type": "application/json"})
-        answer = self.responder(payload)
+        wanted = payload.get("n") or 1
+        if wanted > 1 and self.n_support == "reject":
+            return web.json_response({"error": {"message": "n > 1 is not supported"}}, status=400)
+        answers = self._choices_for(payload, self.responder(payload), wanted if self.n_support == "honour" else 1)
+        answer = answers[0]
         self.counts["ok"] += 1
         if payload.get("stream") and not self.ignore_stream:
             return await self._stream(request, payload, answer)
@@ -377,11 +402,11 @@ class FakeOpenAIServer:
             "created": int(time.time()),
             "model": payload.get("model", self.model),
             "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": answer},
-                "logprobs": self._logprobs_block(payload, answer),
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": self._logprobs_block(payload, text),
                 "finish_reason": "stop",
-            }],
+            } for index, text in enumerate(answers)],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": len(answer.split()),

@@ -219,7 +219,7 @@ def test_keys_missing_from_an_older_record_are_not_compared(tmp_path):
 
 def test_every_compared_setting_names_how_to_set_it():
     assert all(label for label in COMPARED_SETTINGS.values())
-    assert set(COMPARED_SETTINGS) == {"model", "use_cot", "prompt", "system_prompt", "temperature", "max_tokens",
+    assert set(COMPARED_SETTINGS) == {"model", "use_cot", "prompt", "system_prompt", "temperature", "max_tokens", "samples",
                                       "extra", "geocoder", "lat_lon_swapped", "gt_sha256"}
 
 
