@@ -26,6 +26,7 @@ CORE = [
     "countrystatecity-countries>=2.0,<3",  # states/provinces/regions (ODbL) for globe.geo regions
     "aiohttp>=3.9",
     "openai>=1.40",
+    "imagehash>=4.3",  # globe-data leakage: perceptual hashes of train/test images
 ]
 
 TRAIN = [

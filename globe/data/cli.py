@@ -4,6 +4,7 @@
     globe-data validate --csv im2gps3k_places365.csv --image-root im2gps3ktest
     globe-data sample   # rebuild data/sample/
     globe-data layouts  # what each --layout reads
+    globe-data leakage --train train.csv --test test.csv --out pairs.csv  # near-duplicate audit
 
 Also ``python -m globe.data ...``. A conversion prints a summary (kept, dropped by reason,
 warnings, examples) and saves it beside the output as ``<out>.report.json``; re-running the
@@ -91,6 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, default=None, help="folder to write (default: data/sample in the repo)")
 
     sub.add_parser("layouts", help="list the layouts and the column names each one accepts")
+
+    from .leakage import LEAK_THRESHOLD, PHASH_THRESHOLD, SEARCH_RADIUS
+
+    leakage = sub.add_parser("leakage", help="find test images that are near-duplicates of training images "
+                                             "(perceptual hashes; see globe.data.leakage)")
+    leakage.add_argument("--train", required=True, type=Path, help="training images: a CSV with an id column, "
+                         "a text file with one path per line, or a folder")
+    leakage.add_argument("--test", required=True, type=Path, help="test images, in the same forms")
+    leakage.add_argument("--out", required=True, type=Path, help="pairs CSV to write (one row per test image)")
+    leakage.add_argument("--train-images", type=Path, default=None, help="folder --train's ids are relative to "
+                         "(default: its folder)")
+    leakage.add_argument("--test-images", type=Path, default=None, help="folder --test's ids are relative to")
+    leakage.add_argument("--threshold", type=int, default=LEAK_THRESHOLD,
+                         help=f"dHash bits (of 64) within which a pair leaks (default {LEAK_THRESHOLD})")
+    leakage.add_argument("--phash-threshold", type=int, default=PHASH_THRESHOLD,
+                         help=f"pHash bits a leaking pair must also be within (default {PHASH_THRESHOLD})")
+    leakage.add_argument("--radius", type=int, default=None,
+                         help=f"report the nearest training image within this many dHash bits (default "
+                              f"max(--threshold, {SEARCH_RADIUS}); above 11 the search is brute force)")
+    leakage.add_argument("--workers", type=int, default=2, help="hashing processes (default 2)")
+    leakage.add_argument("--rebuild-index", action="store_true",
+                         help="rehash the training images even if <train>.phash.npz is up to date")
+    leakage.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -122,6 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, report in reports.items():
                 print(f"{out / name}: {report.kept} rows, dropped {dict(report.dropped) or 0}, "
                       f"warnings {dict(report.warnings) or 0}")
+            return 0
+        if args.command == "leakage":
+            from .leakage import audit
+
+            report = audit(args.train, args.test, args.out, train_images=args.train_images,
+                           test_images=args.test_images, threshold=args.threshold,
+                           phash_threshold=args.phash_threshold, radius=args.radius, workers=args.workers,
+                           rebuild_index=args.rebuild_index, progress=not args.no_progress)
+            print(report.summary())
             return 0
         if args.command == "layouts":
             for spec in LAYOUTS.values():

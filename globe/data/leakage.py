@@ -1,0 +1,402 @@
+"""Train/test leakage audit: test images that are near-duplicates of training images.
+
+``globe-data leakage --train TRAIN --test TEST --out pairs.csv`` hashes every image with a
+perceptual hashes (``imagehash``'s 64-bit dHash and pHash), finds each test image's nearest
+training image by dHash Hamming distance and writes one CSV row per test image. Resized and
+recompressed copies hash within a bit or two of their original; a light crop (2-3 % per side)
+moves the dHash by up to ~10 bits and the pHash by up to ~14 (measured on
+``globe.testing.photos``), so a pair is a **leak** when
+
+    dHash distance <= ``threshold`` (default :data:`LEAK_THRESHOLD` = 10 of 64 bits)
+    and pHash distance <= ``phash_threshold`` (default :data:`PHASH_THRESHOLD` = 16 of 64 bits).
+
+Two unrelated photos differ in about 32 bits of each hash. For uniform 64-bit hashes a pair is
+within 10 bits by chance with probability ~1e-8 and within 16 with ~3e-5, so requiring both
+keeps the expected number of chance pairs of 3k test against 1M training images near 1e-3
+(the dHash alone would give ~30).
+
+Inputs (``TRAIN``/``TEST``): a CSV with an image id column (any ``globe-data`` alias: ``IMG_ID``,
+``id``, ``image``...; ids name files under ``--train-images``/``--test-images``, default the
+CSV's folder, with the MP16 rule that a bare id is ``<id>.jpg``), a text file with one image
+path per line, or a folder (every image under it; ids are paths relative to it).
+
+Speed (MP16 is 4.7M images):
+
+* **Hashing**: JPEGs are decoded with PIL's draft mode (DCT scaling straight to ~1/8 size),
+  both hashes come from one decode, ``workers`` processes share the files. ``bench/leakage.py``
+  prints images per second against a full-size decode.
+* **Index**: the training hashes are computed once and kept beside the training list as
+  ``<TRAIN>.phash.npz`` (:func:`index_path`), reused while the list file, the image folder and
+  the hash settings are unchanged (else rebuilt, or always with ``--rebuild-index``).
+* **Query**: multi-index hashing (:class:`HammingIndex`): the 64 bits are four 16-bit chunks; a
+  hash within ``r`` bits of a query matches it within ``r // 4`` bits in at least one chunk
+  (pigeonhole), so only the training hashes in those few buckets are compared, exactly. Up to
+  :data:`MIH_MAX_RADIUS` bits this enumerates <= 137 keys per chunk; a larger ``--radius``
+  falls back to a numpy brute force (exact, slower).
+
+The CSV (:data:`PAIR_COLUMNS`): ``test_id``, the nearest training image within ``radius``
+bits of dHash (``train_id``, empty when none is that close; ties go to the earlier training
+row), its dHash ``distance`` and ``phash_distance``, ``leak`` (1/0) and ``status`` (``ok``, or
+``unreadable`` for a test image that could not be decoded: never a leak, counted in the
+printout). ``globe-eval --exclude pairs.csv`` evaluates without the leaking rows
+(:func:`read_excluded_ids`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+#: dHash bits (of 64) within which a test image is a near-duplicate of a training image.
+LEAK_THRESHOLD = 10
+#: pHash bits (of 64) a pair must also be within to count as a leak (rules out chance dHash hits).
+PHASH_THRESHOLD = 16
+#: Default search radius (dHash bits) for the nearest training image the CSV reports.
+SEARCH_RADIUS = 11
+#: Largest radius the multi-index search serves; larger ones use brute force.
+MIH_MAX_RADIUS = 11
+#: JPEG draft size: decode at the smallest DCT scale still >= this (the hashes need 32x32 and 9x8).
+DRAFT_SIZE = (64, 64)
+INDEX_VERSION = 1
+PAIR_COLUMNS = ["test_id", "train_id", "distance", "phash_distance", "leak", "status"]
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """``(id, image path)`` for every image ``source`` lists (see the module docstring), in its order."""
+    from globe.data.layouts import map_columns, mp16_image_names
+
+    source = Path(source)
+    if source.is_dir():
+        return [(path.relative_to(source).as_posix(), path) for path in sorted(source.rglob("*"))
+                if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()]
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such file or folder (pass an image list CSV, a text file or a folder)")
+    root = Path(image_root) if image_root else source.parent
+    text = source.read_text(encoding="utf-8-sig")
+    dialect = "excel-tab" if source.suffix.lower() == ".tsv" else "excel"
+    rows = [row for row in csv.reader(io.StringIO(text), dialect=dialect) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{source} lists no images")
+    columns = map_columns(rows[0])
+    if columns.has("id"):
+        ids = [columns.get(row, "id").strip() for row in rows[1:]]
+    elif max(len(row) for row in rows) == 1:  # a plain list of paths, no header
+        ids = [row[0].strip() for row in rows if not row[0].lstrip().startswith("#")]
+    else:
+        raise ValueError(f"{source}: header {rows[0][:6]} has no image id column (IMG_ID, id, image...); "
+                         f"or pass a text file with one image path per line, or a folder")
+    listed = []
+    for image_id in ids:
+        if not image_id:
+            continue
+        names = mp16_image_names(image_id)
+        found = next((root / name for name in names if (root / name).is_file()), root / image_id)
+        listed.append((image_id, found))
+    return listed
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def hash_image(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(pHash, dHash)`` of one image as 64-bit integers, ``None`` if it cannot be decoded."""
+    import warnings
+
+    import imagehash
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                image.draft("L", DRAFT_SIZE)  # JPEG: decode at 1/2..1/8 scale; other formats: no-op
+                grey = image.convert("L")
+    except Exception:  # noqa: BLE001 - PIL raises many types for bad files; all mean "unreadable"
+        return None
+    return _bits(imagehash.phash(grey)), _bits(imagehash.dhash(grey))
+
+
+def _bits(image_hash) -> int:
+    value = 0
+    for bit in image_hash.hash.flatten():
+        value = (value << 1) | int(bit)
+    return value
+
+
+def hash_images(paths: Sequence[str | os.PathLike], workers: int = 2, progress: bool = False,
+                desc: str = "hash") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(phashes, dhashes, ok)`` arrays for ``paths`` (uint64, uint64, bool), in order."""
+    from tqdm import tqdm
+
+    phashes = np.zeros(len(paths), dtype=np.uint64)
+    dhashes = np.zeros(len(paths), dtype=np.uint64)
+    ok = np.zeros(len(paths), dtype=bool)
+    names = [str(path) for path in paths]
+    bar = tqdm(total=len(names), desc=desc, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    if workers > 1 and len(names) > 64:
+        from multiprocessing import get_context
+
+        with get_context("spawn" if sys.platform == "darwin" else "fork").Pool(workers) as pool:
+            results: Iterable = pool.imap(hash_image, names, chunksize=64)
+            _collect(results, phashes, dhashes, ok, bar)
+    else:
+        _collect(map(hash_image, names), phashes, dhashes, ok, bar)
+    bar.close()
+    return phashes, dhashes, ok
+
+
+def _collect(results: Iterable, phashes: np.ndarray, dhashes: np.ndarray, ok: np.ndarray, bar) -> None:
+    for index, result in enumerate(results):
+        if result is not None:
+            phashes[index], dhashes[index], ok[index] = result[0], result[1], True
+        bar.update(1)
+
+
+# --------------------------------------------------------------------------- the training index
+
+
+@dataclass
+class TrainIndex:
+    """The training images' hashes: ``ids[i]`` has ``phashes[i]``/``dhashes[i]`` when ``ok[i]``."""
+
+    ids: np.ndarray
+    phashes: np.ndarray
+    dhashes: np.ndarray
+    ok: np.ndarray
+    path: Path
+    reused: bool = False
+
+    @property
+    def n_unreadable(self) -> int:
+        return int((~self.ok).sum())
+
+
+def index_path(train: str | os.PathLike) -> Path:
+    """Where the training hashes are kept: ``train.csv`` -> ``train.csv.phash.npz``; a folder -> inside it."""
+    train = Path(train)
+    return train / ".globe-phash.npz" if train.is_dir() else train.with_name(train.name + ".phash.npz")
+
+
+def _index_meta(train: Path, image_root: str | os.PathLike | None) -> dict:
+    import imagehash
+
+    stat = train.stat()
+    return {"version": INDEX_VERSION, "source": str(train.resolve()), "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns, "image_root": str(Path(image_root).resolve()) if image_root else None,
+            "draft": list(DRAFT_SIZE), "imagehash": imagehash.__version__}
+
+
+def load_or_build_index(train: str | os.PathLike, image_root: str | os.PathLike | None = None, workers: int = 2,
+                        rebuild: bool = False, progress: bool = False) -> TrainIndex:
+    """The training hashes from :func:`index_path` when still valid, else hashed now and saved there."""
+    train = Path(train)
+    path = index_path(train)
+    meta = _index_meta(train, image_root)
+    if path.exists() and not rebuild:
+        with np.load(path, allow_pickle=False) as stored:
+            if json.loads(str(stored["meta"])) == meta:
+                return TrainIndex(stored["ids"], stored["phashes"], stored["dhashes"], stored["ok"], path, reused=True)
+    listed = read_image_list(train, image_root)
+    phashes, dhashes, ok = hash_images([p for _, p in listed], workers=workers, progress=progress, desc="train")
+    ids = np.array([image_id for image_id, _ in listed], dtype=str)
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, ids=ids, phashes=phashes, dhashes=dhashes, ok=ok, meta=np.array(json.dumps(meta)))
+    os.replace(temporary, path)
+    return TrainIndex(ids, phashes, dhashes, ok, path)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def popcount(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy >= 2's ``bitwise_count``, else a byte table)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(values)
+    table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+    return table[values.view(np.uint8)].reshape(*values.shape, 8).sum(axis=-1, dtype=np.uint8)
+
+
+def brute_force_nearest(hashes: np.ndarray, queries: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest of each query among ``hashes``: ``(index, distance)``; ties to the lower index.
+
+    The baseline :class:`HammingIndex` is checked and benchmarked against.
+    """
+    indices = np.full(len(queries), -1, dtype=np.int64)
+    distances = np.full(len(queries), -1, dtype=np.int64)
+    if len(hashes) == 0:
+        return indices, distances
+    for start in range(0, len(queries), batch):
+        block = popcount(hashes[None, :] ^ queries[start:start + batch, None])
+        best = block.argmin(axis=1)
+        indices[start:start + batch] = best
+        distances[start:start + batch] = block[np.arange(len(best)), best]
+    return indices, distances
+
+
+class HammingIndex:
+    """Exact radius search over 64-bit hashes by multi-index hashing (see the module docstring)."""
+
+    CHUNKS = 4
+    CHUNK_BITS = 16
+
+    def __init__(self, hashes: np.ndarray):
+        self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+        self.tables: list[tuple[np.ndarray, np.ndarray]] = []
+        for chunk in range(self.CHUNKS):
+            keys = self._chunk(self.hashes, chunk)
+            order = np.argsort(keys, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=1 << self.CHUNK_BITS))])
+            self.tables.append((order, starts))
+
+    @classmethod
+    def _chunk(cls, values: np.ndarray, chunk: int) -> np.ndarray:
+        return ((values >> np.uint64(cls.CHUNK_BITS * chunk)) & np.uint64(0xFFFF)).astype(np.int64)
+
+    @staticmethod
+    def _masks(bits: int) -> np.ndarray:
+        """Every 16-bit value with at most ``bits`` bits set."""
+        values = np.arange(1 << 16, dtype=np.uint64)
+        return values[popcount(values) <= bits].astype(np.int64)
+
+    def nearest(self, queries: np.ndarray, radius: int = SEARCH_RADIUS, batch: int = 256
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, distance)`` of each query's nearest hash within ``radius`` bits, ``-1`` where none.
+
+        Exact: the same answer as :func:`brute_force_nearest` wherever that distance is <= ``radius``
+        (ties to the lower index).
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.uint64)
+        if radius > MIH_MAX_RADIUS:
+            indices, distances = brute_force_nearest(self.hashes, queries)
+            far = distances > radius
+            indices[far], distances[far] = -1, -1
+            return indices, distances
+        masks = self._masks(radius // self.CHUNKS)
+        indices = np.full(len(queries), -1, dtype=np.int64)
+        distances = np.full(len(queries), -1, dtype=np.int64)
+        for start in range(0, len(queries), batch):
+            block = queries[start:start + batch]
+            owners, candidates = [], []
+            for chunk, (order, starts) in enumerate(self.tables):
+                keys = (self._chunk(block, chunk)[:, None] ^ masks[None, :]).ravel()
+                low, counts = starts[keys], starts[keys + 1] - starts[keys]
+                total = int(counts.sum())
+                if not total:
+                    continue
+                owner = np.repeat(np.repeat(np.arange(len(block)), len(masks)), counts)
+                offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+                owners.append(owner)
+                candidates.append(order[np.repeat(low, counts) + offsets])
+            if not owners:
+                continue
+            owner, candidate = np.concatenate(owners), np.concatenate(candidates)
+            distance = popcount(self.hashes[candidate] ^ block[owner]).astype(np.int64)
+            close = distance <= radius
+            owner, candidate, distance = owner[close], candidate[close], distance[close]
+            ranked = np.lexsort((candidate, distance, owner))
+            owner, first = np.unique(owner[ranked], return_index=True)
+            indices[start + owner] = candidate[ranked][first]
+            distances[start + owner] = distance[ranked][first]
+        return indices, distances
+
+
+# --------------------------------------------------------------------------- the audit
+
+
+@dataclass
+class LeakageReport:
+    n_test: int
+    n_leaking: int
+    n_test_unreadable: int
+    n_train: int
+    n_train_unreadable: int
+    index_reused: bool
+    out: Path
+    threshold: int
+    phash_threshold: int
+
+    def summary(self) -> str:
+        return (f"{self.n_leaking} of {self.n_test} test images leak (a training image within {self.threshold} bits "
+                f"of dHash and {self.phash_threshold} of pHash); {self.n_test_unreadable} test images unreadable; "
+                f"{self.n_train} training images ({self.n_train_unreadable} unreadable, index "
+                f"{'reused' if self.index_reused else 'built'}); wrote {self.out}")
+
+
+def audit(train: str | os.PathLike, test: str | os.PathLike, out: str | os.PathLike,
+          train_images: str | os.PathLike | None = None, test_images: str | os.PathLike | None = None,
+          threshold: int = LEAK_THRESHOLD, phash_threshold: int = PHASH_THRESHOLD, radius: int | None = None,
+          workers: int = 2, rebuild_index: bool = False, progress: bool = False) -> LeakageReport:
+    """Hash, search and write the pairs CSV (module docstring); the counts it prints."""
+    radius = max(threshold, SEARCH_RADIUS) if radius is None else radius
+    if not 0 <= threshold <= radius <= 64:
+        raise ValueError(f"need 0 <= --threshold ({threshold}) <= --radius ({radius}) <= 64")
+    index = load_or_build_index(train, train_images, workers=workers, rebuild=rebuild_index, progress=progress)
+    if len(index.ids) and not index.ok.any():
+        raise ValueError(f"none of the {len(index.ids)} training images {train} lists could be read (the first is "
+                         f"{index.ids[0]!r}); check --train-images, the folder its ids are relative to")
+    listed = read_image_list(test, test_images)
+    phashes, dhashes, ok = hash_images([p for _, p in listed], workers=workers, progress=progress, desc="test")
+    readable = np.flatnonzero(index.ok)
+    nearest, distance = HammingIndex(index.dhashes[readable]).nearest(dhashes, radius)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n_leaking = 0
+    temporary = out.with_name(out.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(PAIR_COLUMNS)
+        for i, (test_id, _) in enumerate(listed):
+            if not ok[i]:
+                writer.writerow([test_id, "", "", "", 0, "unreadable"])
+                continue
+            if nearest[i] < 0:
+                writer.writerow([test_id, "", "", "", 0, "ok"])
+                continue
+            train_row = readable[nearest[i]]
+            phash_distance = int(popcount(np.array([index.phashes[train_row] ^ phashes[i]], dtype=np.uint64))[0])
+            leak = int(distance[i] <= threshold and phash_distance <= phash_threshold)
+            n_leaking += leak
+            writer.writerow([test_id, index.ids[train_row], int(distance[i]), phash_distance, leak, "ok"])
+    os.replace(temporary, out)
+    return LeakageReport(n_test=len(listed), n_leaking=n_leaking, n_test_unreadable=int((~ok).sum()),
+                         n_train=len(index.ids), n_train_unreadable=index.n_unreadable, index_reused=index.reused,
+                         out=out, threshold=threshold, phash_threshold=phash_threshold)
+
+
+def read_excluded_ids(path: str | os.PathLike) -> list[str]:
+    """Image ids to leave out of an evaluation (``globe-eval --exclude``), in file order.
+
+    A pairs CSV (a ``test_id`` column): its leaking rows (``leak`` 1/true/yes; every row when it
+    has no ``leak`` column). A CSV with an image id column (``IMG_ID``, ``id``...): that column.
+    Otherwise one id per line (blank lines and ``#`` comments skipped).
+    """
+    from globe.data.layouts import map_columns
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--exclude {path}: no such file (a globe-data leakage pairs CSV or a list of ids)")
+    rows = [row for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))) if row]
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "test_id" in header:
+        column = header.index("test_id")
+        leak = header.index("leak") if "leak" in header else None
+        return [row[column].strip() for row in rows[1:] if len(row) > column and row[column].strip()
+                and (leak is None or (len(row) > leak and row[leak].strip().lower() in ("1", "true", "yes")))]
+    columns = map_columns(rows[0])
+    if columns.has("id"):
+        return [columns.get(row, "id").strip() for row in rows[1:] if columns.get(row, "id").strip()]
+    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
