@@ -62,8 +62,8 @@ PHASH_THRESHOLD = 16
 SEARCH_RADIUS = 11
 #: Largest radius the multi-index search serves; larger ones use brute force.
 MIH_MAX_RADIUS = 11
-#: JPEG draft size: decode at the smallest DCT scale still >= this (the hashes need 32x32 and 9x8).
-DRAFT_SIZE = (64, 64)
+#: JPEG draft size: PIL decodes at the smallest DCT scale (1/2..1/8) keeping both sides >= this (pHash needs 32x32).
+DRAFT_SIZE = (32, 32)
 INDEX_VERSION = 1
 PAIR_COLUMNS = ["test_id", "train_id", "distance", "phash_distance", "leak", "status"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -252,12 +252,14 @@ class HammingIndex:
 
     def __init__(self, hashes: np.ndarray):
         self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-        self.tables: list[tuple[np.ndarray, np.ndarray]] = []
+        # Per chunk: the row order sorted by that chunk, bucket starts, and the hashes in that order
+        # (so a bucket's hashes are read contiguously, not gathered from all over the array).
+        self.tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for chunk in range(self.CHUNKS):
             keys = self._chunk(self.hashes, chunk)
             order = np.argsort(keys, kind="stable")
             starts = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=1 << self.CHUNK_BITS))])
-            self.tables.append((order, starts))
+            self.tables.append((order, starts, self.hashes[order]))
 
     @classmethod
     def _chunk(cls, values: np.ndarray, chunk: int) -> np.ndarray:
@@ -287,23 +289,24 @@ class HammingIndex:
         distances = np.full(len(queries), -1, dtype=np.int64)
         for start in range(0, len(queries), batch):
             block = queries[start:start + batch]
-            owners, candidates = [], []
-            for chunk, (order, starts) in enumerate(self.tables):
+            owners, candidates, found = [], [], []
+            for chunk, (order, starts, sorted_hashes) in enumerate(self.tables):
                 keys = (self._chunk(block, chunk)[:, None] ^ masks[None, :]).ravel()
                 low, counts = starts[keys], starts[keys + 1] - starts[keys]
                 total = int(counts.sum())
                 if not total:
                     continue
-                owner = np.repeat(np.repeat(np.arange(len(block)), len(masks)), counts)
-                offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-                owners.append(owner)
-                candidates.append(order[np.repeat(low, counts) + offsets])
+                # Positions of every bucket member, bucket after bucket: one repeat and one arange.
+                position = np.arange(total) + np.repeat(low - (np.cumsum(counts) - counts), counts)
+                query = np.repeat(np.repeat(block, len(masks)), counts)
+                distance = popcount(sorted_hashes[position] ^ query)
+                close = np.flatnonzero(distance <= radius)
+                owners.append(np.searchsorted(np.cumsum(counts), close, side="right") // len(masks))
+                candidates.append(order[position[close]])
+                found.append(distance[close].astype(np.int64))
             if not owners:
                 continue
-            owner, candidate = np.concatenate(owners), np.concatenate(candidates)
-            distance = popcount(self.hashes[candidate] ^ block[owner]).astype(np.int64)
-            close = distance <= radius
-            owner, candidate, distance = owner[close], candidate[close], distance[close]
+            owner, candidate, distance = np.concatenate(owners), np.concatenate(candidates), np.concatenate(found)
             ranked = np.lexsort((candidate, distance, owner))
             owner, first = np.unique(owner[ranked], return_index=True)
             indices[start + owner] = candidate[ranked][first]
