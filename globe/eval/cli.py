@@ -14,6 +14,12 @@ never counts at the city-scale thresholds, 1 km and 25 km (``globe.eval.metrics`
 released eval's request (system prompt, temperature 0.1, 512 tokens, penalties 0.7) for
 comparison with published tables; explicit options still override it.
 
+``--samples N`` asks for N answers per image (``n`` in one request where the server takes it,
+else N requests); the headline metrics are then those of the consensus place (answers within
+25 km vote together, ``globe.eval.consensus``) and the summary adds top-k accuracies and
+accuracy by agreement (the top place's vote share). ``--exclude FILE`` leaves out the images a
+``globe-data leakage`` pairs CSV marks as leaking (or a list of ids); the summary counts them.
+
 Rerunning the same command resumes (only unfinished or failed rows are sent); ``--overwrite``
 starts again. The settings that decide the answers are recorded in ``<output>.run.json`` and a
 resume with a different model, prompt, sampling, geocoder or ground truth is refused (exit 2);
@@ -96,6 +102,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "max-tokens", type=int, default=1024, help="completion token limit (default 1024; CoT answers are long)")
     _add(parser, "extra", default=None, help='JSON merged into each request, e.g. \'{"frequency_penalty": 0.7}\'')
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="how predicted names become coordinates (default offline)")
+    _add(parser, "samples", type=int, default=1,
+         help="answers per image (default 1); N > 1 ranks the answers' places by votes and reports the top one, "
+              "top-k accuracies and agreement (use a temperature > 0)")
+    _add(parser, "exclude", default=None,
+         help="leave out these images: a `globe-data leakage` pairs CSV (its leaking rows) or a list of image ids")
     _add(parser, "released-settings", action="store_true",
          help="the released eval's request: its CoT/direct prompt byte for byte, system prompt, temperature 0.1, "
               "max 512 tokens, frequency/presence penalty 0.7 (explicit options override)")
@@ -124,6 +135,8 @@ def build_score_parser() -> argparse.ArgumentParser:
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="for predictions without coordinates")
     _add(parser, "reresolve", action="store_true", help="re-place every prediction from its names, ignoring pred_lat/pred_lon")
     _add(parser, "summary", default=None, help="where to write the JSON (default: the CSV path with .json)")
+    _add(parser, "exclude", default=None,
+         help="leave out these images: a `globe-data leakage` pairs CSV (its leaking rows) or a list of image ids")
     _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
     return parser
 
@@ -174,7 +187,8 @@ def run_command(args: argparse.Namespace) -> int:
         extra = json.loads(args.extra) if args.extra else {}
         if not isinstance(extra, dict):
             raise ValueError("--extra must be a JSON object")
-        for name, value in (("concurrency", args.concurrency), ("max-tokens", args.max_tokens)):
+        for name, value in (("concurrency", args.concurrency), ("max-tokens", args.max_tokens),
+                            ("samples", args.samples)):
             if value < 1:
                 raise ValueError(f"--{name} must be >= 1, got {value}")
         if args.retries < 0 or args.timeout <= 0:
@@ -182,10 +196,16 @@ def run_command(args: argparse.Namespace) -> int:
         if not image_root.is_dir():
             print(f"warning: image root {image_root} is not a folder; every row will be missing_image", file=sys.stderr)
         gt = load_ground_truth(gt_file, image_root, limit=args.limit, swap_lat_lon=args.swap_lat_lon)
+        exclusion: dict[str, Any] = {}
+        if args.exclude:
+            gt, exclusion = _exclude(gt, args.exclude)
         resolver = make_resolver(args.geocoder)
-    except (GroundTruthError, ValueError) as exc:
+    except (GroundTruthError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.samples > 1 and not args.temperature:
+        print(f"warning: --samples {args.samples} at temperature 0 asks for {args.samples} identical greedy answers; "
+              f"pass --temperature > 0 for a vote", file=sys.stderr)
     if gt.lat_lon_swapped:
         print(f"note: {gt_file}: header LAT/LON swapped, values read the other way round ({gt.swap_evidence})")
 
@@ -197,7 +217,7 @@ def run_command(args: argparse.Namespace) -> int:
         prompt=(released_eval_prompt if getattr(args, "released_prompts", False) else geo_prompt)(args.use_cot),
         system_prompt=args.system_prompt, max_tokens=args.max_tokens,
         temperature=args.temperature, concurrency=args.concurrency, timeout=args.timeout, retries=args.retries,
-        extra=extra,
+        extra=extra, samples=args.samples,
     )
     output = Path(args.output)
     lock = RunLock(output.with_name(output.name + ".lock"), what=f"--output {output}")
@@ -220,10 +240,23 @@ def run_command(args: argparse.Namespace) -> int:
     _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None, extra={
         "model": model, "dataset": args.dataset or str(gt_file), "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
-        "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence,
+        "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence, **exclusion,
     })
     lock.release()
     return 0
+
+
+def _exclude(gt, exclude_file: str) -> tuple[Any, dict[str, Any]]:
+    """``gt`` without the rows ``exclude_file`` names, and the counts the summary reports."""
+    from globe.data.leakage import read_excluded_ids
+    from globe.eval.runner import exclude_rows
+
+    ids = read_excluded_ids(exclude_file)
+    kept, n_excluded, unmatched = exclude_rows(gt, ids)
+    print(f"excluding {n_excluded} of {len(gt.rows)} ground-truth rows listed in {exclude_file}"
+          + (f" ({unmatched} of its ids are not in the ground truth)" if unmatched else ""))
+    return kept, {"n_excluded": n_excluded, "n_ground_truth": len(gt.rows), "exclude_file": str(exclude_file),
+                  "n_exclude_ids_not_found": unmatched}
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -237,13 +270,32 @@ def score_command(args: argparse.Namespace) -> int:
         rows = load_results(csv_path)
         if not rows:
             raise ValueError(f"{csv_path} has no data rows")
+        exclusion: dict[str, Any] = {}
+        if args.exclude:
+            rows, exclusion = _exclude_scored(rows, args.exclude)
         _score_and_report(csv_path, rows, make_resolver(args.geocoder), reresolve=args.reresolve,
                           plots=not args.no_plots, summary_file=Path(args.summary) if args.summary else None,
-                          extra={"geocoder": args.geocoder, "rescored": True})
-    except ValueError as exc:
+                          extra={"geocoder": args.geocoder, "rescored": True, **exclusion})
+    except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _exclude_scored(rows: list[dict[str, str]], exclude_file: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """A predictions CSV's rows without those whose image id ``exclude_file`` names (``globe-eval score``)."""
+    from globe.data.leakage import read_excluded_ids
+    from globe.eval.runner import excluded_id_keys, id_keys
+    from globe.eval.score import columns_by_alias
+
+    id_column = columns_by_alias(list(rows[0]))
+    if "id" not in id_column:
+        raise ValueError(f"--exclude: the predictions CSV has no image id column (IMG_ID, id...) among {list(rows[0])[:8]}")
+    ids = read_excluded_ids(exclude_file)
+    keys = excluded_id_keys(ids)
+    kept = [row for row in rows if not id_keys(row.get(id_column["id"]) or "") & keys]
+    print(f"excluding {len(rows) - len(kept)} of {len(rows)} rows listed in {exclude_file}")
+    return kept, {"n_excluded": len(rows) - len(kept), "n_ground_truth": len(rows), "exclude_file": str(exclude_file)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

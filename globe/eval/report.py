@@ -11,7 +11,9 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from globe.eval.metrics import GEOSCORE_MAX, THRESHOLDS_KM, accuracy_within, prediction_level, threshold_key
+from globe.eval.metrics import (
+    GEOSCORE_MAX, THRESHOLDS_KM, TOP_KS, accuracy_within, prediction_level, threshold_key, top_k_key,
+)
 from globe.runfiles import atomic_write_text
 
 SUMMARY_KEYS = (
@@ -29,7 +31,8 @@ def summary_path(csv_path: str | Path) -> Path:
 def plot_paths(csv_path: str | Path) -> dict[str, Path]:
     path = Path(csv_path)
     stem = path.with_suffix("") if path.suffix.lower() == ".csv" else path
-    return {"cdf": stem.with_name(stem.name + ".error_cdf.png"), "map": stem.with_name(stem.name + ".error_map.png")}
+    return {"cdf": stem.with_name(stem.name + ".error_cdf.png"), "map": stem.with_name(stem.name + ".error_map.png"),
+            "reliability": stem.with_name(stem.name + ".reliability.png")}
 
 
 def _json_safe(value: Any) -> Any:
@@ -57,7 +60,11 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     failed = summary.get("n_failed", 0)
     lines.append(f"rows: {summary.get('n', 0)}   failed: {failed}   "
                  f"no answer: {summary.get('n_no_answer', 0)}   unresolved: {summary.get('n_unresolved', 0)}   "
-                 f"country-level only: {summary.get('n_country_level', 0)} (never within 1/25 km)")
+                 f"country-level only: {summary.get('n_country_level', 0)} (never within 1/25 km)"
+                 + (f"   region-level: {summary['n_region_level']}" if summary.get("n_region_level") else ""))
+    if "n_excluded" in summary:
+        lines.append(f"excluded: {summary['n_excluded']} of {summary.get('n_ground_truth', '?')} ground-truth rows "
+                     f"({summary.get('exclude_file', '--exclude')}); the metrics are over the other {summary.get('n', 0)}")
     header = ["1 km", "25 km", "200 km", "750 km", "2500 km", "country", "city", "median km", "GeoScore"]
     values = [_pct(summary.get(threshold_key(t))) for t in THRESHOLDS_KM]
     values += [_pct(summary.get("country_acc")), _pct(summary.get("city_acc"))]
@@ -71,6 +78,7 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     counts = summary.get("status_counts") or {}
     if counts:
         lines.append("status: " + ", ".join(f"{status}={count}" for status, count in counts.items()))
+    lines.extend(_consensus_lines(summary))
     groups = summary.get("by_continent") or {}
     if groups:
         lines.append("by continent (n, 25 km %, 750 km %, country %):")
@@ -78,6 +86,61 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
             lines.append(f"  {name:<8} {group['n']:>6}  {_pct(group.get('acc_25km'))}  "
                          f"{_pct(group.get('acc_750km'))}  {_pct(group.get('country_acc'))}")
     return "\n".join(lines)
+
+
+def _consensus_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Top-k accuracies and accuracy by agreement, for a run with several samples per image."""
+    if "n_samples" not in summary:
+        return []
+    lines = [f"consensus of {summary['n_samples']} samples per image (answers within 25 km vote together; "
+             f"the headline is the top place): mean agreement {100 * summary.get('agreement_mean', 0):.1f}%"]
+    header = ["", *(f"{t:g} km" for t in THRESHOLDS_KM)]
+    table = [[f"top-{k}", *(_pct(summary.get(top_k_key(k, t))).strip() for t in THRESHOLDS_KM)]
+             for k in TOP_KS if top_k_key(k, THRESHOLDS_KM[0]) in summary]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    lines.extend("  " + "  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in table)
+    bins = summary.get("by_agreement") or {}
+    if bins:
+        lines.append("by agreement (top place's vote share): n, 25 km %, 750 km %")
+        for label, group in bins.items():
+            lines.append(f"  {label:<11} {group['n']:>6}  {_pct(group.get('acc_25km'))}  {_pct(group.get('acc_750km'))}")
+    return lines
+
+
+def plot_reliability(by_agreement: Mapping[str, Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Accuracy at 25 and 750 km per agreement bin, against the bin's mean agreement.
+
+    A model that "knows when it is right" follows the diagonal at some scale: images on which
+    its samples agree should be placed correctly more often. Marker area grows with the bin's rows.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(by_agreement.values())
+    x = [group["agreement_mean"] for group in groups]
+    sizes = [20 + 180 * group["n"] / max(1, max(g["n"] for g in groups)) for group in groups]
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=110)
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=0.8, label="agreement = accuracy")
+    for threshold, colour in ((25, "#1f5fa8"), (750, "#d9822b")):
+        y = [group.get(threshold_key(threshold), 0.0) for group in groups]
+        ax.plot(x, y, color=colour, linewidth=1, alpha=0.6)
+        ax.scatter(x, y, s=sizes, color=colour, label=f"accuracy within {threshold} km", zorder=3)
+    for group, xi in zip(groups, x):
+        ax.annotate(f"n={group['n']}", (xi, 0.02), fontsize=7, ha="center", color="#555555")
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(0, 1.03)
+    ax.set_xlabel("agreement (vote share of the top place, bin mean)")
+    ax.set_ylabel("accuracy of the top place")
+    ax.set_title(title or "Reliability: agreement vs accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_error_cdf(
@@ -180,4 +243,8 @@ def write_report(
                                         levels=[prediction_level(row) for row in rows])
         written["map"] = plot_error_map(rows, paths["map"], title=f"{name}: error by location "
                                         f"(GeoScore {summary.get('geoscore', 0):.0f}/{GEOSCORE_MAX:.0f})")
+        if summary.get("by_agreement"):
+            written["reliability"] = plot_reliability(
+                summary["by_agreement"], paths["reliability"],
+                title=f"{name}: agreement of {summary.get('n_samples')} samples vs accuracy")
     return written

@@ -472,6 +472,36 @@ def results_for_ground_truth(gt: GroundTruthFile, output: Path) -> list[dict[str
     return rows
 
 
+def id_keys(image_id: str) -> set[str]:
+    """The spellings an image id matches by: as written (slashes normalised, no ``./``) and the
+    file names the MP16 rule gives it (a bare ``abc`` is also ``abc.jpg``)."""
+    from globe.data.layouts import mp16_image_names
+
+    normalised = image_id.strip().replace("\\", "/")
+    while normalised.startswith("./"):
+        normalised = normalised[2:]
+    return {normalised, *mp16_image_names(normalised)} if normalised else set()
+
+
+def excluded_id_keys(ids: Iterable[str]) -> set[str]:
+    return set().union(*(id_keys(image_id) for image_id in ids))
+
+
+def exclude_rows(gt: GroundTruthFile, ids: Iterable[str]) -> tuple[GroundTruthFile, int, int]:
+    """``(gt without the rows whose image the ids name, rows excluded, ids matching no row)``.
+
+    Rows keep their ``gt_index``, so an excluded run resumes and compares with a full one.
+    """
+    from dataclasses import replace
+
+    ids = list(ids)
+    keys = excluded_id_keys(ids)
+    kept = [row for row in gt.rows if not id_keys(row.image_id or "") & keys]
+    present = excluded_id_keys(row.image_id or "" for row in gt.rows)
+    unmatched = sum(1 for image_id in set(ids) if not id_keys(image_id) & present)
+    return replace(gt, rows=kept), len(gt.rows) - len(kept), unmatched
+
+
 def load_results(path: Path, indices: Iterable[int] | None = None) -> list[dict[str, str]]:
     """The complete rows of an output CSV, ordered by ``gt_index`` (optionally only ``indices``)."""
     _, rows, _ = read_output_rows(path)

@@ -214,3 +214,80 @@ def test_released_settings_send_the_released_cot_prompt_byte_for_byte(scripted, 
     assert text_part["text"] == RELEASED_EVAL_COT_PROMPT
     assert hashlib.sha256(RELEASED_EVAL_COT_PROMPT.encode()).hexdigest()[:16] == RELEASED_COT_SHA256_16
     assert hashlib.sha256(RELEASED_EVAL_DIRECT_PROMPT.encode()).hexdigest()[:16] == RELEASED_DIRECT_SHA256_16
+
+
+SAMPLED = {
+    "a.jpg": ["<answer>country: France\ncity: Lyon</answer>", "<answer>country: France\ncity: Paris</answer>",
+              "<answer>country: France\ncity: Paris</answer>"],
+    "b.jpg": ["<answer>country: Japan\ncity: Tokyo</answer>", "no idea", "<answer>country: Japan\ncity: Osaka</answer>"],
+    "c.jpg": ["<answer>country: USA\ncity: NYC</answer>"] * 3,
+    "d.jpg": ["no idea"] * 3,
+}
+
+
+def test_samples_with_released_settings_report_consensus_top_k_and_agreement(tmp_path, capsys):
+    rows = [(name, lat, lon, country, city, SAMPLED[name]) for name, lat, lon, country, city, _ in ROWS]
+    gt_file, images, answers = write_scripted_eval_set(tmp_path, rows)
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=answers) as server:
+        assert main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images), "--output",
+                     str(output), "--quiet", "--samples", "3", "--released-settings"]) == 0
+        request = server.requests[0]
+    assert (request["n"], request["temperature"], request["frequency_penalty"]) == (3, 0.1, 0.7)
+    summary = json.loads(output.with_suffix(".json").read_text())
+    # a: Paris 2 votes (first at 1) beats Lyon 1; b: Tokyo, Osaka 1 each -> Tokyo (first); c: NYC 3; d: none.
+    assert (summary["n"], summary["n_samples"], summary["acc_25km"], summary["top1_acc_25km"]) == (4, 3, 0.75, 0.75)
+    assert summary["top3_acc_25km"] == 0.75 and "top5_acc_25km" not in summary
+    assert summary["agreement_mean"] == pytest.approx((2 / 3 + 1 / 3 + 1 + 0) / 4)
+    assert {label: group["n"] for label, group in summary["by_agreement"].items()} == {
+        "0": 1, "(0.2, 0.4]": 1, "(0.6, 0.8]": 1, "(0.8, 1]": 1}
+    printed = capsys.readouterr().out
+    assert "consensus of 3 samples per image" in printed and "top-3" in printed and "by agreement" in printed
+    assert (tmp_path / "out.reliability.png").stat().st_size > 1000
+
+
+def test_exclude_leaves_out_the_leaking_rows_and_counts_them(scripted, tmp_path, capsys):
+    gt_file, images, answers = scripted
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("test_id,train_id,distance,phash_distance,leak,status\na.jpg,t1.jpg,0,1,1,ok\n"
+                     "b.jpg,t2.jpg,11,30,0,ok\nelsewhere.jpg,t3.jpg,2,2,1,ok\n")
+    with FakeOpenAIServer(answers=answers) as server:
+        assert _eval(server.url, gt_file, images, tmp_path / "out.csv", "--exclude", str(pairs)) == 0
+        sent = len(server.requests)
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert (sent, summary["n"], summary["n_excluded"], summary["n_ground_truth"]) == (3, 3, 1, 4)
+    assert summary["n_exclude_ids_not_found"] == 1
+    assert summary["acc_1km"] == 1 / 3  # of two exact answers (a: Paris, c: NYC) a was excluded
+    assert "excluded: 1 of 4 ground-truth rows" in capsys.readouterr().out
+    assert main(["score", str(tmp_path / "out.csv"), "--no-plots", "--exclude", str(pairs)]) == 0
+
+
+def test_score_exclude_drops_rows_of_a_full_run(scripted, tmp_path):
+    gt_file, images, answers = scripted
+    with FakeOpenAIServer(answers=answers) as server:
+        _eval(server.url, gt_file, images, tmp_path / "out.csv")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a.jpg\n")
+    assert main(["score", str(tmp_path / "out.csv"), "--no-plots", "--exclude", str(ids),
+                 "--summary", str(tmp_path / "s.json")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert (summary["n"], summary["n_excluded"], summary["acc_1km"]) == (3, 1, 1 / 3)
+
+
+def test_one_sample_is_the_single_answer_run(scripted, tmp_path):
+    gt_file, images, answers = scripted
+    with FakeOpenAIServer(answers=answers) as server:
+        _eval(server.url, gt_file, images, tmp_path / "plain.csv")
+        _eval(server.url, gt_file, images, tmp_path / "one.csv", "--samples", "1")
+        assert all("n" not in request for request in server.requests)
+    plain = json.loads((tmp_path / "plain.json").read_text())
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert plain == one and "n_samples" not in one
+    from globe.eval.runner import read_output_rows
+
+    def rows(name):  # written in completion order, with their own latencies
+        header, data, _ = read_output_rows(tmp_path / name)
+        return header, sorted(({k: v for k, v in row.items() if k != "latency_s"} for row in data),
+                              key=lambda row: int(row["gt_index"]))
+
+    assert rows("plain.csv") == rows("one.csv")
