@@ -152,3 +152,16 @@ def test_excluded_ids_from_a_pairs_csv_an_id_csv_or_a_list(tmp_path):
     listing = tmp_path / "ids.txt"
     listing.write_text("# leaking\ns.jpg\n\nt.jpg\n")
     assert read_excluded_ids(listing) == ["s.jpg", "t.jpg"]
+
+
+def test_non_ascii_training_ids_round_trip_through_the_index(tmp_path):
+    write_photos(tmp_path / "train", [3])
+    (tmp_path / "train" / "p000003.jpg").rename(tmp_path / "train" / "Zürich 3.jpg")
+    test = tmp_path / "test"
+    test.mkdir()
+    (test / "copy.jpg").write_bytes(near_copy(photo_like(3), "recompressed"))
+    reused = []
+    for _ in range(2):  # built, then read back from the index file beside the folder
+        reused.append(audit(tmp_path / "train", test, tmp_path / "pairs.csv", workers=1).index_reused)
+        assert _pairs(tmp_path / "pairs.csv")[0]["train_id"] == "Zürich 3.jpg"
+    assert reused == [False, True] and (tmp_path / "train.phash.npz").is_file()

@@ -177,3 +177,18 @@ def test_one_sample_sends_no_n_and_writes_the_single_answer_columns(sample_set, 
                                               (3 / 5, "(0.4, 0.6]"), (6 / 10, "(0.4, 0.6]"), (1.0, "(0.8, 1]")])
 def test_agreement_bins_are_closed_on_the_right(agreement, label):
     assert agreement_bin(agreement) == label
+
+
+def test_rescoring_a_sampled_run_reproduces_its_summary(sample_set, tmp_path):
+    from globe.eval.cli import main
+
+    gt_file, images, answers = sample_set
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=answers) as server:
+        assert main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images), "--output",
+                     str(output), "--quiet", "--no-plots", "--samples", "5", "--temperature", "0.7"]) == 0
+    run = json.loads(output.with_suffix(".json").read_text())
+    assert main(["score", str(output), "--no-plots", "--summary", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    keys = [key for key in run if key.startswith(("acc_", "top", "agreement", "by_agreement", "country_acc", "n_samples"))]
+    assert len(keys) > 20 and {key: again[key] for key in keys} == {key: run[key] for key in keys}
