@@ -18,7 +18,6 @@ Measured in one run, each against a baseline:
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time

@@ -88,6 +88,16 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     return "\n".join(lines)
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Lay out, write and close a figure (closing frees it: reports run in long processes)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def _consensus_lines(summary: Mapping[str, Any]) -> list[str]:
     """Top-k accuracies and accuracy by agreement, for a run with several samples per image."""
     if "n_samples" not in summary:
@@ -137,10 +147,7 @@ def plot_reliability(by_agreement: Mapping[str, Mapping[str, Any]], path: str | 
     ax.set_title(title or "Reliability: agreement vs accuracy")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_error_cdf(
@@ -176,10 +183,7 @@ def plot_error_cdf(
     ax.set_ylabel("fraction of rows within error")
     ax.set_title(title or f"Cumulative geolocation error (n={n})")
     ax.grid(True, which="major", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def _backdrop_points() -> tuple[list[float], list[float]]:
@@ -224,10 +228,7 @@ def plot_error_map(rows: Sequence[Mapping[str, Any]], path: str | Path, title: s
     if missing:
         ax.legend(loc="lower left", fontsize=8)
     ax.grid(True, alpha=0.2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def write_report(
