@@ -43,6 +43,22 @@ def test_eval_on_swift_deploy_completes_every_row(deployed_tiny_model: str, tmp_
     assert summary["n"] == 3 and summary["n_failed"] == 0 and summary["model"] == "globe-tiny"
 
 
+def test_eval_with_several_samples_on_swift_deploy(deployed_tiny_model: str, tmp_path: Path) -> None:
+    """Whether swift deploy honours ``n`` or not, every row gets both samples (globe.eval.runner)."""
+    gt_file, images, _ = write_scripted_eval_set(tmp_path, ROWS)
+    output = tmp_path / "out.csv"
+    code = main(["--url", deployed_tiny_model, "--gt-file", str(gt_file), "--image-root", str(images),
+                 "--output", str(output), "--max-tokens", "8", "--concurrency", "2", "--timeout", "120",
+                 "--quiet", "--no-plots", "--use_cot", "--samples", "2", "--temperature", "0.8"])
+    assert code == 0
+    _, rows, clean = read_output_rows(output)
+    assert clean and sorted(int(row["gt_index"]) for row in rows) == [0, 1, 2]
+    assert all(row["status"] in ANSWERED_STATUSES for row in rows), [(r["status"], r["error"]) for r in rows]
+    assert all(len(json.loads(row["samples"])) == 2 and row["n_samples"] == "2" for row in rows)
+    summary = json.loads(output.with_suffix(".json").read_text())
+    assert summary["n"] == 3 and summary["n_samples"] == 2 and "top1_acc_25km" in summary
+
+
 def test_infer_streams_from_swift_deploy(deployed_tiny_model: str, tmp_path: Path, capsys) -> None:
     image = tmp_path / "x.jpg"
     image.write_bytes(jpeg_bytes(5))
