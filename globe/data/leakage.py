@@ -46,7 +46,6 @@ printout). ``globe-eval --exclude pairs.csv`` evaluates without the leaking rows
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import sys
@@ -74,9 +73,29 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".
 # --------------------------------------------------------------------------- inputs
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The records of a CSV (``globe.data.csvfile``, the one CSV reader); a broken line is an error naming it."""
+    from globe.data.csvfile import open_csv
+
+    rows = []
+    with open_csv(path) as (records, _):
+        for record in records:
+            if record.fields is None:
+                raise ValueError(f"{path}, line {record.line}: {record.error}")
+            rows.append(record.fields)
+    return rows
+
+
 def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
-    """``(id, image path)`` for every image ``source`` lists (see the module docstring), in its order."""
-    from globe.data.layouts import map_columns, mp16_image_names
+    """``(id, image path)`` for every image ``source`` lists (see the module docstring), in its order.
+
+    A CSV's ids are found as ``globe-eval`` finds them (:func:`globe.data.image_paths.resolve_image_path`:
+    confined to the image folder, a bare MP16 id is ``<id>.jpg``); an id that leaves the folder keeps
+    its literal path outside it, which is then reported unreadable, never read. A plain list's
+    paths are taken as written (relative ones from the list's folder).
+    """
+    from globe.data.image_paths import ImageOutsideRoot, resolve_image_path
+    from globe.data.layouts import map_columns
 
     source = Path(source)
     if source.is_dir():
@@ -85,26 +104,25 @@ def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | N
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such file or folder (pass an image list CSV, a text file or a folder)")
     root = Path(image_root) if image_root else source.parent
-    text = source.read_text(encoding="utf-8-sig")
-    dialect = "excel-tab" if source.suffix.lower() == ".tsv" else "excel"
-    rows = [row for row in csv.reader(io.StringIO(text), dialect=dialect) if row and any(cell.strip() for cell in row)]
+    rows = _csv_rows(source)
     if not rows:
         raise ValueError(f"{source} lists no images")
     columns = map_columns(rows[0])
-    if columns.has("id"):
-        ids = [columns.get(row, "id").strip() for row in rows[1:]]
-    elif max(len(row) for row in rows) == 1:  # a plain list of paths, no header
-        ids = [row[0].strip() for row in rows if not row[0].lstrip().startswith("#")]
-    else:
+    if not columns.has("id") and max(len(row) for row in rows) == 1:  # a plain list of paths, no header
+        paths = [row[0].strip() for row in rows if not row[0].lstrip().startswith("#")]
+        return [(path, source.parent / path) for path in paths if path]
+    if not columns.has("id"):
         raise ValueError(f"{source}: header {rows[0][:6]} has no image id column (IMG_ID, id, image...); "
                          f"or pass a text file with one image path per line, or a folder")
     listed = []
-    for image_id in ids:
+    for row in rows[1:]:
+        image_id = columns.get(row, "id").strip()
         if not image_id:
             continue
-        names = mp16_image_names(image_id)
-        found = next((root / name for name in names if (root / name).is_file()), root / image_id)
-        listed.append((image_id, found))
+        try:
+            listed.append((image_id, resolve_image_path(root, image_id)))
+        except ImageOutsideRoot:
+            listed.append((image_id, Path(os.devnull)))  # never read: counted unreadable
     return listed
 
 
@@ -394,7 +412,7 @@ def read_excluded_ids(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--exclude {path}: no such file (a globe-data leakage pairs CSV or a list of ids)")
-    rows = [row for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))) if row]
+    rows = _csv_rows(path)
     if not rows:
         return []
     header = [cell.strip().lower() for cell in rows[0]]

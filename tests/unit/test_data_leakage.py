@@ -165,3 +165,13 @@ def test_non_ascii_training_ids_round_trip_through_the_index(tmp_path):
         reused.append(audit(tmp_path / "train", test, tmp_path / "pairs.csv", workers=1).index_reused)
         assert _pairs(tmp_path / "pairs.csv")[0]["train_id"] == "Zürich 3.jpg"
     assert reused == [False, True] and (tmp_path / "train.phash.npz").is_file()
+
+
+def test_an_id_leaving_the_image_folder_is_never_read(tmp_path):
+    write_photos(tmp_path / "train", [1])
+    (tmp_path / "secret.jpg").write_bytes(near_copy(photo_like(1), "recompressed"))
+    listing = tmp_path / "train.csv"
+    listing.write_text("IMG_ID\np000001.jpg\n../secret.jpg\n")
+    listed = dict(read_image_list(listing, tmp_path / "train"))
+    assert listed["p000001.jpg"] == tmp_path / "train" / "p000001.jpg"
+    assert hash_image(listed["../secret.jpg"]) is None
