@@ -213,3 +213,17 @@ def test_string_accuracy_uses_the_released_extraction_of_the_prediction_text():
     ]
     summary = summarize(rows)
     assert summary["country_acc_string"] == 3 / 5 and summary["city_acc_string"] == 3 / 5
+
+
+def test_summarize_counts_region_level_answers_beside_country_level_ones():
+    rows = [
+        {**_row("ok", "Canada", "Ontario", "Canada", "Toronto", 10.0), "pred_level": "region"},
+        {**_row("ok", "France", None, "France", "Paris", 5.0), "pred_level": "country"},
+        {**_row("ok", "France", "Paris", "France", "Paris", 0.5), "pred_level": "city"},
+        # a failed row's stale level does not count
+        {**_row("timeout", "Canada", "Ontario", "Canada", "Toronto", None), "pred_level": "region"},
+    ]
+    summary = summarize(rows)
+    assert (summary["n_region_level"], summary["n_country_level"]) == (1, 1)
+    assert summary["acc_25km"] == 1 / 4  # only the city-level answer counts at city scale
+    assert "n_samples" not in summary  # no samples column: a single-answer run
