@@ -48,6 +48,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,13 +131,16 @@ def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | N
 
 
 def hash_image(path: str | os.PathLike) -> tuple[int, int] | None:
-    """``(pHash, dHash)`` of one image as 64-bit integers, ``None`` if it cannot be decoded."""
+    """``(pHash, dHash)`` of one image as 64-bit integers, ``None`` if it is missing, not a regular
+    file or cannot be decoded."""
     import warnings
 
     import imagehash
     from PIL import Image
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as image:

@@ -175,3 +175,11 @@ def test_an_id_leaving_the_image_folder_is_never_read(tmp_path):
     listed = dict(read_image_list(listing, tmp_path / "train"))
     assert listed["p000001.jpg"] == tmp_path / "train" / "p000001.jpg"
     assert hash_image(listed["../secret.jpg"]) is None
+
+
+def test_a_fifo_or_missing_file_is_unreadable_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    assert hash_image(tmp_path / "pipe.jpg") is None
+    assert hash_image(tmp_path / "absent.jpg") is None
