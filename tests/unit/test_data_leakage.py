@@ -77,20 +77,16 @@ def test_cli_prints_how_many_test_images_leak(planted, tmp_path, capsys):
                                                                for j in range(3))
 
 
-def test_hashes_ignore_resizing_and_recompression():
-    image = photo_like(7)
+def test_hashes_ignore_resizing_and_recompression(tmp_path):
     from globe.testing.photos import jpeg
 
-    original = np.array(hash_image_bytes(jpeg(image)), dtype=np.uint64)
+    image = photo_like(7)
+    (tmp_path / "original.jpg").write_bytes(jpeg(image))
+    original = np.array(hash_image(tmp_path / "original.jpg"), dtype=np.uint64)
     for kind in ("resized", "recompressed"):
-        copy = np.array(hash_image_bytes(near_copy(image, kind)), dtype=np.uint64)
+        (tmp_path / f"{kind}.jpg").write_bytes(near_copy(image, kind))
+        copy = np.array(hash_image(tmp_path / f"{kind}.jpg"), dtype=np.uint64)
         assert popcount(original ^ copy).max() <= 2  # both hashes
-
-
-def hash_image_bytes(data: bytes) -> tuple[int, int]:
-    import io
-
-    return hash_image(io.BytesIO(data))
 
 
 def test_multi_index_search_is_exact_against_brute_force():
