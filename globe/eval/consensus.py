@@ -19,7 +19,9 @@ are one vote-getter. The rule, shared by ``globe-eval --samples N`` and the web 
 * **Representative.** A ranked place reports its first member's coordinates and labels
   (country, city, level), so it is always a place some sample actually named.
 
-Pure functions: no network, no files; :func:`globe.geo.distance_km` for distances.
+Pure functions: no network, no files. Distances are the geodesic (:func:`globe.geo.distance_km`);
+a cheap haversine stands in wherever it is far enough from the threshold to give the same answer
+(:func:`compares_like_geodesic_km`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,24 @@ from typing import Any, Mapping, Sequence
 
 #: Samples whose places lie within this many km of a cluster's first member vote together.
 CONSENSUS_RADIUS_KM = 25.0
+#: The sphere (haversine) differs from the WGS-84 geodesic by < 0.5 %; outside this relative
+#: margin of a threshold the cheap distance already decides which side of it a pair lies on.
+SPHERE_MARGIN = 1.01
+
+
+def compares_like_geodesic_km(a: tuple[float, float], b: tuple[float, float], thresholds_km: Sequence[float]) -> float:
+    """A distance from ``a`` to ``b`` that lies on the same side of every threshold as the geodesic.
+
+    The haversine when it is more than 1 % away from every threshold, else the exact geodesic
+    (:func:`globe.geo.distance_km`, ~50x slower): ranking and top-k only compare distances with
+    thresholds, so they stay exact while most pairs skip the geodesic.
+    """
+    from globe.geo.distance import distance_km, haversine_km
+
+    rough = haversine_km(a[0], a[1], b[0], b[1])
+    if all(rough > threshold * SPHERE_MARGIN or rough * SPHERE_MARGIN < threshold for threshold in thresholds_km):
+        return rough
+    return distance_km(a, b)
 
 
 @dataclass(frozen=True)
@@ -91,8 +111,6 @@ def cluster_samples(places: Sequence[Any | None], radius_km: float = CONSENSUS_R
     ...                  {"lat": 51.5, "lon": -0.12}])
     [[0, 2], [3]]
     """
-    from globe.geo.distance import distance_km
-
     firsts: list[tuple[float, float]] = []
     clusters: list[list[int]] = []
     for index, place in enumerate(places):
@@ -100,7 +118,7 @@ def cluster_samples(places: Sequence[Any | None], radius_km: float = CONSENSUS_R
             continue
         point = _coordinates(place, index)
         for first, members in zip(firsts, clusters):
-            if distance_km(first, point) <= radius_km:
+            if compares_like_geodesic_km(first, point, (radius_km,)) <= radius_km:
                 members.append(index)
                 break
         else:
@@ -143,9 +161,9 @@ def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: i
     never counts at a city-scale threshold (1 and 25 km), as for a single answer.
     """
     from globe.eval.metrics import counts_within
-    from globe.geo.distance import distance_km
 
-    return any(counts_within(distance_km(truth, place.latlon), threshold_km, place.level) for place in ranked[:k])
+    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level)
+               for place in ranked[:k])
 
 
 def samples_from_cell(cell: Any) -> list[SamplePlace | None] | None:

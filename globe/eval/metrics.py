@@ -265,8 +265,7 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     :func:`agreement_bin` bins and gives each bin's row count, mean agreement and headline
     accuracy at every threshold (the row's ``error_km``/level, as in the headline table).
     """
-    from globe.eval.consensus import rank_places
-    from globe.geo import distance_km
+    from globe.eval.consensus import compares_like_geodesic_km, rank_places
 
     sample_lists = [row.get("samples") for row in rows]
     if not any(isinstance(samples, list) for samples in sample_lists):
@@ -283,7 +282,7 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         lat, lon = row.get("gt_lat"), row.get("gt_lon")
         if not ranked or lat is None or lon is None:
             continue
-        distances = [distance_km((lat, lon), place.latlon) for place in ranked[: max(ks)]]
+        distances = [compares_like_geodesic_km((lat, lon), place.latlon, THRESHOLDS_KM) for place in ranked[: max(ks)]]
         for k in ks:
             for threshold in THRESHOLDS_KM:
                 hits[top_k_key(k, threshold)] += any(
