@@ -30,6 +30,8 @@ Speed (MP16 is 4.7M images):
   the hash settings are unchanged (else rebuilt, or always with ``--rebuild-index``). "Unchanged"
   is the list file's size and modification time, or for a folder its own modification time, which
   files added to its subfolders do not change: pass ``--rebuild-index`` after such a change.
+  The build saves every :data:`PART_SIZE` hashes (``<index>.parts/``), so a killed build
+  resumes from its last whole part.
 * **Query**: multi-index hashing (:class:`HammingIndex`): the 64 bits are four 16-bit chunks; a
   hash within ``r`` bits of a query matches it within ``r // 4`` bits in at least one chunk
   (pigeonhole), so only the training hashes in those few buckets are compared, exactly. Up to
@@ -48,6 +50,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -159,15 +162,20 @@ def _bits(image_hash) -> int:
 
 
 def hash_images(paths: Sequence[str | os.PathLike], workers: int = 2, progress: bool = False,
-                desc: str = "hash") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(phashes, dhashes, ok)`` arrays for ``paths`` (uint64, uint64, bool), in order."""
+                desc: str = "hash", bar=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(phashes, dhashes, ok)`` arrays for ``paths`` (uint64, uint64, bool), in order.
+
+    ``bar``: a tqdm bar to advance (else one is made when ``progress``).
+    """
     from tqdm import tqdm
 
     phashes = np.zeros(len(paths), dtype=np.uint64)
     dhashes = np.zeros(len(paths), dtype=np.uint64)
     ok = np.zeros(len(paths), dtype=bool)
     names = [str(path) for path in paths]
-    bar = tqdm(total=len(names), desc=desc, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=len(names), desc=desc, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     if workers > 1 and len(names) > 64:
         from multiprocessing import get_context
 
@@ -176,7 +184,8 @@ def hash_images(paths: Sequence[str | os.PathLike], workers: int = 2, progress: 
             _collect(results, phashes, dhashes, ok, bar)
     else:
         _collect(map(hash_image, names), phashes, dhashes, ok, bar)
-    bar.close()
+    if own_bar:
+        bar.close()
     return phashes, dhashes, ok
 
 
@@ -234,12 +243,55 @@ def load_or_build_index(train: str | os.PathLike, image_root: str | os.PathLike 
             if json.loads(str(stored["meta"])) == meta:
                 return TrainIndex(stored["ids"], stored["phashes"], stored["dhashes"], stored["ok"], path, reused=True)
     listed = read_image_list(train, image_root)
-    phashes, dhashes, ok = hash_images([p for _, p in listed], workers=workers, progress=progress, desc="train")
+    phashes, dhashes, ok = _hash_in_parts([p for _, p in listed], path, meta, workers, progress, rebuild)
     ids = np.array([image_id.encode("utf-8") for image_id, _ in listed], dtype=bytes)
     temporary = path.with_name(path.name + ".tmp.npz")
     np.savez(temporary, ids=ids, phashes=phashes, dhashes=dhashes, ok=ok, meta=np.array(json.dumps(meta)))
     os.replace(temporary, path)
+    shutil.rmtree(parts_path(path), ignore_errors=True)
     return TrainIndex(ids, phashes, dhashes, ok, path)
+
+
+#: Training images hashed per saved part: a killed index build resumes from its last whole part.
+PART_SIZE = 100_000
+
+
+def parts_path(index: Path) -> Path:
+    """``train.csv.phash.npz`` -> ``train.csv.phash.npz.parts/``: the parts of a build in progress."""
+    return index.with_name(index.name + ".parts")
+
+
+def _hash_in_parts(paths: Sequence[Path], index: Path, meta: dict, workers: int, progress: bool,
+                   rebuild: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash ``paths`` :data:`PART_SIZE` at a time, saving each part, reusing the parts a killed
+    build of the same list (same ``meta``) left; ``(phashes, dhashes, ok)``."""
+    from tqdm import tqdm
+
+    folder = parts_path(index)
+    stamp = folder / "meta.json"
+    if folder.exists() and (rebuild or not stamp.exists() or json.loads(stamp.read_text()) != meta):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(meta))
+    pieces = []
+    with tqdm(total=len(paths), desc="train", unit="img", disable=not progress, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        for number, start in enumerate(range(0, len(paths), PART_SIZE)):
+            chunk = paths[start:start + PART_SIZE]
+            part = folder / f"{number:06d}.npz"
+            if part.exists():
+                with np.load(part, allow_pickle=False) as saved:
+                    pieces.append((saved["phashes"], saved["dhashes"], saved["ok"]))
+                bar.update(len(chunk))
+                continue
+            hashed = hash_images(chunk, workers=workers, bar=bar)
+            temporary = folder / f"{number:06d}.tmp.npz"
+            np.savez(temporary, phashes=hashed[0], dhashes=hashed[1], ok=hashed[2])
+            os.replace(temporary, part)
+            pieces.append(hashed)
+    if not pieces:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, bool)
+    return tuple(np.concatenate([piece[i] for piece in pieces]) for i in range(3))  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- search

@@ -179,3 +179,30 @@ def test_a_fifo_or_missing_file_is_unreadable_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "pipe.jpg")
     assert hash_image(tmp_path / "pipe.jpg") is None
     assert hash_image(tmp_path / "absent.jpg") is None
+
+
+def test_a_killed_index_build_resumes_from_its_saved_parts(tmp_path, monkeypatch):
+    import globe.data.leakage as leakage
+
+    write_photos(tmp_path / "train", range(7), size=(64, 48))
+    monkeypatch.setattr(leakage, "PART_SIZE", 2)
+    real = leakage.hash_images
+    hashed: list[int] = []
+
+    def dying(paths, **kwargs):
+        if len(hashed) == 4:
+            raise KeyboardInterrupt
+        hashed.extend(range(len(paths)))
+        return real(paths, **kwargs)
+
+    monkeypatch.setattr(leakage, "hash_images", dying)
+    with pytest.raises(KeyboardInterrupt):
+        leakage.load_or_build_index(tmp_path / "train", workers=1)
+    assert len(list(leakage.parts_path(index_path(tmp_path / "train")).glob("0*.npz"))) == 2
+    hashed.clear()
+    monkeypatch.setattr(leakage, "hash_images", lambda paths, **kwargs: (hashed.extend(paths), real(paths, **kwargs))[1])
+    index = leakage.load_or_build_index(tmp_path / "train", workers=1)
+    assert len(hashed) == 3 and index.ok.all() and len(index.ids) == 7  # parts 0-1 reused, 2-3 hashed
+    assert not leakage.parts_path(index.path).exists()
+    fresh = leakage.load_or_build_index(tmp_path / "train", workers=1, rebuild=True)
+    assert np.array_equal(fresh.dhashes, index.dhashes) and np.array_equal(fresh.phashes, index.phashes)
