@@ -134,10 +134,12 @@ def plot_reliability(by_agreement: Mapping[str, Mapping[str, Any]], path: str | 
     sizes = [20 + 180 * group["n"] / max(1, max(g["n"] for g in groups)) for group in groups]
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=110)
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=0.8, label="agreement = accuracy")
-    for threshold, colour in ((25, "#1f5fa8"), (750, "#d9822b")):
+    # Filled circles for 25 km, hollow squares for 750 km: equal values stay visible on top of each other.
+    for threshold, colour, marker, face in ((25, "#1f5fa8", "o", "#1f5fa8"), (750, "#d9822b", "s", "none")):
         y = [group.get(threshold_key(threshold), 0.0) for group in groups]
         ax.plot(x, y, color=colour, linewidth=1, alpha=0.6)
-        ax.scatter(x, y, s=sizes, color=colour, label=f"accuracy within {threshold} km", zorder=3)
+        ax.scatter(x, y, s=sizes, marker=marker, facecolors=face, edgecolors=colour, linewidths=1.5,
+                   label=f"accuracy within {threshold} km", zorder=3)
     for group, xi in zip(groups, x):
         ax.annotate(f"n={group['n']}", (xi, 0.02), fontsize=7, ha="center", color="#555555")
     ax.set_xlim(-0.03, 1.03)
