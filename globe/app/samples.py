@@ -47,7 +47,7 @@ def load_samples(root: Path | None) -> list[SampleImage]:
     """
     if root is None:
         return []
-    from globe.eval.data import dataset_paths, load_ground_truth
+    from globe.eval.data import dataset_paths, load_ground_truth, resolve_image_path
 
     samples: list[SampleImage] = []
     for name, count in SAMPLE_SETS:
@@ -59,8 +59,13 @@ def load_samples(root: Path | None) -> list[SampleImage]:
         for row in truth.rows:
             if taken >= count:
                 break
-            path = image_root / (row.image or "")
-            if row.problem or row.lat is None or row.lon is None or not path.is_file():
+            if row.problem or row.lat is None or row.lon is None or not row.image:
+                continue
+            try:
+                path = resolve_image_path(image_root, row.image)  # the eval's rule: OSV ids get ".jpg"
+            except PermissionError:
+                continue
+            if not path.is_file():
                 continue
             label = ", ".join(part for part in (row.city, row.country) if part)
             samples.append(SampleImage(path, Truth(row.lat, row.lon, "sample ground truth", label)))

@@ -1,0 +1,245 @@
+"""globe-app's logic without a browser or Gradio server: images, scoring, consensus, faults, map.
+
+The locator runs against the loopback fake OpenAI server (in-process, milliseconds per request).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from globe.app.images import ImageProblem, exif_gps, prepare_image
+from globe.app.locate import AppError, LocateOptions, LocateResult, Locator, Progress, display_url, redact, score_answer
+from globe.app.samples import Truth, default_sample_root, load_samples, truths_by_digest
+from globe.app.worldmap import Pin, map_svg
+from globe.testing.fake_openai import FakeOpenAIServer
+from globe.testing.images import gps_jpeg, jpeg_bytes
+
+AMSTERDAM = "<think>Canals and gabled brick houses.</think><answer>country: Netherlands\ncity: Amsterdam</answer>"
+BRUSSELS = "<think>Art nouveau and waffles.</think><answer>country: Belgium\ncity: Brussels</answer>"
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def run_locate(locator: Locator, path: Path | str, **options) -> LocateResult:
+    async def go() -> LocateResult:
+        try:
+            return await locator.locate(str(path), LocateOptions(**options))
+        finally:
+            await locator.close()
+
+    return asyncio.run(go())
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def test_exif_gps_reads_south_and_west_as_negative():
+    image = Image.open(io.BytesIO(gps_jpeg(-22.9068, -43.1729)))
+    lat, lon = exif_gps(image)
+    assert lat == pytest.approx(-22.9068, abs=1e-4) and lon == pytest.approx(-43.1729, abs=1e-4)
+
+
+def test_exif_gps_is_none_without_gps_tags():
+    assert exif_gps(Image.open(io.BytesIO(jpeg_bytes(1)))) is None
+
+
+def test_small_image_is_sent_byte_for_byte(tmp_path):
+    data = gps_jpeg(48.8584, 2.2945)
+    prepared = prepare_image(write(tmp_path / "p.jpg", data), max_side=2048)
+    assert prepared.data == data and not prepared.downscaled
+    assert prepared.gps == pytest.approx((48.8584, 2.2945), abs=1e-4)
+
+
+def test_huge_image_is_downscaled_to_max_side_keeping_aspect_and_gps(tmp_path):
+    path = write(tmp_path / "big.jpg", gps_jpeg(35.0116, 135.7681, size=(6000, 4000)))
+    prepared = prepare_image(path, max_side=1024)
+    sent = Image.open(io.BytesIO(prepared.data))
+    assert (prepared.width, prepared.height) == (6000, 4000)
+    assert sent.size == (1024, 683) == (prepared.sent_width, prepared.sent_height)
+    assert prepared.downscaled and prepared.gps == pytest.approx((35.0116, 135.7681), abs=1e-4)
+
+
+def test_a_text_file_is_refused_with_its_name(tmp_path):
+    with pytest.raises(ImageProblem, match=r"notes\.txt is not an image: upload a JPEG, PNG"):
+        prepare_image(write(tmp_path / "notes.txt", b"country: France\n"))
+
+
+def test_an_empty_file_is_refused(tmp_path):
+    with pytest.raises(ImageProblem, match=r"empty\.jpg is empty"):
+        prepare_image(write(tmp_path / "empty.jpg", b""))
+
+
+def test_a_truncated_jpeg_is_refused(tmp_path):
+    data = jpeg_bytes(3, size=(400, 300))
+    with pytest.raises(ImageProblem, match=r"cut\.jpg is not an image this app can read"):
+        prepare_image(write(tmp_path / "cut.jpg", data[: len(data) // 2]))
+
+
+# ---------------------------------------------------------------------------- small pure parts
+
+
+def test_display_url_drops_credentials_and_query():
+    assert display_url("http://bob:s3cret@10.0.0.5:8000/v1?key=abc") == "http://10.0.0.5:8000/v1"
+
+
+def test_redact_replaces_the_url_and_the_password_in_an_error_text():
+    url = "http://bob:s3cret@127.0.0.1:9/v1"
+    text = redact(f"cannot list models at {url}/models (password s3cret rejected)", url)
+    assert text == "cannot list models at http://127.0.0.1:9/v1/models (password *** rejected)"
+
+
+def test_score_answer_resolves_a_city():
+    answer = score_answer(AMSTERDAM)
+    assert (answer.status, answer.country, answer.city, answer.place, answer.level) == (
+        "ok", "Netherlands", "Amsterdam", "Amsterdam, Netherlands", "city")
+    assert answer.lat == pytest.approx(52.37, abs=0.05) and answer.lon == pytest.approx(4.89, abs=0.05)
+
+
+def test_score_answer_with_a_country_only_is_country_level():
+    answer = score_answer("country: Portugal")
+    assert (answer.status, answer.place, answer.level) == ("ok", "Portugal", "country")
+
+
+def test_score_answer_without_answer_lines_is_no_answer():
+    assert score_answer("It is hard to say.").status == "no_answer"
+
+
+def test_options_outside_their_range_are_refused():
+    with pytest.raises(AppError, match="samples must be a whole number from 1 to 16, got 17"):
+        LocateOptions(samples=17).checked()
+    with pytest.raises(AppError, match="temperature must be between 0 and 2"):
+        LocateOptions(temperature=-1).checked()
+
+
+def test_map_is_an_inline_svg_with_pins_where_they_belong_and_nothing_external():
+    html = map_svg([Pin(52.37, 4.89, "consensus", "Amsterdam"), Pin(-33.45, -70.67, "truth", "truth"),
+                    Pin(10.0, 20.0, "sample", "s")])
+    assert '<circle class="pin pin-consensus" cx="184.890" cy="37.630"' in html
+    assert 'class="pin pin-truth" points="109.330,' in html
+    urls = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert urls and all(url.startswith("data:image/png;base64,") for url in urls)
+    assert Image.open(io.BytesIO(base64.b64decode(urls[0].split(",", 1)[1]))).size == (1440, 720)
+
+
+def test_bundled_samples_carry_their_ground_truth():
+    samples = load_samples(default_sample_root())
+    by_name = {sample.path.name: sample.truth for sample in samples}
+    assert by_name["b8_bc_4682080358.jpg"] == Truth(52.3676, 4.9041, "sample ground truth", "Amsterdam, Netherlands")
+    assert len(samples) == 12 and all(sample.path.is_file() for sample in samples)
+
+
+# ---------------------------------------------------------------------------- the locator against a loopback server
+
+
+@pytest.fixture(scope="module")
+def amsterdam_sample() -> tuple[Path, Truth]:
+    sample = next(s for s in load_samples(default_sample_root()) if s.path.name == "b8_bc_4682080358.jpg")
+    return sample.path, sample.truth
+
+
+def test_one_answer_with_the_sample_truth_distance_and_geoscore(amsterdam_sample):
+    from globe.eval.metrics import geoscore
+    from globe.geo import distance_km
+
+    path, truth = amsterdam_sample
+    with FakeOpenAIServer(default_answer=AMSTERDAM) as server:
+        result = run_locate(Locator(server.url, sample_truths={truths_by_digest_one(path): truth}), path)
+    data = result.as_json()
+    assert (data["status"], data["country"], data["city"], data["place"], data["level"]) == (
+        "ok", "Netherlands", "Amsterdam", "Amsterdam, Netherlands", "city")
+    assert data["reasoning"] == "Canals and gabled brick houses."
+    assert (data["agreement"], data["votes"], data["truth"]["source"]) == (1.0, 1, "sample ground truth")
+    expected = distance_km((truth.lat, truth.lon), (data["lat"], data["lon"]))
+    assert data["distance_km"] == pytest.approx(expected) and data["geoscore"] == pytest.approx(geoscore([expected]))
+
+
+def truths_by_digest_one(path: Path) -> str:
+    from globe.app.images import file_digest
+
+    return file_digest(path.read_bytes())
+
+
+def test_several_samples_vote_with_the_evaluation_rule(tmp_path):
+    answers = itertools.cycle([AMSTERDAM, BRUSSELS, AMSTERDAM, "no idea"])
+    with FakeOpenAIServer(responder=lambda request: next(answers)) as server:
+        result = run_locate(Locator(server.url), write(tmp_path / "p.jpg", jpeg_bytes(2)), samples=4, temperature=0.8)
+        assert len(server.requests) == 4 and all(r["temperature"] == 0.8 and r["stream"] for r in server.requests)
+    data = result.as_json()
+    assert [(p["city"], p["votes"], p["share"]) for p in data["places"]] == [("Amsterdam", 2, 0.5), ("Brussels", 1, 0.25)]
+    assert (data["city"], data["votes"], data["agreement"]) == ("Amsterdam", 2, 0.5)
+    assert sorted(s["status"] for s in data["samples"]) == ["no_answer", "ok", "ok", "ok"]
+    assert data["truth"] is None and data["distance_km"] is None
+
+
+def test_exif_gps_becomes_the_truth(tmp_path):
+    path = write(tmp_path / "phone.jpg", gps_jpeg(52.3676, 4.9041))
+    with FakeOpenAIServer(default_answer=AMSTERDAM) as server:
+        data = run_locate(Locator(server.url), path).as_json()
+    assert data["truth"]["source"] == "EXIF GPS" and data["distance_km"] < 3
+
+
+def test_a_model_without_an_answer_is_reported_not_raised(tmp_path):
+    with FakeOpenAIServer(default_answer="I see a wall.") as server:
+        data = run_locate(Locator(server.url), write(tmp_path / "p.jpg", jpeg_bytes(4))).as_json()
+    assert (data["status"], data["country"], data["lat"], data["agreement"]) == ("no_answer", None, None, 0.0)
+    assert data["message"].startswith("the model returned no answer")
+
+
+def test_a_server_that_is_down_is_named_without_its_password(tmp_path):
+    from globe.testing.swift_run import free_port
+
+    url = f"http://bob:s3cret@127.0.0.1:{free_port()}/v1"
+    with pytest.raises(AppError) as caught:
+        run_locate(Locator(url), write(tmp_path / "p.jpg", jpeg_bytes(5)))
+    message = str(caught.value)
+    assert message.startswith(f"The model server at {display_url(url)} is not answering")
+    assert "s3cret" not in message and "bob" not in message
+
+
+def test_a_failing_sample_is_recorded_while_the_others_answer(tmp_path):
+    calls = itertools.count()
+
+    def responder(request):
+        if next(calls) == 1:
+            raise RuntimeError("boom")
+        return AMSTERDAM
+
+    with FakeOpenAIServer(responder=responder) as server:
+        data = run_locate(Locator(server.url), write(tmp_path / "p.jpg", jpeg_bytes(6)), samples=3).as_json()
+    assert sorted(s["status"] for s in data["samples"]) == ["failed", "ok", "ok"]
+    failed = next(s for s in data["samples"] if s["status"] == "failed")
+    assert "HTTP 500" in failed["error"] and (data["votes"], data["agreement"]) == (2, pytest.approx(2 / 3))
+
+
+def test_every_sample_failing_is_an_error(tmp_path):
+    with FakeOpenAIServer(error_rate=1.0) as server:
+        with pytest.raises(AppError, match=r"The model server at http://127\.0\.0\.1:\d+/v1 failed: HTTP 500"):
+            run_locate(Locator(server.url), write(tmp_path / "p.jpg", jpeg_bytes(7)), samples=2)
+
+
+def test_text_streams_in_before_the_result(tmp_path):
+    long_answer = "<think>" + "word " * 40 + "</think><answer>country: Chile\ncity: Santiago</answer>"
+    updates: list = []
+
+    async def go(locator: Locator) -> None:
+        image = locator.prepare(str(write(tmp_path / "p.jpg", jpeg_bytes(8))))
+        async for update in locator.stream(image, LocateOptions()):
+            updates.append(update)
+        await locator.close()
+
+    with FakeOpenAIServer(default_answer=long_answer, stream_chunk_delay_s=0.01) as server:
+        asyncio.run(go(Locator(server.url)))
+    progress = [u for u in updates if isinstance(u, Progress)]
+    assert isinstance(updates[-1], LocateResult) and updates[-1].as_json()["city"] == "Santiago"
+    assert len(progress) >= 3 and 0 < len(progress[0].texts[0]) < len(long_answer)
+    assert progress[-1].texts[0] == long_answer
