@@ -196,7 +196,7 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
         # The API: a file (any file, checked here with a clear message) and plain parameters.
         with gr.Column(visible=False):
             api_file = gr.File(label="image", type="filepath")
-            api_mode = gr.Radio(list(API_MODES), value="cot", label="mode")
+            api_mode = gr.Textbox(value="cot", label="mode")  # checked by api_locate, with the choices in the message
             api_samples = gr.Number(value=1, precision=0, label="samples")
             api_temperature = gr.Number(value=0.0, label="temperature")
             api_result = gr.JSON(label="result")
