@@ -82,11 +82,12 @@ def answer_markdown(result: LocateResult) -> str:
     elif result.locatability_note:
         lines.append(f"*{result.locatability_note}*")
     if n > 1:
-        lines.append("\n| # | country | city | resolved place | level |\n|---|---|---|---|---|")
+        table = ["| # | country | city | resolved place | level |", "|---|---|---|---|---|"]
         for s in result.samples:
             place = s.place or {"failed": "(request failed)", "no_answer": "(no answer)",
                                 "unresolved": "(not found)"}.get(s.status, "")
-            lines.append(f"| {s.index + 1} | {s.country or ''} | {s.city or ''} | {place} | {s.level or ''} |")
+            table.append(f"| {s.index + 1} | {s.country or ''} | {s.city or ''} | {place} | {s.level or ''} |")
+        lines.append("\n".join(table))
     image = result.image
     note = f"model `{result.model}`, first token after {result.first_token_s or 0:.2f} s, done in {result.total_s:.1f} s"
     if image.downscaled:

@@ -23,9 +23,9 @@ LAND = "#8fa98a"
 
 #: How each kind of pin is drawn: (fill, radius in degrees, stroke).
 PIN_STYLES = {
-    "sample": ("#3b6fd4", 1.6, "#ffffff"),
-    "consensus": ("#d62828", 2.8, "#ffffff"),
-    "truth": ("#1a9e3f", 2.6, "#ffffff"),
+    "sample": ("#3b6fd4", 2.0, "#ffffff"),
+    "consensus": ("#d62828", 3.4, "#ffffff"),
+    "truth": ("#1a9e3f", 3.4, "#ffffff"),
 }
 
 
@@ -83,7 +83,7 @@ def _pin_svg(pin: Pin) -> str:
         # The answer's label above its pin, the truth's below: close pins keep both readable.
         anchor = "end" if x > 300 else "start" if x < 60 else "middle"
         dy = -radius - 1.5 if pin.kind == "consensus" else radius + 5
-        shape += (f'<text x="{x:.3f}" y="{y + dy:.3f}" font-size="5" text-anchor="{anchor}" fill="#1b1b1b" '
+        shape += (f'<text x="{x:.3f}" y="{y + dy:.3f}" font-size="6" text-anchor="{anchor}" fill="#1b1b1b" '
                   f'stroke="#ffffff" stroke-width="1.2" paint-order="stroke">{html.escape(pin.label)}</text>')
     return shape
 
