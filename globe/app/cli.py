@@ -110,6 +110,7 @@ def run_app(args: argparse.Namespace, url: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own health checks, one line each
     for name, value, low in (("--concurrency", args.concurrency, 1), ("--max-tokens", args.max_tokens, 1),
                              ("--max-side", args.max_side, 64)):
         if value < low:
