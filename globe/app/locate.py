@@ -305,6 +305,9 @@ class Locator:
     async def stream(self, image: PreparedImage, options: LocateOptions) -> AsyncIterator[Progress | LocateResult]:
         """Yield :class:`Progress` while the samples stream in, then one :class:`LocateResult`.
 
+        The first :class:`Progress` (no text yet) comes as soon as the requests are sent, so the
+        page updates while the server works rather than delaying the request.
+
         Raises :class:`AppError` when the server cannot be used at all; a sample that fails
         after others succeeded is recorded as ``failed`` in the result instead.
         """
@@ -337,6 +340,7 @@ class Locator:
         last_update = 0.0
         dirty = False  # text arrived that the last update did not show
         try:
+            yield Progress(tuple(texts), None)  # the requests are on their way: the page may say so
             pending = options.samples
             while pending:
                 try:

@@ -7,6 +7,7 @@ the message in its status box and the API raises ``gr.Error`` with the same text
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import os
@@ -131,11 +132,12 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
         try:
             options = LocateOptions(use_cot=MODES.get(mode, True), samples=int(n_samples),
                                     temperature=float(temperature), max_tokens=locator.max_tokens).checked()
-            image = locator.prepare(path)
+            image = await asyncio.to_thread(locator.prepare, path)  # decoding must not stall other users
             waiting = f"asking {display_url(locator.url)} ({options.samples} sample{'s' * (options.samples > 1)})..."
-            yield status_html(waiting), "", "", result_map(None), None
             async for update in locator.stream(image, options):
-                if isinstance(update, Progress):
+                if isinstance(update, Progress) and update.first_token_s is None:
+                    yield status_html(waiting), "", "", result_map(None), None
+                elif isinstance(update, Progress):
                     yield status_html("the model is writing..."), reasoning_text(update.texts), gr.skip(), gr.skip(), gr.skip()
                 else:
                     kind = "ok" if update.status == "ok" else "warning"
@@ -193,7 +195,8 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
                 with gr.Accordion("Result as JSON (what the /locate API returns)", open=False):
                     details = gr.JSON(elem_id="json")
         run.click(page_locate, inputs=[image, mode, n_samples, temperature],
-                  outputs=[status, reasoning, answer, world, details], api_visibility="private")
+                  outputs=[status, reasoning, answer, world, details], api_name="locate_stream",
+                  api_visibility="undocumented")  # streamed updates: bench/app.py times the first token
         # The API: a file (any file, checked here with a clear message) and plain parameters.
         with gr.Column(visible=False):
             api_file = gr.File(label="image", type="filepath")

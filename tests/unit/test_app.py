@@ -239,7 +239,8 @@ def test_text_streams_in_before_the_result(tmp_path):
 
     with FakeOpenAIServer(default_answer=long_answer, stream_chunk_delay_s=0.01) as server:
         asyncio.run(go(Locator(server.url)))
-    progress = [u for u in updates if isinstance(u, Progress)]
+    assert updates[0] == Progress(("",), None)  # sent, nothing back yet
+    progress = [u for u in updates[1:] if isinstance(u, Progress)]
     assert isinstance(updates[-1], LocateResult) and updates[-1].as_json()["city"] == "Santiago"
     assert len(progress) >= 3 and 0 < len(progress[0].texts[0]) < len(long_answer)
     assert progress[-1].texts[0] == long_answer
