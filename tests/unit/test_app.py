@@ -244,3 +244,21 @@ def test_text_streams_in_before_the_result(tmp_path):
     assert isinstance(updates[-1], LocateResult) and updates[-1].as_json()["city"] == "Santiago"
     assert len(progress) >= 3 and 0 < len(progress[0].texts[0]) < len(long_answer)
     assert progress[-1].texts[0] == long_answer
+
+
+def test_the_reward_model_adds_the_locatability_of_the_reported_reasoning(tmp_path):
+    with FakeOpenAIServer(default_answer=AMSTERDAM) as policy, FakeOpenAIServer(default_answer="yes") as reward_model:
+        data = run_locate(Locator(policy.url, rm_url=reward_model.url), write(tmp_path / "p.jpg", jpeg_bytes(9))).as_json()
+        rm_text = [part["text"] for part in reward_model.requests[0]["messages"][-1]["content"] if part["type"] == "text"]
+    assert data["locatability"] == pytest.approx(0.9) and data["locatability_note"] is None
+    assert rm_text == ["Canals and gabled brick houses."]  # the reasoning, as the locatability reward sends it
+
+
+def test_a_reward_model_that_is_down_leaves_the_answer_and_says_why(tmp_path):
+    from globe.testing.swift_run import free_port
+
+    rm_url = f"http://127.0.0.1:{free_port()}/v1"
+    with FakeOpenAIServer(default_answer=AMSTERDAM) as policy:
+        data = run_locate(Locator(policy.url, rm_url=rm_url), write(tmp_path / "p.jpg", jpeg_bytes(10))).as_json()
+    assert data["city"] == "Amsterdam" and data["locatability"] is None
+    assert data["locatability_note"].startswith(f"locatability unavailable: the reward model at {rm_url} did not score")
