@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402 - after the analytics switch
 
 from globe.app.locate import MAX_SAMPLES, AppError, LocateOptions, LocateResult, Locator, Progress, display_url  # noqa: E402
+from globe.app.images import MAX_FILE_BYTES  # noqa: E402
 from globe.app.samples import SampleImage  # noqa: E402
 from globe.app.worldmap import Pin, map_svg  # noqa: E402
 
@@ -151,7 +152,7 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
             message = f"internal error ({type(exc).__name__}: {exc}); the app keeps running, try again"
             yield status_html(message, "error"), gr.skip(), "", result_map(None), {"status": "error", "message": message}
 
-    async def api_locate(path: str | None, mode: str = "cot", samples: float = 1, temperature: float = 0.0) -> dict:
+    async def api_locate(image: str | None, mode: str = "cot", samples: float = 1, temperature: float = 0.0) -> dict:
         """``/locate``: an image file -> the result JSON (``gr.Error`` with a clear message on a fault)."""
         try:
             if mode not in API_MODES:
@@ -160,7 +161,7 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
                 raise AppError(f"samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
             options = LocateOptions(use_cot=API_MODES[mode], samples=int(samples), temperature=float(temperature),
                                     max_tokens=locator.max_tokens)
-            result = await locator.locate(path, options)
+            result = await locator.locate(image, options)
         except AppError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:  # noqa: BLE001
@@ -215,4 +216,4 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> Any:
     """Serve ``app`` on ``host:port`` with the offline theme; blocks until Ctrl-C when ``block``."""
     return app.launch(server_name=host, server_port=port, theme=offline_theme(), show_error=False, quiet=False,
                       prevent_thread_lock=not block, footer_links=["api"], ssr_mode=False, pwa=False,
-                      enable_monitoring=False, mcp_server=False)
+                      enable_monitoring=False, mcp_server=False, max_file_size=MAX_FILE_BYTES)
