@@ -216,12 +216,12 @@ def server_fault(url: str, exc: BaseException) -> AppError:
     """A clear message for a model server that could not be used, naming its (redacted) URL."""
     shown = display_url(url)
     detail = redact(f"{type(exc).__name__}: {exc}", url)
+    if isinstance(exc, asyncio.TimeoutError):  # checked first: aiohttp's read timeout is a connection error too
+        return AppError(f"The model server at {shown} did not answer within the timeout ({detail}). It may be "
+                        "overloaded or still loading the model; try again, or raise --timeout.")
     if isinstance(exc, (ServerUnavailable, aiohttp.ClientConnectionError, ConnectionError, OSError)):
         return AppError(f"The model server at {shown} is not answering: start it (serve_policy.sh, `swift deploy` "
                         f"or `vllm serve`) or restart globe-app with the right --url. Details: {detail[:300]}")
-    if isinstance(exc, asyncio.TimeoutError):
-        return AppError(f"The model server at {shown} did not answer within the timeout. It may be overloaded or "
-                        "still loading the model; try again, or raise --timeout.")
     return AppError(f"The model server at {shown} failed: {redact(str(exc), url)}")
 
 

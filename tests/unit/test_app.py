@@ -262,3 +262,10 @@ def test_a_reward_model_that_is_down_leaves_the_answer_and_says_why(tmp_path):
         data = run_locate(Locator(policy.url, rm_url=rm_url), write(tmp_path / "p.jpg", jpeg_bytes(10))).as_json()
     assert data["city"] == "Amsterdam" and data["locatability"] is None
     assert data["locatability_note"].startswith(f"locatability unavailable: the reward model at {rm_url} did not score")
+
+
+def test_a_server_that_hangs_is_a_timeout_message(tmp_path):
+    with FakeOpenAIServer(hang_rate=1.0, hang_s=5) as server:
+        with pytest.raises(AppError, match=r"The model server at http://127\.0\.0\.1:\d+/v1 did not answer within the "
+                                           r"timeout \(.*\)\. It may be overloaded"):
+            run_locate(Locator(server.url, timeout=0.5), write(tmp_path / "p.jpg", jpeg_bytes(11)))
