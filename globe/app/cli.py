@@ -91,17 +91,18 @@ def served_model(model: str, log_dir: Path) -> Iterator[str]:
 def run_app(args: argparse.Namespace, url: str) -> None:
     """Build the locator and the page for ``url`` and serve until Ctrl-C."""
     from globe.app.locate import Locator
+
+    locator = Locator(url, model=args.model, api_key=os.environ.get(API_KEY_ENV) or None, timeout=args.timeout,
+                      max_side=args.max_side, rm_url=args.rm_url, rm_model=args.rm_model, max_tokens=args.max_tokens)
     from globe.app.samples import default_sample_root, load_samples, truths_by_digest
-    from globe.app.ui import build_app, launch
+    from globe.app.ui import build_app, launch  # Gradio: seconds to import, so after the checks above
     from globe.app.worldmap import backdrop_data_url
     from globe.geo import warm_up
 
     warm_up()  # the gazetteer loads now, not during the first user's request
     backdrop_data_url()
     samples = [] if args.no_samples else load_samples(args.samples_dir or default_sample_root())
-    locator = Locator(url, model=args.model, api_key=os.environ.get(API_KEY_ENV) or None, timeout=args.timeout,
-                      max_side=args.max_side, rm_url=args.rm_url, rm_model=args.rm_model,
-                      sample_truths=truths_by_digest(samples), max_tokens=args.max_tokens)
+    locator.sample_truths = truths_by_digest(samples)
     app = build_app(locator, samples, concurrency=args.concurrency)
     print(f"globe-app: model server {url}; open http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
     launch(app, args.host, args.port, block=True)

@@ -269,3 +269,36 @@ def test_a_server_that_hangs_is_a_timeout_message(tmp_path):
         with pytest.raises(AppError, match=r"The model server at http://127\.0\.0\.1:\d+/v1 did not answer within the "
                                            r"timeout \(.*\)\. It may be overloaded"):
             run_locate(Locator(server.url, timeout=0.5), write(tmp_path / "p.jpg", jpeg_bytes(11)))
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def test_globe_app_refuses_a_url_that_is_not_http(capsys):
+    from globe.app.cli import main
+
+    assert main(["--url", "127.0.0.1:8000/v1"]) == 2
+    assert "base_url must start with http:// or https://, got '127.0.0.1:8000/v1'" in capsys.readouterr().err
+
+
+def test_globe_app_needs_a_server_or_a_model_to_serve(capsys):
+    from globe.app.cli import main
+
+    with pytest.raises(SystemExit):
+        main([])
+    assert "one of the arguments --url --serve is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("variables", "expected"), [
+    ([], '-m globe.app --serve "${GLOBE_MODEL:-tiny}" --port 7860'),
+    (["APP_URL=http://127.0.0.1:8000/v1", "APP_PORT=7999"], '-m globe.app --url "http://127.0.0.1:8000/v1" --port 7999'),
+])
+def test_make_app_runs_globe_app_on_the_tiny_model_or_the_given_server(repo_root, variables, expected):
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    printed = subprocess.run(["make", "-n", "app", *variables], cwd=repo_root, capture_output=True,
+                             text=True, check=True).stdout
+    assert expected in printed.splitlines()[-1]
