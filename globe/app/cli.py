@@ -96,11 +96,11 @@ def run_app(args: argparse.Namespace, url: str) -> None:
                       max_side=args.max_side, rm_url=args.rm_url, rm_model=args.rm_model, max_tokens=args.max_tokens)
     from globe.app.samples import default_sample_root, load_samples, truths_by_digest
     from globe.app.ui import build_app, launch  # Gradio: seconds to import, so after the checks above
-    from globe.app.worldmap import backdrop_data_url
+    from globe.app import worldmap
     from globe.geo import warm_up
 
     warm_up()  # the gazetteer loads now, not during the first user's request
-    backdrop_data_url()
+    worldmap.warm_up()
     samples = [] if args.no_samples else load_samples(args.samples_dir or default_sample_root())
     locator.sample_truths = truths_by_digest(samples)
     app = build_app(locator, samples, concurrency=args.concurrency)

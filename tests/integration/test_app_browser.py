@@ -107,7 +107,7 @@ def test_the_page_streams_the_reasoning_and_shows_the_answer_on_an_offline_map(p
     assert outside == [], f"the page reached outside the machine: {outside}"
     assert "Lisbon, Portugal" in answer and "2 of 3 samples (67%)" in answer
     assert "truth (sample ground truth): Lisbon, Portugal" in answer and "GeoScore" in answer
-    assert map_html.count('class="pin pin-sample"') == 3
+    assert map_html.count('class="pin pin-sample"') == 2 * 3  # on the world map and in the zoom
     assert 'class="pin pin-consensus"' in map_html and 'class="pin pin-truth"' in map_html
     assert reasoning.count("--- sample") == 3 and "Yellow trams" in reasoning
     assert screenshot.stat().st_size > 50_000  # a real rendering of the page, map included

@@ -129,6 +129,20 @@ def test_map_is_an_inline_svg_with_pins_where_they_belong_and_nothing_external()
     urls = re.findall(r'(?:href|src)="([^"]*)"', html)
     assert urls and all(url.startswith("data:image/png;base64,") for url in urls)
     assert Image.open(io.BytesIO(base64.b64decode(urls[0].split(",", 1)[1]))).size == (1440, 720)
+    assert html.count('class="pin pin-consensus"') == 2  # on the world and in the zoom around the pins
+    assert 'class="globe-zoom" viewBox="-' in html
+
+
+def test_the_zoom_spans_every_pin_and_at_least_330_km():
+    from globe.app.worldmap import zoom_view
+
+    view, width_km = zoom_view([Pin(38.72, -9.14, "consensus"), Pin(41.15, -8.61, "sample")])
+    x0, y0, width, height = view.box
+    for lat, lon in ((38.72, -9.14), (41.15, -8.61)):
+        x, y = view.xy(lat, lon)
+        assert x0 < x < x0 + width and y0 < y < y0 + height
+    assert width == height and 330 < width_km < 1000
+    assert 330 < zoom_view([Pin(1.35, 103.82, "truth")])[1] < 340
 
 
 def test_bundled_samples_carry_their_ground_truth():
