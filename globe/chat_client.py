@@ -715,6 +715,8 @@ class ChatClient:
         except _AttemptFailed as exc:
             raise RuntimeError(self.redact(exc.error)) from None
         except TimeoutError:
+            if end is None or self._remaining(end) > 0:  # aiohttp's per-read timeout is a TimeoutError too
+                raise RuntimeError(f"no data from {url} within the {self.timeout:g} s timeout") from None
             raise RuntimeError(f"no complete answer from {url} within the {self.settings.deadline:g} s deadline") from None
         except ValueError as exc:
             raise RuntimeError(self.redact(f"the answer from {url} is not a chat completion: {exc}")) from None

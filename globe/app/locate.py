@@ -16,13 +16,12 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, AsyncIterator, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
 from globe.app.images import DEFAULT_MAX_SIDE, ImageProblem, PreparedImage, prepare_image
 from globe.app.samples import Truth
-from globe.chat_client import ChatClient, ServerUnavailable, user_message
+from globe.chat_client import ChatClient, ServerUnavailable, redact, redact_url, user_message
 
 log = logging.getLogger(__name__)
 
@@ -172,18 +171,6 @@ class Progress:
 # ---------------------------------------------------------------------------- pure helpers
 
 
-def display_url(url: str) -> str:
-    """``url`` safe to show: no user:password, no query string (keys sometimes travel in either)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def score_answer(text: str, index: int = 0) -> SampleAnswer:
     """One sample's text -> its parsed names and resolved place (the shared scoring path)."""
     from globe.answers import parse_answer
@@ -212,27 +199,14 @@ def rank_answers(samples: Sequence[SampleAnswer]) -> list[Any]:
     return rank_places(places)
 
 
-def server_fault(url: str, exc: BaseException) -> AppError:
-    """A clear message for a model server that could not be used, naming its (redacted) URL."""
-    shown = display_url(url)
-    detail = redact(f"{type(exc).__name__}: {exc}", url)
-    if isinstance(exc, asyncio.TimeoutError):  # checked first: aiohttp's read timeout is a connection error too
-        return AppError(f"The model server at {shown} did not answer within the timeout ({detail}). It may be "
-                        "overloaded or still loading the model; try again, or raise --timeout.")
+def server_fault(url: str, exc: BaseException, secrets: Sequence[str | None] = ()) -> AppError:
+    """A clear message for a model server that could not be used, naming its URL (credentials redacted)."""
+    shown = redact_url(url)
+    detail = redact(f"{type(exc).__name__}: {exc}", secrets)
     if isinstance(exc, (ServerUnavailable, aiohttp.ClientConnectionError, ConnectionError, OSError)):
         return AppError(f"The model server at {shown} is not answering: start it (serve_policy.sh, `swift deploy` "
                         f"or `vllm serve`) or restart globe-app with the right --url. Details: {detail[:300]}")
-    return AppError(f"The model server at {shown} failed: {redact(str(exc), url)}")
-
-
-def redact(text: str, url: str) -> str:
-    """``text`` with ``url`` (and its user:password) replaced by :func:`display_url`'s form."""
-    base = url.rstrip("/")
-    text = text.replace(base, display_url(base))
-    parts = urlsplit(url)
-    if parts.password:
-        text = text.replace(parts.password, "***")
-    return text
+    return AppError(f"The model server at {shown} failed: {redact(str(exc), secrets)}")
 
 
 # ---------------------------------------------------------------------------- the locator
@@ -319,7 +293,7 @@ class Locator:
         try:
             model = await client.resolve_model()
         except ServerUnavailable as exc:
-            raise server_fault(self.url, exc) from None
+            raise server_fault(self.url, exc, [self.api_key]) from None
         messages = [user_message(geo_prompt(options.use_cot), image.data)]
         texts = [""] * options.samples
         errors: list[BaseException | None] = [None] * options.samples
@@ -366,7 +340,7 @@ class Locator:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         if all(error is not None for error in errors):
-            raise server_fault(self.url, errors[0])  # type: ignore[arg-type]
+            raise server_fault(self.url, errors[0], [self.api_key])  # type: ignore[arg-type]
         yield Progress(tuple(texts), first_token_s)
         result = await asyncio.to_thread(self._score, image, options, model, texts, errors)
         if self.rm_url and result.top is not None:
@@ -384,7 +358,8 @@ class Locator:
         samples = []
         for index, (text, error) in enumerate(zip(texts, errors)):
             if error is not None:
-                samples.append(SampleAnswer(index=index, text=text, status="failed", error=str(server_fault(self.url, error))))
+                samples.append(SampleAnswer(index=index, text=text, status="failed",
+                                             error=str(server_fault(self.url, error, [self.api_key]))))
             else:
                 samples.append(score_answer(text, index))
         result = LocateResult(samples=samples, model=model, image=image, options=options,
@@ -396,21 +371,21 @@ class Locator:
 
     async def _add_locatability(self, result: LocateResult, image: PreparedImage) -> None:
         """P(yes) of the reward model for the reported sample's reasoning; a note instead when it fails."""
-        try:
-            from globe.rm_client import LocatabilityScorer
+        from globe.locatability import SCORED_STATUSES, LocatabilityScorer
 
+        shown = redact_url(self.rm_url)
+        try:
             if self._scorer is None:
-                self._scorer = LocatabilityScorer(url=self.rm_url, model=self.rm_model, retries=0, timeout=self.timeout)
+                self._scorer = LocatabilityScorer(self.rm_url, model=self.rm_model, retries=0, timeout=self.timeout)
             batch = await self._scorer.score_batch([result.representative.text], [image.data])
         except Exception as exc:  # noqa: BLE001 - the score is an extra: the answer stands without it
-            result.locatability_note = f"locatability unavailable: {display_url(self.rm_url or '')}: {exc}"
+            result.locatability_note = f"locatability unavailable: {shown}: {redact(exc)}"
             return
-        if batch.statuses and batch.statuses[0] == "ok":
+        if batch.statuses and batch.statuses[0] in SCORED_STATUSES:
             result.locatability = float(batch.rewards[0])
         else:
             detail = (batch.errors[0] if batch.errors else None) or (batch.statuses[0] if batch.statuses else "")
-            result.locatability_note = (f"locatability unavailable: the reward model at "
-                                        f"{display_url(self.rm_url or '')} did not score ({detail})")
+            result.locatability_note = f"locatability unavailable: the reward model at {shown} did not score ({detail})"
 
     async def locate(self, path: str | None, options: LocateOptions) -> LocateResult:
         """The whole answer for the photo at ``path`` (the API's path: no streaming)."""

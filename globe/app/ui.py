@@ -17,7 +17,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402 - after the analytics switch
 
-from globe.app.locate import MAX_SAMPLES, AppError, LocateOptions, LocateResult, Locator, Progress, display_url  # noqa: E402
+from globe.app.locate import MAX_SAMPLES, AppError, LocateOptions, LocateResult, Locator, Progress  # noqa: E402
+from globe.chat_client import redact_url  # noqa: E402
 from globe.app.images import MAX_FILE_BYTES  # noqa: E402
 from globe.app.samples import SampleImage  # noqa: E402
 from globe.app.worldmap import Pin, map_svg  # noqa: E402
@@ -134,7 +135,7 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
             options = LocateOptions(use_cot=MODES.get(mode, True), samples=int(n_samples),
                                     temperature=float(temperature), max_tokens=locator.max_tokens).checked()
             image = await asyncio.to_thread(locator.prepare, path)  # decoding must not stall other users
-            waiting = f"asking {display_url(locator.url)} ({options.samples} sample{'s' * (options.samples > 1)})..."
+            waiting = f"asking {redact_url(locator.url)} ({options.samples} sample{'s' * (options.samples > 1)})..."
             async for update in locator.stream(image, options):
                 if isinstance(update, Progress) and update.first_token_s is None:
                     yield status_html(waiting), "", "", result_map(None), None
@@ -170,9 +171,9 @@ def build_app(locator: Locator, samples: Sequence[SampleImage] = (), concurrency
             raise gr.Error(f"internal error ({type(exc).__name__}: {exc})", print_exception=False) from None
         return result.as_json()
 
-    model_line = f"model server: `{display_url(locator.url)}`" + (f", model `{locator.model}`" if locator.model else "")
+    model_line = f"model server: `{redact_url(locator.url)}`" + (f", model `{locator.model}`" if locator.model else "")
     if locator.rm_url:
-        model_line += f"; locatability from `{display_url(locator.rm_url)}`"
+        model_line += f"; locatability from `{redact_url(locator.rm_url)}`"
     with gr.Blocks(title="GLOBE: where was this photo taken?", analytics_enabled=False) as app:
         gr.Markdown(f"## GLOBE: where was this photo taken?\n{model_line}")
         with gr.Row():

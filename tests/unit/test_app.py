@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from globe.app.images import ImageProblem, exif_gps, prepare_image
-from globe.app.locate import AppError, LocateOptions, LocateResult, Locator, Progress, display_url, redact, score_answer
+from globe.app.locate import AppError, LocateOptions, LocateResult, Locator, Progress, score_answer
 from globe.app.samples import Truth, default_sample_root, load_samples, truths_by_digest
 from globe.app.worldmap import Pin, map_svg
 from globe.testing.fake_openai import FakeOpenAIServer
@@ -86,16 +86,6 @@ def test_a_truncated_jpeg_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------- small pure parts
-
-
-def test_display_url_drops_credentials_and_query():
-    assert display_url("http://bob:s3cret@10.0.0.5:8000/v1?key=abc") == "http://10.0.0.5:8000/v1"
-
-
-def test_redact_replaces_the_url_and_the_password_in_an_error_text():
-    url = "http://bob:s3cret@127.0.0.1:9/v1"
-    text = redact(f"cannot list models at {url}/models (password s3cret rejected)", url)
-    assert text == "cannot list models at http://127.0.0.1:9/v1/models (password *** rejected)"
 
 
 def test_score_answer_resolves_a_city():
@@ -212,12 +202,12 @@ def test_a_model_without_an_answer_is_reported_not_raised(tmp_path):
 def test_a_server_that_is_down_is_named_without_its_password(tmp_path):
     from globe.testing.swift_run import free_port
 
-    url = f"http://bob:s3cret@127.0.0.1:{free_port()}/v1"
+    port = free_port()
     with pytest.raises(AppError) as caught:
-        run_locate(Locator(url), write(tmp_path / "p.jpg", jpeg_bytes(5)))
+        run_locate(Locator(f"http://bob:s3cret@127.0.0.1:{port}/v1"), write(tmp_path / "p.jpg", jpeg_bytes(5)))
     message = str(caught.value)
-    assert message.startswith(f"The model server at {display_url(url)} is not answering")
-    assert "s3cret" not in message and "bob" not in message
+    assert message.startswith(f"The model server at http://***@127.0.0.1:{port}/v1 is not answering: start it")
+    assert "s3cret" not in message
 
 
 def test_a_failing_sample_is_recorded_while_the_others_answer(tmp_path):
@@ -265,7 +255,10 @@ def test_the_reward_model_adds_the_locatability_of_the_reported_reasoning(tmp_pa
         data = run_locate(Locator(policy.url, rm_url=reward_model.url), write(tmp_path / "p.jpg", jpeg_bytes(9))).as_json()
         rm_text = [part["text"] for part in reward_model.requests[0]["messages"][-1]["content"] if part["type"] == "text"]
     assert data["locatability"] == pytest.approx(0.9) and data["locatability_note"] is None
-    assert rm_text == ["Canals and gabled brick houses."]  # the reasoning, as the locatability reward sends it
+    # The reported sample, sent as the locatability reward sends a completion (its GLOBE_RM_* settings).
+    from globe.locatability import LocatabilityConfig, rm_input_text
+
+    assert rm_text == [rm_input_text(AMSTERDAM, LocatabilityConfig.from_env(url=reward_model.url).input)]
 
 
 def test_a_reward_model_that_is_down_leaves_the_answer_and_says_why(tmp_path):
@@ -280,8 +273,8 @@ def test_a_reward_model_that_is_down_leaves_the_answer_and_says_why(tmp_path):
 
 def test_a_server_that_hangs_is_a_timeout_message(tmp_path):
     with FakeOpenAIServer(hang_rate=1.0, hang_s=5) as server:
-        with pytest.raises(AppError, match=r"The model server at http://127\.0\.0\.1:\d+/v1 did not answer within the "
-                                           r"timeout \(.*\)\. It may be overloaded"):
+        with pytest.raises(AppError, match=r"^The model server at http://127\.0\.0\.1:\d+/v1 failed: no data from "
+                                           r"http://127\.0\.0\.1:\d+/v1/chat/completions within the 0\.5 s timeout$"):
             run_locate(Locator(server.url, timeout=0.5), write(tmp_path / "p.jpg", jpeg_bytes(11)))
 
 
