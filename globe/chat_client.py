@@ -195,7 +195,7 @@ class ChatResult:
 
 
 class ServerUnavailable(RuntimeError):
-    """The server could not be reached or listed no models (raised by setup calls, not by ``chat``)."""
+    """The server could not be reached or listed no models (raised by setup calls and ``stream``, not by ``chat``)."""
 
 
 class _AttemptFailed(Exception):
@@ -720,6 +720,8 @@ class ChatClient:
             raise RuntimeError(f"no complete answer from {url} within the {self.settings.deadline:g} s deadline") from None
         except ValueError as exc:
             raise RuntimeError(self.redact(f"the answer from {url} is not a chat completion: {exc}")) from None
+        except aiohttp.ClientConnectorError as exc:  # nothing listens there: say so with the type callers catch
+            raise ServerUnavailable(self.redact(f"cannot connect to {url}: {type(exc).__name__}: {exc}")) from None
         except aiohttp.ClientError as exc:
             raise RuntimeError(self.redact(f"{type(exc).__name__}: {exc}")) from None
 
