@@ -19,7 +19,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from globe.app.images import DEFAULT_MAX_SIDE
 
 log = logging.getLogger("globe.app")
 
@@ -45,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests handled at once; more users wait in Gradio's queue (default 8)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the model server (default 120)")
     parser.add_argument("--max-tokens", type=int, default=1024, help="tokens a sample may generate (default 1024)")
-    parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                        help=f"photos with a longer side are downscaled before sending (default {DEFAULT_MAX_SIDE} px)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="photos with more pixels are downscaled to this many before sending, as globe-eval "
+                             "does (default: GLOBE_MAX_IMAGE_PIXELS, else 1003520; 0 sends photos as they are)")
     parser.add_argument("--samples-dir", type=Path, default=None,
                         help="the bundled sample folder offered on the page (default: data/sample of this checkout)")
     parser.add_argument("--no-samples", action="store_true", help="offer no sample images")
@@ -93,7 +93,7 @@ def run_app(args: argparse.Namespace, url: str) -> None:
     from globe.app.locate import Locator
 
     locator = Locator(url, model=args.model, api_key=os.environ.get(API_KEY_ENV) or None, timeout=args.timeout,
-                      max_side=args.max_side, rm_url=args.rm_url, rm_model=args.rm_model, max_tokens=args.max_tokens)
+                      max_pixels=args.max_pixels, rm_url=args.rm_url, rm_model=args.rm_model, max_tokens=args.max_tokens)
     from globe.app.samples import default_sample_root, load_samples, truths_by_digest
     from globe.app.ui import build_app, launch  # Gradio: seconds to import, so after the checks above
     from globe.app import worldmap
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own health checks, one line each
     for name, value, low in (("--concurrency", args.concurrency, 1), ("--max-tokens", args.max_tokens, 1),
-                             ("--max-side", args.max_side, 64)):
+                             ("--max-pixels", 0 if args.max_pixels is None else args.max_pixels, 0)):
         if value < low:
             print(f"globe-app: {name} must be >= {low}, got {value}", file=sys.stderr)
             return 2

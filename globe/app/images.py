@@ -1,25 +1,18 @@
-"""The photo a user gives the app: checked, downscaled when huge, and its EXIF GPS read.
+"""The photo a user gives the app: checked, downscaled when huge (as eval does), and its EXIF GPS read.
 
-Why here and not in the browser: the ``/locate`` API takes any file, so the server must say
-clearly when a file is not an image, and must not send a 40-megapixel photo as a 30 MB base64
-body to a model that resizes it to about one megapixel anyway (Qwen2.5-VL's processor does).
+Why on the server and not in the browser: the ``/locate`` API takes any file, so the server must
+say clearly when a file is not an image, and must not send a 40-megapixel photo to a model that
+resizes it to about one megapixel anyway. The bytes sent come from the evaluation's own bounded
+reader (:func:`globe.data.images.request_image`: regular files of at most 64 MiB, a JPEG decoded
+at reduced size, downscaled to ``GLOBE_MAX_IMAGE_PIXELS``, default 1003520 pixels), so the app
+sends a photo exactly as ``globe-eval`` would.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-#: Longest side, in pixels, of the image sent to the model; larger photos are downscaled first.
-#: 2048 keeps every detail a 7B VLM's processor keeps (it caps at ~12.8 MP, usually far less).
-DEFAULT_MAX_SIDE = 2048
-#: Refuse to decode more pixels than this (a decompression bomb or a panorama gone wrong).
-MAX_PIXELS = 200_000_000
-#: Refuse files larger than this many bytes before reading them whole.
-MAX_FILE_BYTES = 64 * 1024 * 1024
 
 # EXIF tag numbers (PIL.ExifTags): the GPS sub-IFD and its fields.
 _GPS_IFD = 0x8825
@@ -84,58 +77,38 @@ def exif_gps(image) -> tuple[float, float] | None:
     return (lat, lon)
 
 
-def prepare_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> PreparedImage:
-    """Read, check and (when its longest side exceeds ``max_side``) downscale the photo at ``path``.
+def prepare_image(path: str | Path, max_pixels: int | None = None) -> PreparedImage:
+    """Read and check the photo at ``path``; the bytes to send are what ``globe-eval`` would send.
 
-    An image within the limit is sent byte for byte (no re-encoding, EXIF kept); a larger one is
-    decoded at reduced size (JPEG draft mode: a 12000 px photo never lives at full size in
-    memory), resized and sent as a JPEG of quality 90. Raises :class:`ImageProblem`.
+    ``max_pixels``: the pixel budget (``None``: ``GLOBE_MAX_IMAGE_PIXELS``, else 1003520). Only the
+    original's header is read again (size, EXIF GPS). Raises :class:`ImageProblem` naming the file.
     """
-    from PIL import Image, ImageOps
+    import io
+
+    from PIL import Image
+
+    from globe.data.images import ImageError, request_image
 
     path = Path(path)
     label = path.name
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageProblem(f"cannot read the uploaded file {label}: {exc.strerror or exc}") from None
-    if size == 0:
-        raise ImageProblem(f"the uploaded file {label} is empty: choose a photo (JPEG, PNG, WebP...)")
-    if size > MAX_FILE_BYTES:
-        raise ImageProblem(f"the uploaded file {label} is {size / 2**20:.0f} MB; the limit is "
-                           f"{MAX_FILE_BYTES / 2**20:.0f} MB: export a smaller JPEG")
-    data = path.read_bytes()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise ImageProblem(f"{label} is {width}x{height} pixels, more than {MAX_PIXELS:,}: "
-                                       "downscale it before uploading")
-                gps = exif_gps(image)
-                if max(width, height) <= max_side:
-                    image.load()  # decodes every byte: a truncated file fails here, not at the server
-                    return PreparedImage(data, width, height, width, height, gps, file_digest(data))
-                scale = max_side / max(width, height)
-                target = (max(1, round(width * scale)), max(1, round(height * scale)))
-                if image.format == "JPEG":
-                    image.draft("RGB", target)
-                image = ImageOps.exif_transpose(image)  # EXIF rotation is lost on re-encoding: apply it
-                image = image.convert("RGB")
-                target = (max(1, round(image.width * max_side / max(image.size))),
-                          max(1, round(image.height * max_side / max(image.size))))
-                image = image.resize(target, Image.Resampling.LANCZOS)
-                buffer = io.BytesIO()
-                image.save(buffer, format="JPEG", quality=90)
-                return PreparedImage(buffer.getvalue(), width, height, image.width, image.height, gps,
-                                     file_digest(data))
+        if path.is_file() and path.stat().st_size == 0:
+            raise ImageProblem(f"the uploaded file {label} is empty: choose a photo (JPEG, PNG, WebP...)")
+        data = request_image(path, max_pixels)
+        with Image.open(path) as original:  # lazy: the header only, no pixels decoded
+            width, height = original.size
+            gps = exif_gps(original)
+        with Image.open(io.BytesIO(data)) as sent:
+            sent_size = sent.size
+        digest = file_digest(data if sent_size == (width, height) else path.read_bytes())
     except ImageProblem:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem(f"{label} is too large to decode safely ({exc}); downscale it before uploading") from None
-    except Image.UnidentifiedImageError:
-        raise ImageProblem(f"{label} is not an image: upload a JPEG, PNG, WebP, GIF or BMP photo") from None
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken images
-        raise ImageProblem(f"{label} is not an image this app can read ({type(exc).__name__}: {exc}); "
-                           "upload a JPEG, PNG, WebP, GIF or BMP photo") from None
+    except FileNotFoundError:
+        raise ImageProblem(f"the uploaded file {label} is gone: upload it again") from None
+    except ImageError as exc:
+        if isinstance(exc.__cause__, Image.UnidentifiedImageError):
+            raise ImageProblem(f"{label} is not an image: upload a JPEG, PNG, WebP, GIF or BMP photo") from None
+        raise ImageProblem(f"{str(exc).replace(str(path), label)}: upload the photo again, or another one") from None
+    except (OSError, ValueError) as exc:
+        raise ImageProblem(f"cannot read {label}: {type(exc).__name__}: {exc}") from None
+    return PreparedImage(data, width, height, sent_size[0], sent_size[1], gps, digest)

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 
 import aiohttp
 
-from globe.app.images import DEFAULT_MAX_SIDE, ImageProblem, PreparedImage, prepare_image
+from globe.app.images import ImageProblem, PreparedImage, prepare_image
 from globe.app.samples import Truth
 from globe.chat_client import ChatClient, ServerUnavailable, redact, redact_url, user_message
 
@@ -225,7 +225,7 @@ class Locator:
         model: str | None = None,
         api_key: str | None = None,
         timeout: float = 120.0,
-        max_side: int = DEFAULT_MAX_SIDE,
+        max_pixels: int | None = None,
         rm_url: str | None = None,
         rm_model: str | None = None,
         sample_truths: Mapping[str, Truth] | None = None,
@@ -235,7 +235,7 @@ class Locator:
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
-        self.max_side = max_side
+        self.max_pixels = max_pixels
         self.rm_url = rm_url
         self.rm_model = rm_model
         self.sample_truths = dict(sample_truths or {})
@@ -266,7 +266,7 @@ class Locator:
         if not path:
             raise AppError("No photo: upload or paste one, or pick a sample image.")
         try:
-            return prepare_image(path, self.max_side)
+            return prepare_image(path, self.max_pixels)
         except ImageProblem as exc:
             raise AppError(str(exc)) from None
 

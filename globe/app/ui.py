@@ -19,7 +19,7 @@ import gradio as gr  # noqa: E402 - after the analytics switch
 
 from globe.app.locate import MAX_SAMPLES, AppError, LocateOptions, LocateResult, Locator, Progress  # noqa: E402
 from globe.chat_client import redact_url  # noqa: E402
-from globe.app.images import MAX_FILE_BYTES  # noqa: E402
+from globe.data.images import DEFAULT_MAX_BYTES  # noqa: E402
 from globe.app.samples import SampleImage  # noqa: E402
 from globe.app.worldmap import Pin, map_svg  # noqa: E402
 
@@ -218,4 +218,4 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> Any:
     """Serve ``app`` on ``host:port`` with the offline theme; blocks until Ctrl-C when ``block``."""
     return app.launch(server_name=host, server_port=port, theme=offline_theme(), show_error=False, quiet=False,
                       prevent_thread_lock=not block, footer_links=["api"], ssr_mode=False, pwa=False,
-                      enable_monitoring=False, mcp_server=False, max_file_size=MAX_FILE_BYTES)
+                      enable_monitoring=False, mcp_server=False, max_file_size=DEFAULT_MAX_BYTES)

@@ -44,7 +44,7 @@ def app_url(fake_server):
     from globe.testing.swift_run import free_port
 
     samples = load_samples(default_sample_root())
-    locator = Locator(fake_server.url, sample_truths=truths_by_digest(samples), max_side=512)
+    locator = Locator(fake_server.url, sample_truths=truths_by_digest(samples), max_pixels=200_000)
     app = build_app(locator, samples, concurrency=4)
     port = free_port()
     launch(app, "127.0.0.1", port, block=False)
@@ -119,10 +119,11 @@ def test_a_huge_image_is_downscaled_before_it_is_sent(client, fake_server, tmp_p
     big.save(buffer, format="JPEG", quality=80, comment=b"<<kyoto>>")
     before = len(fake_server.requests)
     result = client.predict(handle_file(image_file(tmp_path, "big.jpg", buffer.getvalue())), api_name="/locate")
-    assert result["image"] == {"width": 4000, "height": 3000, "sent_width": 512, "sent_height": 384,
+    # The pixel budget, as globe-eval applies it: sqrt(200000 / 12e6) = 0.129 -> 516 x 387.
+    assert result["image"] == {"width": 4000, "height": 3000, "sent_width": 516, "sent_height": 387,
                                "downscaled": True, "exif_gps": None}
     sent = _request_texts_and_images(fake_server.requests[before])[1][0]
-    assert Image.open(io.BytesIO(sent)).size == (512, 384)
+    assert Image.open(io.BytesIO(sent)).size == (516, 387)
 
 
 def test_a_server_that_stops_is_named_and_the_app_recovers_when_it_returns(client, fake_server, tmp_path):
