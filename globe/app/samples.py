@@ -33,9 +33,9 @@ class SampleImage:
 
 def default_sample_root() -> Path | None:
     """``data/sample`` of this checkout, or ``None`` when GLOBE is installed without one."""
-    from globe.eval.data import REPO_ROOT
+    from globe.catalog import CHECKOUT_ROOT
 
-    root = REPO_ROOT / "data" / "sample"
+    root = CHECKOUT_ROOT / "data" / "sample"
     return root if root.is_dir() else None
 
 
@@ -47,11 +47,13 @@ def load_samples(root: Path | None) -> list[SampleImage]:
     """
     if root is None:
         return []
-    from globe.eval.data import dataset_paths, load_ground_truth, resolve_image_path
+    from globe.catalog import released_test_set
+    from globe.data.image_paths import ImageOutsideRoot, resolve_image_path
+    from globe.eval.data import load_ground_truth
 
     samples: list[SampleImage] = []
     for name, count in SAMPLE_SETS:
-        gt_file, image_root = dataset_paths(name, root)
+        gt_file, image_root = released_test_set(name, root)
         if not gt_file.is_file():
             continue
         truth = load_ground_truth(gt_file, image_root)
@@ -59,11 +61,11 @@ def load_samples(root: Path | None) -> list[SampleImage]:
         for row in truth.rows:
             if taken >= count:
                 break
-            if row.problem or row.lat is None or row.lon is None or not row.image:
+            if row.problem or row.lat is None or row.lon is None or not row.image_id:
                 continue
             try:
-                path = resolve_image_path(image_root, row.image)  # the eval's rule: OSV ids get ".jpg"
-            except PermissionError:
+                path = resolve_image_path(image_root, row.image_id)  # the eval's rule: OSV ids get ".jpg"
+            except ImageOutsideRoot:
                 continue
             if not path.is_file():
                 continue
