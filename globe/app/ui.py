@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any, AsyncIterator, Sequence
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # always: the page promises that nothing leaves the machine
 
 import gradio as gr  # noqa: E402 - after the analytics switch
 
