@@ -172,22 +172,21 @@ class Progress:
 
 
 def score_answer(text: str, index: int = 0) -> SampleAnswer:
-    """One sample's text -> its parsed names and resolved place (the shared scoring path)."""
-    from globe.answers import parse_answer
-    from globe.geo import country_name, resolve
+    """One sample's text -> its names and resolved place, by the shared scoring path (``globe.scoring``).
 
-    parsed = parse_answer(text)
-    answer = SampleAnswer(index=index, text=text, country=parsed.country, city=parsed.city)
-    if not (parsed.country or parsed.city):
-        answer.status = "no_answer"
-        return answer
-    place = resolve(parsed.country, parsed.city)
-    if place is None:
-        answer.status = "unresolved"
-        return answer
-    country = country_name(place.country_code) or place.country_code
-    answer.place = country if place.level == "country" else f"{place.name}, {country}"
-    answer.level, answer.lat, answer.lon, answer.status = place.level, float(place.lat), float(place.lon), "ok"
+    Read leniently, as ``globe-eval`` reads answers: the page shows what the model said wherever it
+    said it, not only what a training reward would accept.
+    """
+    from globe.geo import country_name
+    from globe.scoring import score_answer as score
+
+    scored = score(text, lenient=True)
+    answer = SampleAnswer(index=index, text=text, country=scored.country, city=scored.city, status=scored.status)
+    place = scored.place
+    if place is not None:
+        country = country_name(place.country_code) or place.country_code
+        answer.place = country if place.level == "country" else f"{place.name}, {country}"
+        answer.level, answer.lat, answer.lon = place.level, float(place.lat), float(place.lon)
     return answer
 
 
