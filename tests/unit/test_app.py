@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from globe.app.images import ImageProblem, exif_gps, prepare_image
+from globe.app.images import ImageProblem, exif_gps, file_digest, prepare_image
 from globe.app.locate import AppError, LocateOptions, LocateResult, Locator, Progress, score_answer
-from globe.app.samples import Truth, default_sample_root, load_samples, truths_by_digest
+from globe.app.samples import Truth, default_sample_root, load_samples
 from globe.app.worldmap import Pin, map_svg
 from globe.testing.fake_openai import FakeOpenAIServer
 from globe.testing.images import gps_jpeg, jpeg_bytes
@@ -157,7 +157,7 @@ def test_one_answer_with_the_sample_truth_distance_and_geoscore(amsterdam_sample
 
     path, truth = amsterdam_sample
     with FakeOpenAIServer(default_answer=AMSTERDAM) as server:
-        result = run_locate(Locator(server.url, sample_truths={truths_by_digest_one(path): truth}), path)
+        result = run_locate(Locator(server.url, sample_truths={file_digest(path.read_bytes()): truth}), path)
     data = result.as_json()
     assert (data["status"], data["country"], data["city"], data["place"], data["level"]) == (
         "ok", "Netherlands", "Amsterdam", "Amsterdam, Netherlands", "city")
@@ -165,12 +165,6 @@ def test_one_answer_with_the_sample_truth_distance_and_geoscore(amsterdam_sample
     assert (data["agreement"], data["votes"], data["truth"]["source"]) == (1.0, 1, "sample ground truth")
     expected = distance_km((truth.lat, truth.lon), (data["lat"], data["lon"]))
     assert data["distance_km"] == pytest.approx(expected) and data["geoscore"] == pytest.approx(geoscore([expected]))
-
-
-def truths_by_digest_one(path: Path) -> str:
-    from globe.app.images import file_digest
-
-    return file_digest(path.read_bytes())
 
 
 def test_several_samples_vote_with_the_evaluation_rule(tmp_path):
