@@ -65,7 +65,7 @@ class SampleAnswer:
     country: str | None = None
     city: str | None = None
     place: str | None = None  # the resolved place's display name, "Lisbon, Portugal"
-    level: str | None = None  # "city" or "country"
+    level: str | None = None  # "city", "region", "island", "landmark" or "country" (globe.geo)
     lat: float | None = None
     lon: float | None = None
     error: str | None = None
