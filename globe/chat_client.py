@@ -197,7 +197,7 @@ class ChatResult:
 
 
 class ServerUnavailable(RuntimeError):
-    """The server could not be reached or listed no models (raised by setup calls, not by ``chat``)."""
+    """The server could not be reached or listed no models (raised by setup calls and ``stream``, not by ``chat``)."""
 
 
 class _AttemptFailed(Exception):
@@ -729,9 +729,13 @@ class ChatClient:
         except _AttemptFailed as exc:
             raise RuntimeError(self.redact(exc.error)) from None
         except TimeoutError:
+            if end is None or self._remaining(end) > 0:  # aiohttp's per-read timeout is a TimeoutError too
+                raise RuntimeError(f"no data from {url} within the {self.timeout:g} s timeout") from None
             raise RuntimeError(f"no complete answer from {url} within the {self.settings.deadline:g} s deadline") from None
         except ValueError as exc:
             raise RuntimeError(self.redact(f"the answer from {url} is not a chat completion: {exc}")) from None
+        except aiohttp.ClientConnectorError as exc:  # nothing listens there: say so with the type callers catch
+            raise ServerUnavailable(self.redact(f"cannot connect to {url}: {type(exc).__name__}: {exc}")) from None
         except aiohttp.ClientError as exc:
             raise RuntimeError(self.redact(f"{type(exc).__name__}: {exc}")) from None
 

@@ -38,3 +38,21 @@ def write_images(directory: str | Path, count: int, prefix: str = "img", size: t
         path.write_bytes(jpeg_bytes(i, size))
         paths.append(path)
     return paths
+
+
+def gps_jpeg(lat: float, lon: float, size: tuple[int, int] = (96, 80), seed: int = 0) -> bytes:
+    """``make_image`` as a JPEG whose EXIF carries GPS coordinates, as a phone camera writes them."""
+    from PIL import Image as PILImage
+
+    def dms(value: float) -> tuple[float, float, float]:
+        value = abs(value)
+        degrees, minutes = int(value), int(abs(value) * 60) % 60
+        return (float(degrees), float(minutes), round((value * 3600) % 60, 4))
+
+    image = make_image(seed, size)
+    exif = PILImage.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lon >= 0 else "W", 4: dms(lon)})
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, exif=exif)
+    return buffer.getvalue()

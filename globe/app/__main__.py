@@ -1,0 +1,5 @@
+import sys
+
+from globe.app.cli import main
+
+sys.exit(main())
