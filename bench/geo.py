@@ -159,7 +159,7 @@ def main() -> None:
     print(line.format(*("-" * w for w in widths)))
     for r in rows:
         print(line.format(*r))
-    from globe.geo.areas import areas
+    from globe.geo.gazetteer import areas
 
     print(f"\ncities indexed: {len(gaz):,}; name keys: {len(gaz.keys):,}; "
           f"regions/islands/landmarks: {len(areas()):,}; cache: {cache_dir()}")

@@ -55,9 +55,8 @@ __all__ = [
 
 def warm_up() -> None:
     """Load (or build and cache) every index now, e.g. before forking workers."""
-    from .areas import areas
     from .countries import country_index
-    from .gazetteer import gazetteer
+    from .gazetteer import areas, gazetteer
 
     country_index()
     gazetteer()

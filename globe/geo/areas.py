@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .cache import SharedIndex, package_data
-from .distance import haversine_km
+from .cache import package_data
+from .distance import haversine_km, unit_vectors
 from .place import AREA_LEVELS, Place
 from .text import ascii_key, index_keys, lookup_keys, name_key
 
@@ -103,9 +103,7 @@ def _first_order_codes() -> set[str]:
 
 def _weighted_centre_row(gaz: Any, rows: np.ndarray) -> int:
     """Member row nearest to the population-weighted mean of the rows' unit vectors."""
-    from .gazetteer import _unit_xyz
-
-    xyz = _unit_xyz(gaz.lat[rows], gaz.lon[rows])
+    xyz = unit_vectors(gaz.lat[rows], gaz.lon[rows])
     weights = gaz.pop[rows].astype(np.float64) + 1.0
     centre = (xyz * weights[:, None]).sum(axis=0)
     return int(rows[int(np.argmax(xyz @ centre))])
@@ -114,10 +112,8 @@ def _weighted_centre_row(gaz: Any, rows: np.ndarray) -> int:
 def _region_point(gaz: Any, members: dict[tuple[str, str], np.ndarray], cc: str, lat: float, lon: float,
                   first_order: bool) -> tuple[float, float, str | None]:
     """(lat, lon, GeoNames admin1) standing for a region whose package point is (lat, lon)."""
-    from .gazetteer import _unit_xyz
-
     tree, tree_rows = gaz.tree(0)
-    _, pos = tree.query(_unit_xyz(np.array([lat]), np.array([lon])), k=32)
+    _, pos = tree.query(unit_vectors(np.array([lat]), np.array([lon])), k=32)
     same_cc = [int(tree_rows[p]) for p in np.atleast_1d(pos[0]) if gaz.cc[int(tree_rows[p])] == cc]
     if not same_cc:
         return lat, lon, None
@@ -136,11 +132,10 @@ def _region_point(gaz: Any, members: dict[tuple[str, str], np.ndarray], cc: str,
     return float(gaz.lat[row]), float(gaz.lon[row]), admin1
 
 
-def _build_area_index() -> dict[str, Any]:
-    """Regions from countrystatecity-countries plus the hand-kept table (a few seconds; cached)."""
-    from .gazetteer import gazetteer
-
-    gaz = gazetteer()
+def build_area_index(gaz: Any) -> dict[str, Any]:
+    """Regions from countrystatecity-countries plus the hand-kept table, placed with the city index
+    ``gaz`` (a few seconds; cached). The city index is handed in, so this module never imports it:
+    the gazetteer owns both shared indexes (:func:`globe.geo.gazetteer.areas`)."""
     members_lists: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, (code, admin1) in enumerate(zip(gaz.cc, gaz.admin1)):
         members_lists[(code, admin1)].append(i)
@@ -199,10 +194,8 @@ def _build_area_index() -> dict[str, Any]:
                 add(place_names[0], cc, lat, lon, level, None, place_names[1:], _RANK_TABLE)
 
     keys = {k: tuple(r for _, r in sorted(v)) for k, v in postings.items()}
-    from .gazetteer import _unit_xyz
-
     tree, tree_rows = gaz.tree(0)
-    _, nearest = tree.query(_unit_xyz(np.asarray(lats), np.asarray(lons)), k=1)
+    _, nearest = tree.query(unit_vectors(np.asarray(lats), np.asarray(lons)), k=1)
     fuzzy: dict[str, dict[str, int]] = defaultdict(dict)
     for key, rows in keys.items():
         if key.isascii() and len(key.replace(" ", "")) >= FUZZY_MIN_CHARS:
@@ -238,7 +231,7 @@ def _query_variants(text: str, faithful: bool = False) -> list[str]:
 
 
 class Areas:
-    """The loaded area index plus lookups over it (one shared instance: ``areas()``)."""
+    """The loaded area index plus lookups over it (one shared instance: :func:`globe.geo.gazetteer.areas`)."""
 
     def __init__(self, data: dict[str, Any]):
         self.name = data["name"]
@@ -294,10 +287,3 @@ class Areas:
             admin1=self.admin1[row],
         )
 
-
-_SHARED: SharedIndex[Areas] = SharedIndex("areas", _build_area_index, Areas)
-
-
-def areas(*, rebuild: bool = False) -> Areas:
-    """The shared area index, loaded from the on-disk cache (or built) on first use."""
-    return _SHARED.get(rebuild=rebuild)

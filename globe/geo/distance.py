@@ -47,3 +47,10 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     h = np.sin(dlat / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2.0) ** 2
     d = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
     return float(d) if d.ndim == 0 else d
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere (n x 3) for degrees ``lat``/``lon``: what the k-d trees index."""
+    la, lo = np.radians(lat), np.radians(lon)
+    cos_la = np.cos(la)
+    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))

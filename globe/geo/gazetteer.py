@@ -47,7 +47,7 @@ import numpy as np
 from . import areas as _areas
 from . import countries as _countries
 from .cache import SharedIndex
-from .distance import EARTH_RADIUS_KM, haversine_km
+from .distance import EARTH_RADIUS_KM, haversine_km, unit_vectors
 from .place import Place
 from .text import ascii_key, clean_text, index_keys, is_latin, lookup_keys, name_key
 
@@ -212,7 +212,7 @@ def country_centre_row(lat: np.ndarray, lon: np.ndarray, rows: np.ndarray,
     cell_lat = np.floor(lat[rows] / cell_deg)
     cell_lon = np.floor(lon[rows] * np.cos(np.radians(lat[rows])) / cell_deg)
     _, first = np.unique(np.column_stack((cell_lat, cell_lon)), axis=0, return_index=True)
-    xyz = _unit_xyz(lat[rows], lon[rows])
+    xyz = unit_vectors(lat[rows], lon[rows])
     centre = xyz[first].mean(axis=0)
     return int(rows[int(np.argmax(xyz @ centre))])
 
@@ -371,15 +371,9 @@ class Gazetteer:
                     from scipy.spatial import cKDTree
 
                     rows = np.flatnonzero(self.pop >= min_population) if min_population > 0 else np.arange(len(self))
-                    hit = (cKDTree(_unit_xyz(self.lat[rows], self.lon[rows])), rows)
+                    hit = (cKDTree(unit_vectors(self.lat[rows], self.lon[rows])), rows)
                     self._trees[min_population] = hit
         return hit
-
-
-def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    la, lo = np.radians(lat), np.radians(lon)
-    cos_la = np.cos(la)
-    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
 
 
 _SHARED: SharedIndex[Gazetteer] = SharedIndex("cities", _build_city_index, Gazetteer,
@@ -389,6 +383,16 @@ _SHARED: SharedIndex[Gazetteer] = SharedIndex("cities", _build_city_index, Gazet
 def gazetteer(*, rebuild: bool = False) -> Gazetteer:
     """The shared gazetteer, loaded from the on-disk cache (or built) on first use."""
     return _SHARED.get(rebuild=rebuild)
+
+
+# Regions, islands and landmarks are placed with the city index (population-weighted centres), so
+# their shared index is built here from it; globe.geo.areas itself never imports this module.
+_AREAS: SharedIndex[_areas.Areas] = SharedIndex("areas", lambda: _areas.build_area_index(gazetteer()), _areas.Areas)
+
+
+def areas(*, rebuild: bool = False) -> _areas.Areas:
+    """The shared region/island/landmark index, loaded from the on-disk cache (or built) on first use."""
+    return _AREAS.get(rebuild=rebuild)
 
 
 # --------------------------------------------------------------------------- resolve
@@ -437,7 +441,7 @@ def _qualifier_scopes(qualifier: str) -> list[tuple[str, str | None]]:
 class _Resolver:
     def __init__(self, gaz: Gazetteer):
         self.gaz = gaz
-        self.areas = _areas.areas()
+        self.areas = areas()
         index = _countries.country_index()
         self.city_aliases = index["city_aliases"]
         self.not_city = index["not_city"]
@@ -635,7 +639,7 @@ def reverse_many(
     if not ok.any():
         return out
     tree, tree_rows = gaz.tree(int(min_population))
-    points = _unit_xyz(lat[ok], lon[ok])
+    points = unit_vectors(lat[ok], lon[ok])
     chord, pos_in_tree = tree.query(points, k=1)
     rows = tree_rows[pos_in_tree]
     dist = _chord_to_km(chord)

@@ -2,7 +2,8 @@
 import pytest
 
 from globe.geo import AREA_LEVELS, PLACE_LEVELS, country_code, distance_km, resolve
-from globe.geo.areas import areas, read_places
+from globe.geo.areas import read_places
+from globe.geo.gazetteer import areas
 from globe.geo.countries import is_known_code
 
 
