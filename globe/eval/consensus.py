@@ -154,18 +154,6 @@ def agreement(ranked: Sequence[RankedPlace]) -> float:
     return ranked[0].share if ranked else 0.0
 
 
-def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: int, threshold_km: float) -> bool:
-    """True when one of the ``k`` top-ranked places counts within ``threshold_km`` of ``truth``.
-
-    "Counts" is :func:`globe.eval.metrics.counts_within`: ``<=``, and a country-level place
-    never counts at a city-scale threshold (1 and 25 km), as for a single answer.
-    """
-    from globe.eval.metrics import counts_within
-
-    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level)
-               for place in ranked[:k])
-
-
 def samples_from_cell(cell: Any) -> list[SamplePlace | None] | None:
     """The sample places of an output row's ``samples`` cell (JSON list, ``globe.eval.runner``).
 

@@ -28,6 +28,8 @@ import math
 import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
+from globe.eval.consensus import RankedPlace, compares_like_geodesic_km, rank_places
+
 #: The thresholds of the paper's tables (IM2GPS3K, MP16-Reason-Test), in km.
 THRESHOLDS_KM: tuple[float, ...] = (1, 25, 200, 750, 2500)
 #: GeoGuessr's scale constant: a guess 1492.7 km away scores 5000/e.
@@ -76,6 +78,16 @@ def counts_within(error_km: Any, threshold_km: float, level: str | None = None) 
     if level is not None and not is_city(level) and threshold_km <= CITY_SCALE_MAX_KM:
         return False
     return _distance(error_km) <= threshold_km
+
+
+def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: int, threshold_km: float) -> bool:
+    """True when one of the ``k`` top-ranked places counts within ``threshold_km`` of ``truth``.
+
+    "Counts" is :func:`counts_within`: ``<=``, and a country-level place
+    never counts at a city-scale threshold (1 and 25 km), as for a single answer.
+    """
+    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level)
+               for place in ranked[:k])
 
 
 def _levels(levels: Sequence[str | None] | None, n: int) -> Sequence[str | None]:
@@ -265,7 +277,6 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     :func:`agreement_bin` bins and gives each bin's row count, mean agreement and headline
     accuracy at every threshold (the row's ``error_km``/level, as in the headline table).
     """
-    from globe.eval.consensus import compares_like_geodesic_km, rank_places
 
     sample_lists = [row.get("samples") for row in rows]
     if not any(isinstance(samples, list) for samples in sample_lists):

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from globe.eval.consensus import (
-    CONSENSUS_RADIUS_KM, RankedPlace, SamplePlace, agreement, cluster_samples, rank_places, top_k_within,
+    CONSENSUS_RADIUS_KM, RankedPlace, SamplePlace, agreement, cluster_samples, rank_places,
 )
+from globe.eval.metrics import top_k_within
 from globe.geo import Place, distance_km
 
 PARIS = SamplePlace(48.8566, 2.3522, "France", "Paris", "city")
