@@ -16,7 +16,6 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Sequence, TextIO
 
 
@@ -46,7 +45,14 @@ async def infer(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     from globe.prompts import geo_prompt
 
     api_key = args.api_key or os.environ.get("GLOBE_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    messages = [user_message(geo_prompt(args.use_cot), Path(args.image))]
+    from globe.data.images import ImageError, request_image
+
+    try:  # the one bounded reader eval uses: size cap, regular files only, downscaled to the pixel budget
+        image = request_image(args.image)
+    except (OSError, ImageError) as exc:
+        print(f"error: cannot read {args.image}: {exc}", file=err)
+        return 2
+    messages = [user_message(geo_prompt(args.use_cot), image)]
     async with ChatClient(args.url, api_key=api_key, model=args.model, timeout=args.timeout, retries=0,
                           concurrency=1, deadline=args.deadline) as client:
         try:

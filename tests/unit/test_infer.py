@@ -40,3 +40,18 @@ def test_a_hung_server_ends_at_the_deadline(tmp_path, capsys):
     with FakeOpenAIServer(hang_rate=1.0, hang_s=60.0) as server:
         assert infer_main([str(image), "--url", server.url, "--model", "m", "--deadline", "0.3"]) == 1
     assert "within the 0.3 s deadline" in capsys.readouterr().err
+
+
+def test_a_large_photo_is_sent_downscaled_to_the_pixel_budget_as_eval_sends_it(tmp_path, capsys):
+    import base64
+    import io
+
+    from PIL import Image
+
+    image = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), (90, 120, 200)).save(image, "JPEG")
+    with FakeOpenAIServer(default_answer=ANSWER) as server:
+        assert infer_main([str(image), "--url", server.url, "--model", "m"]) == 0
+        url = server.requests[0]["messages"][0]["content"][0]["image_url"]["url"]
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (1156, 867)  # 1,002,252 pixels: within the 1,003,520 budget, aspect kept
