@@ -300,6 +300,7 @@ def test_make_app_runs_globe_app_on_the_tiny_model_or_the_given_server(repo_root
 
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    printed = subprocess.run(["make", "-n", "app", *variables], cwd=repo_root, capture_output=True,
-                             text=True, check=True).stdout
+    # --no-print-directory: under `make test` this make is nested and would add "Leaving directory" lines
+    printed = subprocess.run(["make", "--no-print-directory", "-n", "app", *variables], cwd=repo_root,
+                             capture_output=True, text=True, check=True).stdout
     assert expected in printed.splitlines()[-1]
