@@ -159,17 +159,23 @@ class Demo:
     def spawn(self, cmd: Sequence[str], env: dict[str, str], log) -> subprocess.Popen:
         """Start a command in its own process group and remember it, with Ctrl-C held off meanwhile.
 
-        Without the mask, a Ctrl-C arriving while Popen runs (or just after it, before the caller's
-        ``try``) would leave a trainer or server running with nobody to stop it.
+        Without that, a Ctrl-C arriving while Popen runs (or just after it, before the caller's
+        ``try``) would leave a trainer or server running with nobody to stop it. The signals are
+        deferred by a handler, not blocked with a mask: a blocked mask is inherited across exec, so
+        the child (and torchrun under it) would never see the SIGTERM that stops it.
         """
-        blocked = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        deferred: list[int] = []
+        previous = {sig: signal.signal(sig, lambda signum, _frame: deferred.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             proc = subprocess.Popen(list(map(str, cmd)), env=env, cwd=self.out, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
             self.children.append(proc)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if deferred:
+            raise KeyboardInterrupt
         return proc
 
     def stop_all(self) -> None:

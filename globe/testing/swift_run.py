@@ -136,14 +136,47 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (from /proc), wherever its process group or session."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
     """Stop a server and everything it spawned, and wait until all of it is gone.
 
     The process runs in its own process group (``start_new_session=True``). Waiting for the
     group, not just its leader, matters: ``swift deploy`` starts the real server as a child,
-    which can still hold its port for a moment after the parent has exited.
+    which can still hold its port for a moment after the parent has exited. Descendants that
+    left the group (torchrun starts each worker in a session of its own) are killed too if they
+    outlive it.
     """
     pgid = proc.pid
+    strays = _descendants(pgid) if os.path.isdir("/proc") else []
+    try:
+        _stop_group(proc, pgid, grace)
+    finally:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) != pgid:
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _stop_group(proc: subprocess.Popen, pgid: int, grace: float) -> None:
     if proc.poll() is None or _group_alive(pgid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGTERM)
