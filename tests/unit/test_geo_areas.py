@@ -161,3 +161,23 @@ def test_no_area_name_resolves_to_a_far_city_unless_a_big_city_bears_that_name()
         if km > 1000 and not (own_name and place.population >= CITY_OVER_COUNTRY_MIN_POPULATION):
             far.append((idx.cc[row], idx.name[row], place.name, round(float(km))))
     assert far == []
+
+
+@pytest.mark.parametrize(
+    "country, name, latlon",
+    [("Poland", "Małopolska", (50.06, 19.94)), ("Poland", "Małopolskie", (50.06, 19.94)),
+     ("Spain", "Illes Balears", (39.6, 2.9)), ("Italy", "Toscana", (43.5, 11.2))],
+)
+def test_a_regions_iso_3166_2_local_name_finds_it(country, name, latlon):
+    place = resolve(country, name)
+    assert place.level in ("region", "island") and distance_km(place, latlon) < 150
+
+
+@pytest.mark.parametrize(
+    "country, name, latlon, within_km",
+    [("Canada", "Rocky Mountains", (51.18, -115.57), 300), ("USA", "Rocky Mountains", (39.5, -106.0), 400),
+     ("Peru", "Sacred Valley of the Incas", (-13.33, -72.08), 40), ("Portugal", "Douro Valley", (41.16, -7.79), 80),
+     ("South Africa", "Garden Route", (-33.96, 22.46), 200), ("Italy", "Lake Maggiore", (45.95, 8.65), 40)],
+)
+def test_informal_regions_and_natural_sites_are_placed_in_the_stated_country(country, name, latlon, within_km):
+    assert distance_km(resolve(country, name), latlon) <= within_km

@@ -101,3 +101,57 @@ def test_continent_of(country, continent):
 def test_continent_of_unknown_is_none():
     assert continent_of("Narnia") is None
     assert continent_of(None) is None
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [("Sakartvelo", "GE"), ("Hayastan", "AM"), ("Rossiya", "RU"), ("Ellada", "GR"), ("Srbija", "RS"),
+     ("Ukraina", "UA"), ("Qazaqstan", "KZ")],
+)
+def test_a_countrys_own_name_romanised_from_its_alphabet_is_recognised(name, code):
+    assert country_code(name) == code
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [("Commonwealth of Australia", "AU"), ("Kingdom of Thailand", "TH"), ("Arab Republic of Egypt", "EG"),
+     ("Union of the Comoros", "KM"), ("Republic of the Union of Myanmar", "MM"),
+     ("Democratic Socialist Republic of Sri Lanka", "LK")],
+)
+def test_a_form_of_state_before_the_name_is_read_past(name, code):
+    assert country_code(name) == code
+
+
+def test_an_exact_official_name_wins_over_reading_past_the_form_of_state():
+    assert country_code("Republic of China") == "TW"
+    assert country_code("People's Republic of China") == "CN"
+    assert country_code("Democratic Republic of the Congo") == "CD"
+    assert country_code("Republic of the Congo") == "CG"
+    assert country_code("Isle of Man") == "IM"  # "Isle" is no form of state
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [("Isreal", "IL"), ("Thialand", "TH"), ("Veitnam", "VN"), ("Sweeden", "SE"), ("Phillippines", "PH"),
+     ("Belguim", "BE")],
+)
+def test_one_common_slip_in_a_long_name_is_forgiven(name, code):
+    assert country_code(name) == code
+
+
+@pytest.mark.parametrize("city", ["Chiba", "Konya", "Tainan", "Manama", "Almería", "Opole"])
+def test_a_city_one_letter_away_from_a_country_is_not_that_country(city):
+    assert country_code(city) is None
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [("UK/England", "GB"), ("Germany/Deutschland", "DE"), ("EE.UU.", "US"), ("P.R. China", "CN"),
+     ("Rhodesia", "ZW"), ("Nyasaland", "MW"), ("Cymru", "GB"), ("Inglaterra", "GB")],
+)
+def test_slashed_pairs_abbreviations_and_colonial_names(name, code):
+    assert country_code(name) == code
+
+
+def test_zero_width_joiners_do_not_change_a_name():
+    assert country_code("ශ්\u200dරී ලංකාව") == country_code("ශ්රී ලංකාව") == "LK"
