@@ -59,9 +59,9 @@ FUZZY_CUTOFF = 80.0
 FUZZY_CUTOFF_SHORT = 83.0
 FUZZY_SHORT_CHARS = 6
 # Query words that name the kind of place rather than the place: "Galapagos Islands" -> "galapagos".
-_STRIP_PREFIXES = ("the ", "isle of ", "island of ")
+_STRIP_PREFIXES = ("the ", "isle of ", "island of ", "county ", "co ")
 _STRIP_SUFFIXES = (
-    " islands", " island", " isles", " province", " region", " state", " prefecture",
+    " islands", " island", " isles", " province", " region", " state", " prefecture", " county",
     " autonomous region", " national park", " peninsula",
 )
 _PLACES_FILE = Path(__file__).with_name("places.tsv")

@@ -181,3 +181,9 @@ def test_a_regions_iso_3166_2_local_name_finds_it(country, name, latlon):
 )
 def test_informal_regions_and_natural_sites_are_placed_in_the_stated_country(country, name, latlon, within_km):
     assert distance_km(resolve(country, name), latlon) <= within_km
+
+
+@pytest.mark.parametrize("name", ["County Kerry", "Co. Kerry", "Kerry County", "Kerry"])
+def test_a_county_named_with_or_without_the_word_county_is_the_county(name):
+    place = resolve("Ireland", name)
+    assert (place.level, place.name) == ("region", "Kerry")
