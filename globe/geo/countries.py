@@ -24,8 +24,9 @@ Sources, in priority order (the first source to claim a name wins):
 
 Lookups also try the name without its form of state ("Commonwealth of Australia", "Kingdom of
 Thailand", "Arab Republic of Egypt" -> the name after "of"; an exact name wins first, so the alias
-"Republic of China" stays Taiwan), and abbreviations spelled out ("S. Korea" -> "south korea", "Czech Rep." ->
-"czech republic", "St Lucia" -> "saint lucia", "Trinidad & Tobago" -> "trinidad and tobago").
+"Republic of China" stays Taiwan), and abbreviations spelled out ("S. Korea" -> "south korea",
+"Czech Rep." -> "czech republic", "St Lucia" -> "saint lucia", "Trinidad & Tobago" -> "trinidad
+and tobago").
 
 Ambiguous names resolve to the more likely *photo location*: "Korea" -> KR, "Congo" -> CG
 (the ISO short name; "DRC"/"DR Congo" -> CD), "Georgia" -> GE (the US state is handled by

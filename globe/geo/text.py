@@ -4,7 +4,8 @@ Two keys exist because a model writes names either as the gazetteer stores them 
 with diacritics) or as plain ASCII ("Munchen", "Sao Paulo", "Turkiye"):
 
 - ``name_key``: Unicode NFKC, casefolded, punctuation to spaces, apostrophes and zero-width
-  joiners dropped, spaces collapsed. "St. Petersburg" -> "st petersburg", "Xi'an" -> "xian", "東京" -> "東京".
+  joiners dropped, spaces collapsed. "St. Petersburg" -> "st petersburg", "Xi'an" -> "xian",
+  "東京" -> "東京".
 - ``ascii_key``: ``name_key`` folded to ASCII with anyascii (ISC licence; Unidecode is GPL).
   Only used for Latin-script names, where folding drops diacritics without changing the word;
   transliterating CJK or Arabic would invent keys that collide with unrelated places.
