@@ -165,6 +165,7 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
     lons: list[float] = []
     levels: list[str] = []
     admin1s: list[str | None] = []
+    first_orders: list[bool] = []
     postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
     region_rows: dict[tuple[str, str], int] = {}
     region_names: dict[int, list[str]] = {}
@@ -178,6 +179,7 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
         lons.append(lon)
         levels.append(level)
         admin1s.append(admin1)
+        first_orders.append(rank == _RANK_FIRST_ORDER)
         for key in dict.fromkeys(k for text in [name, *aliases] for k in index_keys(text)):
             postings[key].append((rank, row))
         return row
@@ -228,6 +230,7 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
         "lon": np.asarray(lons),
         "level": levels,
         "admin1": admin1s,
+        "first_order": first_orders,
         "keys": keys,
     }
 
@@ -258,6 +261,7 @@ class Areas:
         self.lon = data["lon"]
         self.level = data["level"]
         self.admin1 = data["admin1"]
+        self.first_order = data["first_order"]  # a first-order division of the regions data
         self.keys = data["keys"]
         self.host = data["host"]
         self.fuzzy_keys = data["fuzzy"]

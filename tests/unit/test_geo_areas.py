@@ -187,3 +187,23 @@ def test_informal_regions_and_natural_sites_are_placed_in_the_stated_country(cou
 def test_a_county_named_with_or_without_the_word_county_is_the_county(name):
     place = resolve("Ireland", name)
     assert (place.level, place.name) == ("region", "Kerry")
+
+
+@pytest.mark.parametrize(
+    "country, name, latlon",
+    [("Japan", "Ibaraki", (36.3, 140.3)), ("South Africa", "Mpumalanga", (-25.9, 29.8)),
+     ("Iran", "Golestan", (36.8, 54.7))],
+)
+def test_a_first_order_region_wins_over_a_smaller_city_of_its_name_lying_elsewhere(country, name, latlon):
+    place = resolve(country, name)
+    assert place.level == "region" and distance_km(place, latlon) < 150
+
+
+@pytest.mark.parametrize(
+    "country, name, latlon",
+    [("USA", "Washington", (38.9, -77.04)), ("Egypt", "Giza", (30.01, 31.21)), ("Canada", "Quebec", (46.81, -71.21)),
+     ("Japan", "Ibaraki, Osaka", (34.82, 135.57)), ("Canada", "Victoria, British Columbia", (48.43, -123.37))],
+)
+def test_a_big_city_or_one_scoped_by_its_region_stays_the_city(country, name, latlon):
+    place = resolve(country, name)
+    assert place.level == "city" and distance_km(place, latlon) < 30
