@@ -13,6 +13,16 @@ name (released aliases)                      variable             converted file
 ``mp16-reason-test-12k``                     GLOBE_MP16_TEST      mp16-reason-test-12k.jsonl    eval  mp16-reason-test-12k.csv / eval_images
 ``im2gps3k`` (``img2gps3k``)                 GLOBE_IM2GPS3K       im2gps3k.jsonl                eval  img2gps3k_gt.csv / im2gps3ktest
 ``osv5m-test-mini-3k`` (``osv-test-mini-3k``) GLOBE_OSV5M_MINI    osv5m-test-mini-3k.jsonl      eval  test_mini.csv / osv-test-mini-3k
+``osv5m-test``                               GLOBE_OSV5M_TEST     osv5m-test.jsonl              eval  osv5m/test.csv / osv5m/images/test
+``yfcc4k``                                   GLOBE_YFCC4K         yfcc4k.jsonl                  eval  yfcc4k_places365.csv / yfcc4k
+                                                                                                      (or yfcc4k/info.txt / yfcc4k/images)
+``yfcc26k`` (``yfcc25600``)                  GLOBE_YFCC26K        yfcc26k.jsonl                 eval  yfcc25600_places365.csv / yfcc25600
+``im2gps``                                   GLOBE_IM2GPS         im2gps.jsonl                  eval  im2gps_places365.csv / gps_query_imgs
+
+Each test set also names the :mod:`globe.data.layouts` layout its file is read through (by
+``globe-data`` and ``globe-eval`` alike), the standard file's row count and, where it could be
+computed from a trusted copy, the fingerprint of its sorted id list (``globe-data validate
+--dataset NAME`` prints and compares both). Adding a test set is one entry here plus one layout.
 
 The aliases are the released code's names, so released command lines find the same data: its
 ``eval.py`` names ``img2gps3k`` and ``osv-test-mini-3k``; its ``train_rm.sh`` passes
@@ -26,6 +36,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
 MP16_REASON_HUB_ID = "globe-project/MP16-Reason"
@@ -33,6 +44,16 @@ TASKS = ("grpo", "sft", "rm", "eval")  # how globe.data.swift_rows shapes a name
 
 #: The keys of every row ``globe-data convert`` writes and the registered datasets read, in order.
 JSONL_KEYS = ("image_id", "images", "country", "city", "lat", "lon", "solution", "entities", "reasoning", "locatable")
+
+
+@dataclass(frozen=True)
+class GroundTruthSource:
+    """One distributed form of a test set's ground truth: the file and image folder under the data
+    root, and the layout (:mod:`globe.data.layouts`) both are read through."""
+
+    file: str
+    images: str
+    layout: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,17 @@ class DatasetEntry:
     released_csv: str | None = None  # the released ground-truth CSV under the data root (globe-eval reads it)
     hub_id: str | None = None
     split: str = "train"
+    layout: str = "mp16-reason"  # the layout released_csv (and the converted set's source) is read through
+    #: Other distributed forms of the same ground truth, tried in order when released_csv is absent.
+    alternatives: tuple[GroundTruthSource, ...] = ()
+    expected_rows: int | None = None  # data rows of the standard file
+    #: :func:`ids_fingerprint` of the standard file's id column; None where no trusted copy was at hand.
+    expected_ids_sha256: str | None = None
+
+    def sources(self) -> tuple[GroundTruthSource, ...]:
+        """Every distributed form of this set's ground truth, the released one first."""
+        first = (GroundTruthSource(self.released_csv, self.images, self.layout),) if self.released_csv else ()
+        return first + self.alternatives
 
 
 DATASETS: tuple[DatasetEntry, ...] = (
@@ -66,10 +98,23 @@ DATASETS: tuple[DatasetEntry, ...] = (
                  split="test"),
     DatasetEntry("im2gps3k", "eval", ("GLOBE_IM2GPS3K",), "im2gps3k.jsonl", "im2gps3ktest",
                  "IM2GPS3K: prompt + ground truth (city/country reverse geocoded)", aliases=("img2gps3k",),
-                 released_csv="img2gps3k_gt.csv", split="test"),
+                 released_csv="img2gps3k_gt.csv", split="test", layout="im2gps3k", expected_rows=2_997),
     DatasetEntry("osv5m-test-mini-3k", "eval", ("GLOBE_OSV5M_MINI",), "osv5m-test-mini-3k.jsonl", "osv-test-mini-3k",
                  "OSV-5M test mini (3k): prompt + ground truth", aliases=("osv-test-mini-3k",),
-                 released_csv="test_mini.csv", split="test"),
+                 released_csv="test_mini.csv", split="test", layout="osv5m", expected_rows=3_000),
+    DatasetEntry("osv5m-test", "eval", ("GLOBE_OSV5M_TEST",), "osv5m-test.jsonl", "osv5m/images/test",
+                 "OSV-5M test split (whole): prompt + ground truth", released_csv="osv5m/test.csv", split="test",
+                 layout="osv5m", expected_rows=210_122),
+    DatasetEntry("yfcc4k", "eval", ("GLOBE_YFCC4K",), "yfcc4k.jsonl", "yfcc4k",
+                 "YFCC4K: prompt + ground truth (city/country reverse geocoded)", released_csv="yfcc4k_places365.csv",
+                 split="test", layout="yfcc4k", expected_rows=4_536,
+                 alternatives=(GroundTruthSource("yfcc4k/info.txt", "yfcc4k/images", "yfcc100m-info"),)),
+    DatasetEntry("yfcc26k", "eval", ("GLOBE_YFCC26K",), "yfcc26k.jsonl", "yfcc25600",
+                 "YFCC26k (25,600): prompt + ground truth (city/country reverse geocoded)", aliases=("yfcc25600",),
+                 released_csv="yfcc25600_places365.csv", split="test", layout="yfcc26k", expected_rows=25_600),
+    DatasetEntry("im2gps", "eval", ("GLOBE_IM2GPS",), "im2gps.jsonl", "gps_query_imgs",
+                 "IM2GPS (237): prompt + ground truth (city/country reverse geocoded)",
+                 released_csv="im2gps_places365.csv", split="test", layout="im2gps", expected_rows=237),
 )
 
 #: The test sets ``globe-eval --dataset`` reads from their released CSV.
@@ -122,12 +167,31 @@ def id_image_folder(entry: DatasetEntry, file: Path, var: str | None) -> Path:
     return Path(os.environ[images_var]).expanduser() if os.environ.get(images_var) else file.parent / entry.images
 
 
-def released_test_set(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """``(released CSV, image folder)`` of a test set under the data root, as the released ``eval.py`` lays them out."""
+def test_set_source(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path, str]:
+    """``(ground-truth file, image folder, layout)`` of a test set under the data root: the first of
+    its distributed forms (:meth:`DatasetEntry.sources`) whose file exists, else the released one
+    (the caller reports it missing)."""
     entry = find_dataset(name, evaluable=True)
     base = data_root(root)
-    assert entry.released_csv is not None
-    return base / entry.released_csv, base / entry.images
+    sources = entry.sources()
+    chosen = next((source for source in sources if (base / source.file).is_file()), sources[0])
+    return base / chosen.file, base / chosen.images, chosen.layout
+
+
+def released_test_set(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """``(ground-truth file, image folder)`` of a test set under the data root (:func:`test_set_source`)."""
+    gt_file, images, _ = test_set_source(name, root)
+    return gt_file, images
+
+
+def ids_fingerprint(ids: Iterable[str]) -> str:
+    """The fingerprint of a ground truth's id list: SHA-256 of the sorted, stripped ids joined by
+    newlines (first 16 hex digits). Order-free, so a re-sorted copy of the standard file matches;
+    one id more, less or different does not."""
+    import hashlib
+
+    text = "\n".join(sorted(image_id.strip() for image_id in ids))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass

@@ -48,7 +48,7 @@ def load_samples(root: Path | None) -> list[SampleImage]:
     if root is None:
         return []
     from globe.catalog import released_test_set
-    from globe.data.image_paths import ImageOutsideRoot, resolve_image_path
+    from globe.data.image_paths import ImageOutsideRoot
     from globe.eval.data import load_ground_truth
 
     samples: list[SampleImage] = []
@@ -64,7 +64,7 @@ def load_samples(root: Path | None) -> list[SampleImage]:
             if row.problem or row.lat is None or row.lon is None or not row.image_id:
                 continue
             try:
-                path = resolve_image_path(image_root, row.image_id)  # the eval's rule: OSV ids get ".jpg"
+                path = truth.image_path(row.image_id)  # the eval's rule: the layout's naming
             except ImageOutsideRoot:
                 continue
             if not path.is_file():

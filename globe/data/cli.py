@@ -2,6 +2,7 @@
 
     globe-data convert  --csv mp16-reason-train.csv --image-root images --out data/mp16-reason/train.jsonl
     globe-data validate --csv im2gps3k_places365.csv --image-root im2gps3ktest
+    globe-data validate --dataset yfcc4k   # the test set's files under the data root, checked against the standard
     globe-data sample   # rebuild data/sample/
     globe-data layouts  # what each --layout reads
     globe-data leakage --train train.csv --test test.csv --out pairs.csv  # near-duplicate audit
@@ -24,9 +25,18 @@ from .layouts import COLUMN_ALIASES, LAYOUTS, LayoutError
 
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--csv", required=True, type=Path, help="the downloaded CSV")
-    parser.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
-                        help="column layout of the CSV (default: detect from the header)")
+    from globe.catalog import TEST_SETS
+
+    parser.add_argument("--csv", type=Path, default=None, help="the downloaded CSV (or other ground-truth file)")
+    parser.add_argument("--dataset", default=None, choices=sorted(e.name for e in TEST_SETS),
+                        metavar="NAME", help="a test set of globe/catalog.py: its file, layout and image folder under "
+                        "--data-root (each overridable by --csv, --layout, --image-root); validate then compares the "
+                        "row count and id fingerprint with the standard file's. One of: "
+                        + ", ".join(sorted(e.name for e in TEST_SETS)))
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="where --dataset's files live (default: env GLOBE_DATA_ROOT, then <repo>/data)")
+    parser.add_argument("--layout", default=None, choices=["auto", *LAYOUTS],
+                        help="layout of the file (default: --dataset's, else detected from the header)")
     parser.add_argument("--image-root", type=Path, default=None,
                         help="folder holding the images the id column names (default: the CSV's folder)")
     parser.add_argument("--image-check", choices=IMAGE_CHECKS, default="decode",
@@ -55,6 +65,20 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
 
+def _resolve_source(args: argparse.Namespace) -> None:
+    """Fill ``--csv``/``--layout``/``--image-root`` from ``--dataset`` where not given (catalog + data root)."""
+    if args.dataset:
+        from globe.catalog import test_set_source
+
+        gt_file, images, layout = test_set_source(args.dataset, args.data_root)
+        args.csv = args.csv or gt_file
+        args.layout = args.layout or layout
+        args.image_root = args.image_root or images
+    if args.csv is None:
+        raise ValueError("pass --csv FILE (or --dataset NAME for a test set under the data root)")
+    args.layout = args.layout or "auto"
+
+
 def _options(args: argparse.Namespace) -> ConvertOptions:
     return ConvertOptions(
         layout=args.layout,
@@ -71,6 +95,7 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
         limit=args.limit,
         dedupe_by=args.dedupe_by,
         progress=not args.no_progress,
+        fingerprint_ids=args.command == "validate",
     )
 
 
@@ -119,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_conversion(args: argparse.Namespace, out: Path | None) -> int:
+    _resolve_source(args)
     converter = Converter(args.csv, out, _options(args), geo=None)
     try:
         report = converter.run(rm_out=getattr(args, "rm_out", False))
@@ -127,8 +153,14 @@ def _run_conversion(args: argparse.Namespace, out: Path | None) -> int:
         print(f"\ninterrupted: {converter.report.kept:,} rows written so far; re-run the same command to resume",
               file=sys.stderr)
         return 130
+    standard_ok = True
+    if args.dataset and out is None:
+        from globe.catalog import find_dataset
+
+        entry = find_dataset(args.dataset, evaluable=True)
+        standard_ok = report.compare_with_standard(entry.name, entry.expected_rows, entry.expected_ids_sha256)
     print(report.to_json() if args.json else report.summary())
-    return 0
+    return 0 if standard_ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

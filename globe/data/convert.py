@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from globe.catalog import JSONL_KEYS, GroundTruthRow
+from globe.catalog import JSONL_KEYS, GroundTruthRow, ids_fingerprint
 from globe.runfiles import (
     AppendOnlyFile,
     atomic_write_text,
@@ -44,7 +44,7 @@ from globe.runfiles import (
     truncate_torn_tail,
 )
 
-from .csvfile import detect_swap, open_csv, read_header
+from .csvfile import detect_swap, open_csv, read_header, skip_header
 from .fields import (
     FieldError,
     cell_text,
@@ -56,9 +56,9 @@ from .fields import (
 )
 from .geocode import GEOCODE_MAX_KM, GEOCODE_MIN_POPULATION, GeoLookup
 from .idset import IdSet, digests
-from .image_paths import ImageOutsideRoot, confined_names, find_image_file
+from .image_paths import ImageOutsideRoot, confined_names, find_layout_image
 from .images import IMAGE_CHECKS, image_problem
-from .layouts import ColumnMap, Layout, resolve_layout
+from .layouts import CSV, ColumnMap, Layout, get_layout, resolve_layout
 from .report import ConversionReport
 
 DEDUPE_KEYS = ("id", "id+reasoning")
@@ -84,6 +84,9 @@ class ConvertOptions:
     limit: int | None = None  # stop after this many data rows
     dedupe_by: str = "id"  # id | id+reasoning (reward-model data: one image, several reasonings)
     progress: bool = True
+    #: Keep every data row's id to report their fingerprint (globe.catalog.ids_fingerprint); the
+    #: ids are held in memory (validate of a test set; ~80 bytes a row).
+    fingerprint_ids: bool = False
 
     def check(self) -> None:
         if self.image_check not in IMAGE_CHECKS:
@@ -166,21 +169,27 @@ class Converter:
         self.previous = IdSet()
         self.swapped = False
         self.has_location = True
+        self.geocode_places = False
+        self.table = CSV
+        self.ids: list[str] | None = [] if options.fingerprint_ids else None
 
     # -- setup ---------------------------------------------------------------------------------
     def _prepare(self) -> tuple[Layout, ColumnMap]:
-        header = read_header(self.csv_path)
+        table = CSV if self.options.layout == "auto" else get_layout(self.options.layout).table
+        header = read_header(self.csv_path, table)
         layout, columns = resolve_layout(header, self.options.layout, str(self.csv_path))
+        self.table = layout.table
         self.report.layout = layout.name
         self.report.columns = columns.names()
         if columns.has("lat"):
             if self.options.swap_lat_lon == "auto":
-                self.swapped, self.report.swap_evidence = detect_swap(self.csv_path, columns)
+                self.swapped, self.report.swap_evidence = detect_swap(self.csv_path, columns, table=layout.table)
             else:
                 self.swapped = self.options.swap_lat_lon == "yes"
                 self.report.swap_evidence = f"--swap-lat-lon {self.options.swap_lat_lon}"
             self.report.lat_lon_swapped = self.swapped
         self.has_location = columns.has("country") or columns.has("solution") or columns.has("lat")
+        self.geocode_places = layout.places == "geocode"
         if not self.has_location:
             self.report.notes.append("no country/city and no coordinates in this file: rows keep empty locations")
         elif not (columns.has("country") or columns.has("solution")):
@@ -188,10 +197,10 @@ class Converter:
         return layout, columns
 
     # -- per row -------------------------------------------------------------------------------
-    def _candidate(self, line: int, row: list[str], columns: ColumnMap, ncols: int) -> _Candidate | None:
+    def _candidate(self, line: int, row: list[str], columns: ColumnMap, layout: Layout) -> _Candidate | None:
         report = self.report
-        if len(row) != ncols:
-            report.drop("malformed_row", f"line {line}", f"{len(row)} fields, the header has {ncols}")
+        if not layout.row_fits(row, columns):
+            report.drop("malformed_row", f"line {line}", f"{len(row)} fields, the header has {len(columns.header)}")
             return None
         image_id = row[columns.index["id"]].strip()
         if not image_id:
@@ -216,7 +225,9 @@ class Converter:
             if parsed:
                 country, city = country or parsed[0], city or parsed[1]
         geocode = False
-        if columns.has("country") or columns.has("solution"):
+        if self.geocode_places and lat is not None:  # the layout's names come from the coordinates
+            geocode = not (country and city)
+        elif columns.has("country") or columns.has("solution"):
             if not country:
                 if self.options.fill_missing and lat is not None:
                     geocode = True
@@ -255,11 +266,10 @@ class Converter:
     def _check_image(self, candidate: _Candidate, layout: Layout) -> tuple[str, str] | None:
         mode = self.options.image_check
         try:
-            names = confined_names(candidate.image_id, layout.image_names)
             if mode == "none":
-                candidate.image_path = names[0]
+                candidate.image_path = confined_names(candidate.image_id, layout.image_names)[0]
                 return None
-            name = find_image_file(self.root_str, names)
+            name, names = find_layout_image(self.root_str, candidate.image_id, layout.image_names, layout.file_id)
         except ImageOutsideRoot as exc:
             return "outside_image_root", str(exc)
         if name is None:
@@ -352,7 +362,6 @@ class Converter:
     def run(self, rm_out: bool = False, write_report: bool = True) -> ConversionReport:
         start = time.perf_counter()
         layout, columns = self._prepare()
-        ncols = len(columns.header)
         out = None
         if self.out_path is not None:
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -366,8 +375,8 @@ class Converter:
         options = self.options
         pool = ThreadPoolExecutor(options.workers) if options.workers > 1 and options.image_check == "decode" else None
         try:
-            with open_csv(self.csv_path) as (rows, counter), self._progress() as bar:
-                next(rows, None)  # header
+            with open_csv(self.csv_path, table=self.table) as (rows, counter), self._progress() as bar:
+                skip_header(rows, self.table)
                 chunk: list[_Candidate] = []
                 last_bytes = 0
                 for record in rows:
@@ -377,7 +386,9 @@ class Converter:
                     if record.fields is None:
                         self.report.drop("malformed_row", f"line {record.line}", record.error)
                         continue
-                    candidate = self._candidate(record.line, record.fields, columns, ncols)
+                    if self.ids is not None:
+                        self.ids.append(columns.get(record.fields, "id"))
+                    candidate = self._candidate(record.line, record.fields, columns, layout)
                     if candidate is not None:
                         chunk.append(candidate)
                     if len(chunk) >= options.chunk_size:
@@ -395,6 +406,8 @@ class Converter:
             if out is not None:
                 out.close()
             self.report.elapsed_s = time.perf_counter() - start
+        if self.ids is not None:
+            self.report.ids_fingerprint = ids_fingerprint(self.ids)
         if self.out_path is not None and write_report:
             report_path = self.out_path.with_name(self.out_path.name + ".report.json")
             atomic_write_text(report_path, self.report.to_json() + "\n")

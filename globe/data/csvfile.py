@@ -25,7 +25,7 @@ from typing import Any
 
 from globe.runfiles import lift_csv_field_limit
 
-from .layouts import ColumnMap, LayoutError
+from .layouts import CSV, ColumnMap, LayoutError, TableFormat
 
 SWAP_PROBE_ROWS = 20_000
 
@@ -95,15 +95,20 @@ class _Lines:
         self.exhausted = False
 
 
-def records(text: Any) -> Iterator[CsvRecord]:
+def records(text: Any, table: TableFormat = CSV) -> Iterator[CsvRecord]:
     """Every non-blank record of CSV ``text`` (a text file opened with ``newline=""``), header first.
 
     A line that cannot be read (see the module docstring) comes back with ``fields=None`` and the
-    reason; the lines after it are read normally.
+    reason; the lines after it are read normally. ``table`` gives the delimiter and quoting (a
+    layout's :class:`~globe.data.layouts.TableFormat`).
     """
     lift_csv_field_limit()
     lines = _Lines(text)
-    reader = csv.reader(lines)
+
+    def reader_of(source: Any) -> Any:
+        return csv.reader(source, delimiter=table.delimiter, quoting=table.quoting)
+
+    reader = reader_of(lines)
     width: int | None = None
     while True:
         lines.taken = []
@@ -114,7 +119,7 @@ def records(text: Any) -> Iterator[CsvRecord]:
         except csv.Error as exc:
             first = lines.taken[0][0] if lines.taken else 0
             lines.push_back(lines.taken[1:])
-            reader = csv.reader(lines)
+            reader = reader_of(lines)
             yield CsvRecord(first, None, str(exc))
             continue
         taken = lines.taken
@@ -127,7 +132,7 @@ def records(text: Any) -> Iterator[CsvRecord]:
                 error = (f"a quote opened on this line closes only on line {last}, making a record of "
                          f"{len(fields)} fields (the header has {width})")
             lines.push_back(taken[1:])
-            reader = csv.reader(lines)
+            reader = reader_of(lines)
             yield CsvRecord(first, None, error + "; fix the quoting of this line")
             continue
         if not fields or all(not value.strip() for value in fields):
@@ -138,16 +143,18 @@ def records(text: Any) -> Iterator[CsvRecord]:
 
 
 @contextmanager
-def open_csv(path: Path, errors: str = "replace") -> Iterator[tuple[Iterator[CsvRecord], CountingReader]]:
+def open_csv(path: Path, errors: str = "replace",
+             table: TableFormat = CSV) -> Iterator[tuple[Iterator[CsvRecord], CountingReader]]:
     """The records of a CSV file and a byte counter of what has been read (for progress bars).
 
     ``errors="replace"`` (the converter's choice) turns undecodable bytes into U+FFFD, so the row
     they are in is checked like any other; ``"strict"`` raises :class:`CsvEncodingError` naming the line.
+    ``table``: the file's delimiter and quoting (:class:`~globe.data.layouts.TableFormat`).
     """
     counter = CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by the text wrapper
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding="utf-8-sig", errors=errors, newline="")
     try:
-        yield records(text), counter
+        yield records(text, table), counter
     except UnicodeDecodeError as exc:  # only with errors="strict"; the text is decoded in blocks, so find the line
         raise CsvEncodingError(f"line {_first_undecodable_line(path)} is not UTF-8 text ({exc.reason}); "
                                "re-save the file as UTF-8") from None
@@ -165,8 +172,17 @@ def _first_undecodable_line(path: Path) -> int:
     return 0
 
 
-def read_header(csv_path: Path) -> list[str]:
-    """The first non-blank record of a CSV; LayoutError if there is none."""
+def skip_header(rows: Iterator[CsvRecord], table: TableFormat = CSV) -> None:
+    """Step past the header record of ``rows`` when the file has one (a headerless table has none)."""
+    if table.has_header:
+        next(rows, None)
+
+
+def read_header(csv_path: Path, table: TableFormat = CSV) -> list[str]:
+    """The first non-blank record of a CSV (a headerless table's own column names); LayoutError if there is none."""
+    if not table.has_header:
+        assert table.header is not None
+        return list(table.header)
     with open_csv(csv_path) as (rows, _):
         for record in rows:
             if record.fields is None:
@@ -175,7 +191,8 @@ def read_header(csv_path: Path) -> list[str]:
     raise LayoutError(f"{csv_path}: the file is empty (no header row)")
 
 
-def detect_swap(csv_path: Path, columns: ColumnMap, probe_rows: int = SWAP_PROBE_ROWS) -> tuple[bool, str]:
+def detect_swap(csv_path: Path, columns: ColumnMap, probe_rows: int = SWAP_PROBE_ROWS,
+                table: TableFormat = CSV) -> tuple[bool, str]:
     """Whether the "LAT" column holds longitudes (and "LON" latitudes), judged on the first rows.
 
     Longitudes beyond +-90 are common in any worldwide sample; latitudes never are. So the
@@ -185,8 +202,8 @@ def detect_swap(csv_path: Path, columns: ColumnMap, probe_rows: int = SWAP_PROBE
     """
     lat_i, lon_i = columns.index["lat"], columns.index["lon"]
     lat_beyond = lon_beyond = numeric = 0
-    with open_csv(csv_path) as (rows, _):
-        next(rows, None)  # header
+    with open_csv(csv_path, table=table) as (rows, _):
+        skip_header(rows, table)
         for record in rows:
             row = record.fields
             if row is None or len(row) <= max(lat_i, lon_i):

@@ -15,6 +15,12 @@ must not name a file outside the image root:
 
 A refused id raises :class:`ImageOutsideRoot` (a ``PermissionError``), which the tools record
 per row (``status="outside_image_root"``, or a ``outside_image_root`` drop).
+
+Some distributions name a file by more than its id (IM2GPS's ``gps_query_imgs`` prefixes a place
+and a number). A layout then gives a ``file_id`` rule (:attr:`globe.data.layouts.Layout.file_id`),
+and an id none of whose names exists is looked up in a listing of the folder's own files, made
+once per folder: what it finds lies in the folder by construction, and is still checked through
+its links.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from pathlib import Path
 from .layouts import mp16_image_names
 
 ImageNames = Callable[[str], list[str]]
+FileId = Callable[[str], "str | None"]
 
 
 class ImageOutsideRoot(PermissionError):
@@ -81,11 +88,48 @@ def find_image_file(root: str, names: list[str]) -> str | None:
     return None
 
 
-def resolve_image_path(image_root: str | os.PathLike, image_id: str, names: ImageNames = mp16_image_names) -> Path:
+@lru_cache(maxsize=16)
+def _folder_ids(root: str, file_id: FileId, stamp: float) -> dict[str, str]:
+    """``id -> file name`` for the files directly in ``root`` that ``file_id`` reads an id from
+    (``stamp``: the folder's mtime, so a changed folder is listed again)."""
+    found: dict[str, str] = {}
+    with os.scandir(root) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            image_id = file_id(entry.name) if entry.is_file() else None
+            if image_id:
+                found.setdefault(image_id, entry.name)
+    return found
+
+
+def find_by_file_id(root: str, image_id: str, file_id: FileId) -> str | None:
+    """The file in ``root`` whose name ``file_id`` reads as ``image_id`` (module docstring), or None."""
+    try:
+        stamp = os.stat(root).st_mtime
+    except OSError:
+        return None
+    normalised = image_id.strip().replace("\\", "/")
+    name = _folder_ids(os.path.abspath(root), file_id, stamp).get(normalised)
+    if name is not None:
+        check_inside_root(root, os.path.join(root, name))
+    return name
+
+
+def find_layout_image(root: str, image_id: str, names: ImageNames = mp16_image_names,
+                      file_id: FileId | None = None) -> tuple[str | None, list[str]]:
+    """``(file name under root or None, the names tried)`` for ``image_id``: its derived names
+    first, then (with a ``file_id`` rule) the folder's listing. Raises :class:`ImageOutsideRoot`."""
+    candidates = confined_names(image_id, names)
+    found = find_image_file(root, candidates)
+    if found is None and file_id is not None:
+        found = find_by_file_id(root, image_id, file_id)
+    return found, candidates
+
+
+def resolve_image_path(image_root: str | os.PathLike, image_id: str, names: ImageNames = mp16_image_names,
+                       file_id: FileId | None = None) -> Path:
     """The image file for ``image_id``, confined to ``image_root`` (see the module docstring).
 
     Returns the first existing candidate, else the most literal one (the caller reports it missing).
     """
-    candidates = confined_names(image_id, names)
-    found = find_image_file(str(image_root), candidates)
+    found, candidates = find_layout_image(str(image_root), image_id, names, file_id)
     return Path(image_root) / (found if found is not None else candidates[0])

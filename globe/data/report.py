@@ -50,6 +50,41 @@ class ConversionReport:
     swap_evidence: str = ""
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    ids_fingerprint: str | None = None  # globe.catalog.ids_fingerprint of every data row's id (validate)
+    #: The catalog's standard file this one was compared with (:meth:`compare_with_standard`).
+    standard: dict[str, Any] | None = None
+
+    def compare_with_standard(self, dataset: str, expected_rows: int | None, expected_fingerprint: str | None) -> bool:
+        """Record how this file compares with a test set's standard one; False on a known mismatch.
+
+        A value the catalog does not record is reported as such, never as a match.
+        """
+        rows_ok = None if expected_rows is None else self.rows_read == expected_rows
+        ids_ok = None if expected_fingerprint is None or self.ids_fingerprint is None else (
+            self.ids_fingerprint == expected_fingerprint)
+        self.standard = {"dataset": dataset, "expected_rows": expected_rows, "rows_match": rows_ok,
+                         "expected_ids_fingerprint": expected_fingerprint, "ids_match": ids_ok}
+        return rows_ok is not False and ids_ok is not False
+
+    def _standard_lines(self) -> list[str]:
+        lines = []
+        if self.ids_fingerprint is not None:
+            lines.append(f"{'id fingerprint':<32}{self.ids_fingerprint:>16}   (SHA-256 of the sorted ids)")
+        standard = self.standard
+        if not standard:
+            return lines
+        verdict = {True: "matches", False: "DIFFERS", None: "not recorded"}
+        expected_rows = standard["expected_rows"]
+        lines.append(f"standard {standard['dataset']}: rows {verdict[standard['rows_match']]}"
+                     + (f" (standard file: {expected_rows:,} rows, this file: {self.rows_read:,})"
+                        if expected_rows is not None else ""))
+        if standard["expected_ids_fingerprint"] is None:
+            lines.append(f"standard {standard['dataset']}: id fingerprint not recorded in globe/catalog.py (no "
+                         "trusted copy was at hand); compare the one above with a copy you trust")
+        else:
+            lines.append(f"standard {standard['dataset']}: id fingerprint {verdict[standard['ids_match']]} "
+                         f"(standard: {standard['expected_ids_fingerprint']})")
+        return lines
 
     def drop(self, reason: str, where: str, detail: str) -> None:
         self.dropped[reason] += 1
@@ -91,6 +126,8 @@ class ConversionReport:
             "swap_evidence": self.swap_evidence,
             "notes": self.notes,
             "elapsed_s": round(self.elapsed_s, 3),
+            "ids_fingerprint": self.ids_fingerprint,
+            "standard": self.standard,
         }
 
     def to_json(self) -> str:
@@ -126,5 +163,6 @@ class ConversionReport:
             for key, examples in self.examples.items():
                 for example in examples:
                     lines.append(f"  [{key}] {example}")
+        lines.extend(self._standard_lines())
         lines.append(f"time     {self.elapsed_s:.2f} s ({rate:,.0f} rows/s)")
         return "\n".join(lines)

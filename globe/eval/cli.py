@@ -5,6 +5,7 @@
     globe-eval --url http://127.0.0.1:8000/v1 --dataset im2gps3k --output out.csv --use_cot
     globe-eval --url URL --gt-file my.csv --image-root imgs/ --output out.csv
     globe-eval score out.csv            # no server: recompute out.json (and plots) from the CSV
+    globe-eval compare a.json b.json    # runs beside the published results of their test set (globe.eval.compare)
 
 A row without a usable prediction (failed request, missing image, no answer, a name no
 geocoder can place) counts as wrong at every threshold. An answer placed only at country level
@@ -39,8 +40,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from globe.catalog import TEST_SETS, released_test_set
+from globe.catalog import TEST_SETS, find_dataset, test_set_source
+from globe.data.layouts import LAYOUTS
 from globe.eval.data import SWAP_CHOICES, GroundTruthError, load_ground_truth
+from globe.eval.metrics import DEFAULT_THRESHOLD_RULE, THRESHOLD_RULES
+
+THRESHOLD_RULE_HELP = (
+    "how a distance d counts within a threshold t: le = d <= t (default; GLOBE, GeoCLIP), lt = d < t (G3, "
+    "GeoRanker); recorded in the summary as threshold_rule")
 
 GEOCODERS = ("offline", "nominatim", "azure")
 logger = logging.getLogger("globe.eval")
@@ -87,6 +94,9 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(source, "dataset", default=None, help=f"test set name: {names} (released aliases: {aliases})")
     _add(source, "data-root", default=None, help="where named datasets live (default: env GLOBE_DATA_ROOT, then <repo>/data)")
     _add(source, "gt-file", default=None, help="ground-truth CSV (IMG_ID/id, LAT/latitude, LON/longitude, [country, city])")
+    _add(source, "layout", default=None, choices=["auto", *LAYOUTS],
+         help="layout the ground truth is read through (globe.data.layouts; default: --dataset's, else detected "
+              "from the header)")
     _add(source, "image-root", default=None, help="folder the CSV's image ids are relative to; paths outside it are refused")
     _add(source, "limit", type=int, default=None, help="evaluate only the first N rows")
     _add(source, "swap-lat-lon", choices=SWAP_CHOICES, default="auto",
@@ -102,6 +112,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "max-tokens", type=int, default=1024, help="completion token limit (default 1024; CoT answers are long)")
     _add(parser, "extra", default=None, help='JSON merged into each request, e.g. \'{"frequency_penalty": 0.7}\'')
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="how predicted names become coordinates (default offline)")
+    _add(parser, "threshold-rule", choices=list(THRESHOLD_RULES), default=DEFAULT_THRESHOLD_RULE, help=THRESHOLD_RULE_HELP)
     _add(parser, "samples", type=int, default=1,
          help="answers per image (default 1); N > 1 ranks the answers' places by votes and reports the top one, "
               "top-k accuracies and agreement (use a temperature > 0)")
@@ -134,6 +145,10 @@ def build_score_parser() -> argparse.ArgumentParser:
     parser.add_argument("csv", help="predictions CSV")
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="for predictions without coordinates")
     _add(parser, "reresolve", action="store_true", help="re-place every prediction from its names, ignoring pred_lat/pred_lon")
+    _add(parser, "threshold-rule", choices=list(THRESHOLD_RULES), default=DEFAULT_THRESHOLD_RULE, help=THRESHOLD_RULE_HELP)
+    _add(parser, "dataset", default=None,
+         help="the test set the CSV's rows are (recorded in the summary for `globe-eval compare`; default: the "
+              "run's own record beside the CSV)")
     _add(parser, "summary", default=None, help="where to write the JSON (default: the CSV path with .json)")
     _add(parser, "exclude", default=None,
          help="leave out these images: a `globe-data leakage` pairs CSV (its leaking rows) or a list of image ids")
@@ -142,13 +157,14 @@ def build_score_parser() -> argparse.ArgumentParser:
 
 
 def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, reresolve: bool, plots: bool,
-                      summary_file: Path | None, extra: dict[str, Any]) -> dict[str, Any]:
+                      summary_file: Path | None, extra: dict[str, Any],
+                      threshold_rule: str = DEFAULT_THRESHOLD_RULE) -> dict[str, Any]:
     from globe.eval.metrics import summarize
     from globe.eval.report import format_table, summary_path, write_report, write_summary
     from globe.eval.score import scored_rows
 
     scored = scored_rows(rows, resolver=resolver, reresolve=reresolve)
-    summary = summarize(scored)
+    summary = summarize(scored, threshold_rule=threshold_rule)
     summary.update(extra)
     written = write_report(csv_path, scored, summary, plots=plots)
     if summary_file is not None and summary_file != summary_path(csv_path):
@@ -172,13 +188,16 @@ def run_command(args: argparse.Namespace) -> int:
         print("error: pass either --dataset or --gt-file, not both", file=sys.stderr)
         return 2
     try:
+        dataset = None
         if args.gt_file:
             if not args.image_root:
                 print("error: --gt-file needs --image-root (the folder its image ids are relative to)", file=sys.stderr)
                 return 2
-            gt_file, image_root = Path(args.gt_file), Path(args.image_root)
+            gt_file, image_root, layout = Path(args.gt_file), Path(args.image_root), args.layout or "auto"
         elif args.dataset:
-            gt_file, image_root = released_test_set(args.dataset, args.data_root)
+            dataset = find_dataset(args.dataset, evaluable=True).name  # an alias is recorded by its name
+            gt_file, image_root, layout = test_set_source(dataset, args.data_root)
+            layout = args.layout or layout
             if args.image_root:
                 image_root = Path(args.image_root)
         else:
@@ -195,7 +214,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise ValueError("--retries must be >= 0 and --timeout > 0")
         if not image_root.is_dir():
             print(f"warning: image root {image_root} is not a folder; every row will be missing_image", file=sys.stderr)
-        gt = load_ground_truth(gt_file, image_root, limit=args.limit, swap_lat_lon=args.swap_lat_lon)
+        gt = load_ground_truth(gt_file, image_root, limit=args.limit, swap_lat_lon=args.swap_lat_lon, layout=layout)
         exclusion: dict[str, Any] = {}
         if args.exclude:
             gt, exclusion = _exclude(gt, args.exclude)
@@ -226,7 +245,8 @@ def run_command(args: argparse.Namespace) -> int:
         stats, model = asyncio.run(run_eval_with_server(
             gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
             overwrite=args.overwrite, progress=not args.quiet,
-            run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder},
+            run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder, "dataset": dataset,
+                      "layout": gt.layout.name},
         ))
     except (ServerUnavailable, OutputMismatchError, RunSettingsMismatch, RunLocked, RunFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -237,8 +257,9 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"{stats.n_done_now} rows evaluated now, {stats.n_already_done} already in {output}"
           + (f", {stats.n_redone} failed rows redone" if stats.n_redone else ""))
     rows = results_for_ground_truth(gt, output)
-    _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None, extra={
-        "model": model, "dataset": args.dataset or str(gt_file), "use_cot": bool(args.use_cot),
+    _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None,
+                      threshold_rule=args.threshold_rule, extra={
+        "model": model, "dataset": dataset or str(gt_file), "layout": gt.layout.name, "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
         "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence, **exclusion,
     })
@@ -273,13 +294,28 @@ def score_command(args: argparse.Namespace) -> int:
         exclusion: dict[str, Any] = {}
         if args.exclude:
             rows, exclusion = _exclude_scored(rows, args.exclude)
+        extra: dict[str, Any] = {"geocoder": args.geocoder, "rescored": True, **exclusion}
+        dataset = args.dataset or _recorded_dataset(csv_path)
+        if dataset:
+            extra["dataset"] = dataset
         _score_and_report(csv_path, rows, make_resolver(args.geocoder), reresolve=args.reresolve,
                           plots=not args.no_plots, summary_file=Path(args.summary) if args.summary else None,
-                          extra={"geocoder": args.geocoder, "rescored": True, **exclusion})
+                          extra=extra, threshold_rule=args.threshold_rule)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _recorded_dataset(csv_path: Path) -> str | None:
+    """The test set a run's CSV was evaluated on, as its run record says (``<csv>.run.json``), else None."""
+    from globe.eval.fingerprint import read_fingerprint
+
+    try:
+        recorded = read_fingerprint(csv_path) or {}
+    except ValueError:
+        return None
+    return recorded.get("dataset") or None
 
 
 def _exclude_scored(rows: list[dict[str, str]], exclude_file: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
@@ -303,6 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if argv and argv[0] == "score":
         return score_command(build_score_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "compare":
+        from globe.eval.compare import main as compare_main
+
+        return compare_main(argv[1:])
     if argv and argv[0] == "run":
         argv = argv[1:]
     parser = build_run_parser()

@@ -1,14 +1,17 @@
-"""Ground truth for evaluation: named test sets or any CSV, read the way the real files are spelled.
+"""Ground truth for evaluation: named test sets or any CSV, read through ``globe-data``'s layouts.
 
-The released test CSVs disagree on column names (IM2GPS3K: ``IMG_ID, AUTHOR, LAT, LON``;
-MP16-Reason-Test: ``IMG_ID, LAT, LON, city, country, ...``; OSV-5M: ``id, latitude, longitude,
-country, city, ...``) and IM2GPS3K has no city/country at all. :func:`load_ground_truth` reads
-any of them into :class:`globe.catalog.GroundTruthRow` records, keeping every original column
-untouched, and fills a missing city/country with ``globe-data``'s reverse-geocoding rule
-(:func:`globe.data.geocode.place_labels`), so both tools label a point alike. Everything about
-reading the file is ``globe-data``'s too: the CSV reader (:mod:`globe.data.csvfile`: long cells,
-unclosed quotes), the column aliases (:func:`globe.data.layouts.map_columns`) and the detection of
-a header whose ``LAT``/``LON`` are swapped (an old IM2GPS3K commit).
+The distributed test files disagree on nearly everything (IM2GPS3K: ``IMG_ID, AUTHOR, LAT,
+LON``; MP16-Reason-Test: ``IMG_ID, LAT, LON, city, country, ...``; OSV-5M: ``id, latitude,
+longitude, country`` as ISO codes; YFCC100M's ``info.txt``: tab-separated, no header; IM2GPS:
+images named by more than their id). :func:`load_ground_truth` reads a file through its
+:class:`globe.data.layouts.Layout` (the catalog's for a named set, ``auto`` detects it from the
+header otherwise), the same object ``globe-data`` converts with, so both tools agree on the id
+column, the coordinate columns, whether a country cell is a code, and which file an id names.
+Rows become :class:`globe.catalog.GroundTruthRow` records keeping every original column, and a
+missing city/country is filled with ``globe-data``'s reverse-geocoding rule
+(:func:`globe.data.geocode.place_labels`), so both tools label a point alike. The CSV reader
+(:mod:`globe.data.csvfile`: long cells, unclosed quotes) and the detection of a header whose
+``LAT``/``LON`` are swapped (an old IM2GPS3K commit) are ``globe-data``'s too.
 
 A row that cannot be used (no image id, coordinates missing or out of range, ragged or
 unreadable CSV line) is kept with a ``problem`` so the run writes it with ``status="bad_row"``:
@@ -25,7 +28,7 @@ from typing import Callable, Sequence
 from globe.catalog import GroundTruthRow
 from globe.data.csvfile import CsvEncodingError, CsvRecord, detect_swap, open_csv
 from globe.data.geocode import PlaceLabel, place_labels
-from globe.data.layouts import COLUMN_ALIASES, map_columns
+from globe.data.layouts import CSV, ColumnMap, Layout, LayoutError, TableFormat, detect_layout, get_layout, map_columns
 from globe.geo.countries import expand_country_code
 
 SWAP_CHOICES = ("auto", "yes", "no")
@@ -50,6 +53,14 @@ class GroundTruthFile:
     column_map: dict[str, str | None] = field(default_factory=dict)
     lat_lon_swapped: bool = False  # the "LAT" column was read as longitude and "LON" as latitude
     swap_evidence: str = ""  # why: detect_swap's counts, or the forcing option
+    layout: Layout = field(default_factory=lambda: get_layout("mp16-reason"))  # how ids name image files
+
+    def image_path(self, image_id: str) -> Path:
+        """The file ``image_id`` names under the image root, by the layout's naming (may not exist);
+        raises :class:`~globe.data.image_paths.ImageOutsideRoot` for an id leaving the root."""
+        from globe.data.image_paths import resolve_image_path
+
+        return resolve_image_path(self.image_root, image_id, self.layout.image_names, self.layout.file_id)
 
 
 def _coordinate(value: str | None, low: float, high: float, label: str) -> tuple[float | None, str | None]:
@@ -70,31 +81,37 @@ def _cell(value: str | None) -> str | None:
     return text or None
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[dict[str, str], str | None]]]:
-    """Header and ``(row, problem)`` pairs, one per data record; unreadable or ragged lines are
-    kept with a problem, and reading goes on after them (:mod:`globe.data.csvfile`)."""
+def read_csv_rows(path: Path, table: TableFormat = CSV) -> tuple[list[str], list[CsvRecord]]:
+    """Header and every data record (unreadable ones with ``fields=None``), read with ``table``'s
+    delimiter and quoting; a headerless table's header is its column names by position."""
     if not path.is_file():
         raise GroundTruthError(f"ground-truth file not found: {path}")
     try:
-        with open_csv(path, errors="strict") as (records, _):
-            header_record = next(records, None)
-            if header_record is None:
-                raise GroundTruthError(f"ground-truth file {path} is empty; it needs a header row")
-            if header_record.fields is None:
-                raise GroundTruthError(f"ground-truth file {path} has an unreadable header: {header_record.error}")
-            header = [column.strip() for column in header_record.fields]
-            rows = [_row_of(record, header) for record in records]
+        with open_csv(path, errors="strict", table=table) as (records, _):
+            if table.has_header:
+                header_record = next(records, None)
+                if header_record is None:
+                    raise GroundTruthError(f"ground-truth file {path} is empty; it needs a header row")
+                if header_record.fields is None:
+                    raise GroundTruthError(f"ground-truth file {path} has an unreadable header: {header_record.error}")
+                header = [column.strip() for column in header_record.fields]
+            else:
+                header = list(table.header or ())
+            rows = list(records)
     except CsvEncodingError as exc:
         raise GroundTruthError(f"ground-truth file {path}: {exc}") from None
     return header, rows
 
 
-def _row_of(record: CsvRecord, header: list[str]) -> tuple[dict[str, str], str | None]:
+def _row_of(record: CsvRecord, layout: Layout, columns: ColumnMap) -> tuple[dict[str, str], str | None]:
+    """A record as ``{column: value}`` and why it cannot be used (None: it can); ragged records
+    are kept, padded, with a problem."""
+    header = columns.header
     if record.fields is None:
         return {}, f"unparsable CSV line {record.line}: {record.error}"
     values = record.fields
     problem = None
-    if len(values) != len(header):
+    if not layout.row_fits(values, columns):
         problem = f"CSV line {record.line} has {len(values)} fields, the header has {len(header)}"
     padded = list(values[: len(header)]) + [""] * (len(header) - len(values))
     return dict(zip(header, padded)), problem
@@ -106,9 +123,11 @@ def load_ground_truth(
     limit: int | None = None,
     reverse_geocode: ReverseGeocoder | None = None,
     swap_lat_lon: str = "auto",
+    layout: str = "auto",
 ) -> GroundTruthFile:
-    """Read a ground-truth CSV into rows ready to evaluate; see the module docstring.
+    """Read a ground-truth file into rows ready to evaluate; see the module docstring.
 
+    ``layout``: a :data:`globe.data.layouts.LAYOUTS` name, or ``auto`` (detected from the header).
     ``reverse_geocode`` fills missing country/city (default: :func:`globe.data.geocode.place_labels`).
     ``limit`` keeps the first N data rows. ``swap_lat_lon``: ``auto`` reads ``LAT`` as longitude
     and ``LON`` as latitude when the values say the header is swapped (judged on the whole
@@ -119,27 +138,21 @@ def load_ground_truth(
         raise ValueError(f"swap_lat_lon={swap_lat_lon!r}: choose one of {', '.join(SWAP_CHOICES)}")
     gt_path = Path(gt_file)
     root = Path(image_root)
-    header, parsed = read_csv_rows(gt_path)
-    columns = map_columns(header)
+    table = CSV if layout == "auto" else _layout(layout).table
+    header, records = read_csv_rows(gt_path, table)
+    spec, columns = _columns(header, layout, gt_path)
     names = columns.names()
     image_column, lat_column, lon_column = names.get("id"), names.get("lat"), names.get("lon")
     country_column, city_column = names.get("country"), names.get("city")
-    missing = [(label, logical) for label, logical in (("image id", "id"), ("latitude", "lat"), ("longitude", "lon"))
-               if logical not in names]
-    if missing:
-        expected = "; ".join(f"{label}: one of {', '.join(COLUMN_ALIASES[logical])}" for label, logical in missing)
-        raise GroundTruthError(
-            f"{gt_path} has no {' / '.join(label for label, _ in missing)} column; header is {header}. "
-            f"Expected (any case) {expected}"
-        )
     if swap_lat_lon == "auto":
-        swapped, evidence = detect_swap(gt_path, columns)
+        swapped, evidence = detect_swap(gt_path, columns, table=spec.table)
     else:
         swapped, evidence = swap_lat_lon == "yes", f"--swap-lat-lon {swap_lat_lon}"
     if swapped:  # the column headed LAT holds longitudes: read each value from the other column
         lat_column, lon_column = lon_column, lat_column
     if limit is not None:
-        parsed = parsed[: max(0, limit)]
+        records = records[: max(0, limit)]
+    parsed = [_row_of(record, spec, columns) for record in records]
 
     rows: list[GroundTruthRow] = []
     for index, (raw, problem) in enumerate(parsed):
@@ -151,7 +164,7 @@ def load_ground_truth(
         country = _cell(raw.get(country_column)) if country_column and raw else None
         rows.append(GroundTruthRow(
             index=index, raw=raw, image_id=image, lat=lat, lon=lon,
-            country=expand_country_code(country) if country else None,  # OSV-5M's "FI": names compare with names
+            country=(expand_country_code(country) if spec.country_is_code else country) if country else None,
             city=_cell(raw.get(city_column)) if city_column and raw else None,
             problem=problem or lat_problem or lon_problem,
         ))
@@ -160,8 +173,31 @@ def load_ground_truth(
     return GroundTruthFile(
         columns=header, rows=rows, image_root=root, gt_file=gt_path, n_reverse_geocoded=n_filled,
         column_map={"image": image_column, "lat": lat_column, "lon": lon_column, "country": country_column, "city": city_column},
-        lat_lon_swapped=swapped, swap_evidence=evidence,
+        lat_lon_swapped=swapped, swap_evidence=evidence, layout=spec,
     )
+
+
+def _layout(name: str) -> Layout:
+    try:
+        return get_layout(name)
+    except LayoutError as exc:
+        raise GroundTruthError(str(exc)) from None
+
+
+def _columns(header: list[str], layout: str, gt_path: Path) -> tuple[Layout, ColumnMap]:
+    """The layout and column map of a ground-truth file; GroundTruthError names what is missing
+    (evaluation needs an id and both coordinates, whatever the layout requires for conversion)."""
+    spec = _layout(detect_layout(header) if layout == "auto" else layout)
+    columns = map_columns(header, spec)
+    missing = [(label, logical) for label, logical in (("image id", "id"), ("latitude", "lat"), ("longitude", "lon"))
+               if not columns.has(logical)]
+    if missing:
+        expected = "; ".join(f"{label}: one of {', '.join(spec.column_aliases(logical))}" for label, logical in missing)
+        raise GroundTruthError(
+            f"{gt_path} has no {' / '.join(label for label, _ in missing)} column; header is {header}. "
+            f"Expected (any case) {expected} (layout {spec.name!r}; --layout names another)"
+        )
+    return spec, columns
 
 
 def reverse_geocoded_names(

@@ -8,7 +8,11 @@ Conventions every function shares (so one table means one thing):
   median is ``None`` when more than half the rows have no prediction). Rows are never dropped:
   the denominator is always every row of the ground truth.
 * Accuracies are fractions in [0, 1] (tables print them as percentages).
-* "Within X km" means ``error <= X``.
+* "Within X km" means ``error <= X`` (threshold rule ``le``, GLOBE's and GeoCLIP's). G3 and
+  GeoRanker count ``error < X`` (rule ``lt``); every function taking ``rule`` applies either, and
+  the summary records which (``threshold_rule``). The rule only moves rows lying exactly on a
+  threshold, which a geodesic distance in floating point rarely does; it is there so a number
+  can be produced under a peer's stated rule.
 * GeoScore is GeoGuessr's ``5000 * exp(-d / 1492.7)`` per row, averaged (max 5000).
 * **A country-level prediction never counts at a city-scale threshold.** When an answer
   resolves only to a country (``pred_level == "country"``: no city, or one the geocoder cannot place),
@@ -45,6 +49,9 @@ CITY_SCALE_MAX_KM = 25.0
 PRED_LEVELS = ("city", "country", "region", "island", "landmark")
 #: Top-k depths reported for a run with several samples per image (those with k <= samples).
 TOP_KS: tuple[int, ...] = (1, 3, 5)
+#: How a distance compares with a threshold: ``le`` counts d <= t (GLOBE, GeoCLIP), ``lt`` d < t (G3, GeoRanker).
+THRESHOLD_RULES: dict[str, str] = {"le": "d <= t", "lt": "d < t"}
+DEFAULT_THRESHOLD_RULE = "le"
 #: Upper edges of the agreement bins (``(0, 0.2]``, ``(0.2, 0.4]``...); agreement 0 has its own bin.
 AGREEMENT_BIN_EDGES: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -70,24 +77,35 @@ def prediction_level(row: Mapping[str, Any]) -> str:
     return "country" if has_country and not has_city else "city"
 
 
-def counts_within(error_km: Any, threshold_km: float, level: str | None = None) -> bool:
-    """Whether one row counts as correct at ``threshold_km``: a row placed at a level that is not a city
-    (country, region, island, landmark: :func:`globe.scoring.is_city`) never does at city scale."""
+def check_threshold_rule(rule: str) -> str:
+    """``rule`` if it is one of :data:`THRESHOLD_RULES`, else ValueError naming the choices."""
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"threshold rule {rule!r}: choose one of " + ", ".join(
+            f"{name} ({meaning})" for name, meaning in THRESHOLD_RULES.items()))
+    return rule
+
+
+def counts_within(error_km: Any, threshold_km: float, level: str | None = None, rule: str = DEFAULT_THRESHOLD_RULE) -> bool:
+    """Whether one row counts as correct at ``threshold_km`` under ``rule`` (``le``: d <= t, ``lt``:
+    d < t): a row placed at a level that is not a city (country, region, island, landmark:
+    :func:`globe.scoring.is_city`) never does at city scale."""
     from globe.scoring import is_city
 
     if level is not None and not is_city(level) and threshold_km <= CITY_SCALE_MAX_KM:
         return False
-    return _distance(error_km) <= threshold_km
+    distance = _distance(error_km)
+    return distance < threshold_km if check_threshold_rule(rule) == "lt" else distance <= threshold_km
 
 
-def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: int, threshold_km: float) -> bool:
+def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: int, threshold_km: float,
+                 rule: str = DEFAULT_THRESHOLD_RULE) -> bool:
     """True when one of the ``k`` top-ranked places counts within ``threshold_km`` of ``truth``.
 
     "Counts" is :func:`counts_within`: ``<=``, and a country-level place
     never counts at a city-scale threshold (1 and 25 km), as for a single answer.
     """
-    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level)
-               for place in ranked[:k])
+    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level,
+                             rule) for place in ranked[:k])
 
 
 def _levels(levels: Sequence[str | None] | None, n: int) -> Sequence[str | None]:
@@ -105,7 +123,8 @@ def threshold_key(threshold_km: float) -> str:
 
 
 def accuracy_within(
-    errors_km: Sequence[Any], threshold_km: float, levels: Sequence[str | None] | None = None
+    errors_km: Sequence[Any], threshold_km: float, levels: Sequence[str | None] | None = None,
+    rule: str = DEFAULT_THRESHOLD_RULE,
 ) -> float:
     """Fraction of rows counting at ``threshold_km`` (:func:`counts_within`; missing errors are wrong).
 
@@ -114,16 +133,17 @@ def accuracy_within(
     if not errors_km:
         return 0.0
     levels = _levels(levels, len(errors_km))
-    return sum(counts_within(error, threshold_km, level) for error, level in zip(errors_km, levels)) / len(errors_km)
+    return sum(counts_within(error, threshold_km, level, rule) for error, level in zip(errors_km, levels)) / len(errors_km)
 
 
 def distance_accuracies(
     errors_km: Sequence[Any],
     thresholds_km: Iterable[float] = THRESHOLDS_KM,
     levels: Sequence[str | None] | None = None,
+    rule: str = DEFAULT_THRESHOLD_RULE,
 ) -> dict[str, float]:
     """``{"acc_1km": ..., "acc_25km": ..., ...}`` for the given thresholds."""
-    return {threshold_key(threshold): accuracy_within(errors_km, threshold, levels) for threshold in thresholds_km}
+    return {threshold_key(threshold): accuracy_within(errors_km, threshold, levels, rule) for threshold in thresholds_km}
 
 
 def median_km(errors_km: Sequence[Any]) -> float | None:
@@ -214,13 +234,14 @@ def group_metrics(
     country_matches: Sequence[bool],
     city_matches: Sequence[bool],
     levels: Sequence[str | None] | None = None,
+    rule: str = DEFAULT_THRESHOLD_RULE,
 ) -> dict[str, Any]:
     """The metrics reported for a whole run and for each continent/country group."""
     return {
         "n": len(errors_km),
         "country_acc": _mean(country_matches),
         "city_acc": _mean(city_matches),
-        **distance_accuracies(errors_km, levels=levels),
+        **distance_accuracies(errors_km, levels=levels, rule=rule),
         "median_km": median_km(errors_km),
         "geoscore": geoscore(errors_km),
     }
@@ -232,6 +253,7 @@ def breakdown(
     country_matches: Sequence[bool],
     city_matches: Sequence[bool],
     levels: Sequence[str | None] | None = None,
+    rule: str = DEFAULT_THRESHOLD_RULE,
 ) -> dict[str, dict[str, Any]]:
     """:func:`group_metrics` per group label (``None`` labels go to ``"unknown"``), largest groups first."""
     levels = _levels(levels, len(errors_km))
@@ -242,7 +264,7 @@ def breakdown(
     return {
         group: group_metrics(
             [errors_km[i] for i in indices], [country_matches[i] for i in indices], [city_matches[i] for i in indices],
-            [levels[i] for i in indices],
+            [levels[i] for i in indices], rule,
         )
         for group, indices in ordered
     }
@@ -265,7 +287,7 @@ def agreement_bin(agreement: float) -> str:
     return f"({lower:g}, 1]"
 
 
-def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def consensus_metrics(rows: Sequence[Mapping[str, Any]], rule: str = DEFAULT_THRESHOLD_RULE) -> dict[str, Any]:
     """Top-k accuracies and agreement of a run with several samples per image; ``{}`` for a single-answer run.
 
     Each row's ``samples`` is its list of sample places (``globe.eval.consensus.samples_from_cell``:
@@ -297,7 +319,7 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for k in ks:
             for threshold in THRESHOLDS_KM:
                 hits[top_k_key(k, threshold)] += any(
-                    counts_within(distance, threshold, place.level) for distance, place in zip(distances[:k], ranked))
+                    counts_within(distance, threshold, place.level, rule) for distance, place in zip(distances[:k], ranked))
     n = len(rows)
     by_bin: dict[str, list[int]] = {}
     for index, value in enumerate(agreements):
@@ -314,15 +336,17 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             label: {
                 "n": len(by_bin[label]),
                 "agreement_mean": sum(agreements[i] for i in by_bin[label]) / len(by_bin[label]),
-                **distance_accuracies([errors[i] for i in by_bin[label]], levels=[levels[i] for i in by_bin[label]]),
+                **distance_accuracies([errors[i] for i in by_bin[label]], levels=[levels[i] for i in by_bin[label]],
+                                      rule=rule),
             }
             for label in order if label in by_bin
         },
     }
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The run summary from scored rows.
+def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_THRESHOLD_RULE) -> dict[str, Any]:
+    """The run summary from scored rows; distances compare with thresholds by ``threshold_rule``
+    (:data:`THRESHOLD_RULES`), recorded in the summary with the thresholds themselves.
 
     Each row needs ``status``, ``pred_country``, ``pred_city``, ``gt_country``, ``gt_city``,
     ``error_km`` (``None`` when missing), and may carry ``pred_level`` (see
@@ -355,7 +379,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     countries = [(country_name(code) or code) if code else None for code in codes]
     continents = [CONTINENT_NAMES.get(continent_of(code), None) if code else None for code in codes]
 
-    overall = group_metrics(errors, country_matches, city_matches, levels)
+    check_threshold_rule(threshold_rule)
+    overall = group_metrics(errors, country_matches, city_matches, levels, threshold_rule)
     summary: dict[str, Any] = {
         "n": overall.pop("n"),
         "n_failed": sum(str(row.get("status")) not in ANSWER_STATUSES for row in rows),
@@ -369,8 +394,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "city_acc_string": string_accuracy(released_cities, gt_cities),
         **overall,
         "status_counts": dict(sorted(status_counts.items())),
-        "by_continent": breakdown(continents, errors, country_matches, city_matches, levels),
-        "by_country": breakdown(countries, errors, country_matches, city_matches, levels),
+        "by_continent": breakdown(continents, errors, country_matches, city_matches, levels, threshold_rule),
+        "by_country": breakdown(countries, errors, country_matches, city_matches, levels, threshold_rule),
+        "thresholds_km": list(THRESHOLDS_KM),
+        "threshold_rule": threshold_rule,
     }
-    summary.update(consensus_metrics(rows))
+    summary.update(consensus_metrics(rows, threshold_rule))
     return summary

@@ -73,6 +73,8 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     widths = [max(len(h), len(v)) for h, v in zip(header, values)]
     lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     lines.append("  ".join(v.rjust(w) for v, w in zip(values, widths)))
+    if summary.get("threshold_rule", "le") != "le":
+        lines.append(f"threshold rule: {summary['threshold_rule']} (distance < threshold), not GLOBE's <=")
     lines.append(f"string match (released 0.7 rule): country {_pct(summary.get('country_acc_string')).strip()}%  "
                  f"city {_pct(summary.get('city_acc_string')).strip()}%")
     counts = summary.get("status_counts") or {}
@@ -153,7 +155,8 @@ def plot_reliability(by_agreement: Mapping[str, Mapping[str, Any]], path: str | 
 
 
 def plot_error_cdf(
-    errors_km: Sequence[float | None], path: str | Path, title: str = "", levels: Sequence[str | None] | None = None
+    errors_km: Sequence[float | None], path: str | Path, title: str = "", levels: Sequence[str | None] | None = None,
+    rule: str = "le",
 ) -> Path:
     """Cumulative fraction of rows within d km (log x), the five thresholds marked with their accuracy.
 
@@ -174,7 +177,7 @@ def plot_error_cdf(
         y = np.arange(1, finite.size + 1) / n  # rows without a prediction never reach the curve
         ax.step(np.concatenate([[0.01], x, [20_050]]), np.concatenate([[0], y, [y[-1]]]), where="post", color="#1f5fa8")
     for threshold in THRESHOLDS_KM:
-        accuracy = accuracy_within(list(errors_km), threshold, levels)
+        accuracy = accuracy_within(list(errors_km), threshold, levels, rule)
         ax.axvline(threshold, color="#999999", linestyle="--", linewidth=0.8)
         ax.annotate(f"{threshold:g} km\n{100 * accuracy:.1f}%", (threshold, min(0.97, accuracy + 0.03)),
                     fontsize=8, ha="left", color="#444444")
@@ -243,7 +246,8 @@ def write_report(
         name = Path(csv_path).stem
         written["cdf"] = plot_error_cdf([row.get("error_km") for row in rows], paths["cdf"],
                                         title=f"{name}: cumulative error (n={len(rows)})",
-                                        levels=[prediction_level(row) for row in rows])
+                                        levels=[prediction_level(row) for row in rows],
+                                        rule=summary.get("threshold_rule", "le"))
         written["map"] = plot_error_map(rows, paths["map"], title=f"{name}: error by location "
                                         f"(GeoScore {summary.get('geoscore', 0):.0f}/{GEOSCORE_MAX:.0f})")
         if summary.get("by_agreement"):

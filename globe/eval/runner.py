@@ -42,6 +42,7 @@ from globe.catalog import GroundTruthRow
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
 from globe.data.image_paths import resolve_image_path
 from globe.data.images import ImageError, request_image
+from globe.data.layouts import Layout
 from globe.eval.data import GroundTruthFile
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
@@ -246,15 +247,21 @@ def score_predictions(record: dict[str, Any], texts: Sequence[str], resolver: Pl
 
 async def evaluate_row(
     row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver,
-    mode: "SamplingMode | None" = None,
+    mode: "SamplingMode | None" = None, layout: Layout | None = None,
 ) -> dict[str, Any]:
-    """One output record for one ground-truth row; never raises for a bad row."""
+    """One output record for one ground-truth row; never raises for a bad row.
+
+    ``layout``: how the ground truth's ids name image files (default: the MP16 rule).
+    """
     record = _base_record(row)
     if row.problem:
         record.update(status="bad_row", error=row.problem)
         return record
     try:
-        path = resolve_image_path(image_root, row.image_id or "")
+        if layout is None:
+            path = resolve_image_path(image_root, row.image_id or "")
+        else:
+            path = resolve_image_path(image_root, row.image_id or "", layout.image_names, layout.file_id)
     except PermissionError as exc:
         record.update(status="outside_image_root", error=str(exc))
         return record
@@ -407,7 +414,7 @@ async def run_eval_async(
                     row = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                record = await evaluate_row(row, gt.image_root, client, settings, resolver, mode)
+                record = await evaluate_row(row, gt.image_root, client, settings, resolver, mode, gt.layout)
                 writer.write(record)
                 status = str(record.get("status"))
                 stats.status_counts[status] = stats.status_counts.get(status, 0) + 1

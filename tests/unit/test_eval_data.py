@@ -119,7 +119,7 @@ def test_dataset_names_and_data_root(tmp_path, monkeypatch):
     assert released_test_set("img2gps3k") == released_test_set("im2gps3k")  # the released name
     assert released_test_set("mp16-reason-test-12k", "/d") == (Path("/d/mp16-reason-test-12k.csv"), Path("/d/eval_images"))
     assert released_test_set("osv5m-test-mini-3k")[0] == tmp_path / "test_mini.csv"
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps3k"):
+    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps, im2gps3k, "):
         released_test_set("nope")
 
 
