@@ -59,7 +59,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["globe", "globe.*"]),
     include_package_data=True,
-    package_data={"globe": ["data/*.json", "data/*.tsv", "geo/*.json", "geo/*.tsv"]},
+    package_data={"globe": ["data/*.json", "data/*.tsv", "geo/*.json", "geo/*.tsv", "eval/*.csv"]},
     install_requires=CORE,
     extras_require={"train": TRAIN, "app": APP, "test": TEST, "all": TRAIN + APP + TEST},
     entry_points={

@@ -167,7 +167,7 @@ def id_image_folder(entry: DatasetEntry, file: Path, var: str | None) -> Path:
     return Path(os.environ[images_var]).expanduser() if os.environ.get(images_var) else file.parent / entry.images
 
 
-def test_set_source(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path, str]:
+def ground_truth_source(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path, str]:
     """``(ground-truth file, image folder, layout)`` of a test set under the data root: the first of
     its distributed forms (:meth:`DatasetEntry.sources`) whose file exists, else the released one
     (the caller reports it missing)."""
@@ -179,8 +179,8 @@ def test_set_source(name: str, root: str | os.PathLike | None = None) -> tuple[P
 
 
 def released_test_set(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """``(ground-truth file, image folder)`` of a test set under the data root (:func:`test_set_source`)."""
-    gt_file, images, _ = test_set_source(name, root)
+    """``(ground-truth file, image folder)`` of a test set under the data root (:func:`ground_truth_source`)."""
+    gt_file, images, _ = ground_truth_source(name, root)
     return gt_file, images
 
 

@@ -68,9 +68,9 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
 def _resolve_source(args: argparse.Namespace) -> None:
     """Fill ``--csv``/``--layout``/``--image-root`` from ``--dataset`` where not given (catalog + data root)."""
     if args.dataset:
-        from globe.catalog import test_set_source
+        from globe.catalog import ground_truth_source
 
-        gt_file, images, layout = test_set_source(args.dataset, args.data_root)
+        gt_file, images, layout = ground_truth_source(args.dataset, args.data_root)
         args.csv = args.csv or gt_file
         args.layout = args.layout or layout
         args.image_root = args.image_root or images
@@ -123,11 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     leakage = sub.add_parser("leakage", help="find test images that are near-duplicates of training images "
                                              "(perceptual hashes; see globe.data.leakage)")
     leakage.add_argument("--train", required=True, type=Path, help="training images: a CSV with an id column, "
-                         "a text file with one path per line, or a folder")
+                         "the JSONL globe-data convert writes, a text file with one path per line, or a folder")
     leakage.add_argument("--test", required=True, type=Path, help="test images, in the same forms")
     leakage.add_argument("--out", required=True, type=Path, help="pairs CSV to write (one row per test image)")
     leakage.add_argument("--train-images", type=Path, default=None, help="folder --train's ids are relative to "
-                         "(default: its folder)")
+                         "(default: its folder; for a convert JSONL, what its image paths are relative to)")
     leakage.add_argument("--test-images", type=Path, default=None, help="folder --test's ids are relative to")
     leakage.add_argument("--threshold", type=int, default=LEAK_THRESHOLD,
                          help=f"dHash bits (of 64) within which a pair leaks (default {LEAK_THRESHOLD})")

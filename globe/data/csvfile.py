@@ -183,7 +183,7 @@ def read_header(csv_path: Path, table: TableFormat = CSV) -> list[str]:
     if not table.has_header:
         assert table.header is not None
         return list(table.header)
-    with open_csv(csv_path) as (rows, _):
+    with open_csv(csv_path, table=table) as (rows, _):
         for record in rows:
             if record.fields is None:
                 raise LayoutError(f"{csv_path}: the header line cannot be parsed as CSV ({record.error})")

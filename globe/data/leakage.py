@@ -17,8 +17,11 @@ keeps the expected number of chance pairs of 3k test against 1M training images 
 
 Inputs (``TRAIN``/``TEST``): a CSV with an image id column (any ``globe-data`` alias: ``IMG_ID``,
 ``id``, ``image``...; ids name files under ``--train-images``/``--test-images``, default the
-CSV's folder, with the MP16 rule that a bare id is ``<id>.jpg``), a text file with one image
-path per line, or a folder (every image under it; ids are paths relative to it).
+CSV's folder, with the MP16 rule that a bare id is ``<id>.jpg``), the JSONL ``globe-data
+convert`` writes (a registered dataset's own file: each row's ``image_id`` and its first
+``images`` path, relative to the JSONL's folder as the registry reads it, or to
+``--train-images``/``--test-images`` when given), a text file with one image path per line, or
+a folder (every image under it; ids are paths relative to it).
 
 Speed (MP16 is 4.7M images):
 
@@ -106,7 +109,10 @@ def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | N
         return [(path.relative_to(source).as_posix(), path) for path in sorted(source.rglob("*"))
                 if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()]
     if not source.is_file():
-        raise FileNotFoundError(f"{source}: no such file or folder (pass an image list CSV, a text file or a folder)")
+        raise FileNotFoundError(f"{source}: no such file or folder (pass an image list CSV, a globe-data convert "
+                                "JSONL, a text file or a folder)")
+    if _is_jsonl(source):
+        return read_jsonl_images(source, image_root)
     root = Path(image_root) if image_root else source.parent
     rows = _csv_rows(source)
     if not rows:
@@ -127,6 +133,40 @@ def read_image_list(source: str | os.PathLike, image_root: str | os.PathLike | N
             listed.append((image_id, resolve_image_path(root, image_id)))
         except ImageOutsideRoot:
             listed.append((image_id, Path(os.devnull)))  # never read: counted unreadable
+    return listed
+
+
+def _is_jsonl(path: Path) -> bool:
+    """A ``.jsonl`` file, or any file whose first non-blank character opens a JSON object."""
+    if path.suffix.lower() == ".jsonl":
+        return True
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
+
+
+def read_jsonl_images(source: Path, image_root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """``(image_id, image path)`` of every row of a ``globe-data convert`` JSONL, in file order.
+
+    A row's image is its first ``images`` entry, relative to ``image_root`` (default: the JSONL's
+    folder, as the registered datasets resolve it) unless absolute; a row without one names its
+    file by ``image_id`` under that folder. A line that is not a JSON object is an error naming it.
+    """
+    from globe.runfiles import iter_jsonl_lines
+
+    base = Path(image_root) if image_root else source.parent
+    listed = []
+    for number, row in iter_jsonl_lines(source, error=ValueError, hint="pass a globe-data convert JSONL"):
+        images = row.get("images") or []
+        image_id = str(row.get("image_id") or (images[0] if images else "")).strip()
+        if not image_id:
+            raise ValueError(f"{source}:{number}: a row with neither image_id nor images; is this a globe-data "
+                             "convert JSONL?")
+        relative = str(images[0]) if images else image_id
+        path = Path(relative)
+        listed.append((image_id, path if path.is_absolute() else base / path))
+    if not listed:
+        raise ValueError(f"{source} lists no images")
     return listed
 
 

@@ -40,7 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from globe.catalog import TEST_SETS, find_dataset, test_set_source
+from globe.catalog import TEST_SETS, find_dataset, ground_truth_source
 from globe.data.layouts import LAYOUTS
 from globe.eval.data import SWAP_CHOICES, GroundTruthError, load_ground_truth
 from globe.eval.metrics import DEFAULT_THRESHOLD_RULE, THRESHOLD_RULES
@@ -196,7 +196,7 @@ def run_command(args: argparse.Namespace) -> int:
             gt_file, image_root, layout = Path(args.gt_file), Path(args.image_root), args.layout or "auto"
         elif args.dataset:
             dataset = find_dataset(args.dataset, evaluable=True).name  # an alias is recorded by its name
-            gt_file, image_root, layout = test_set_source(dataset, args.data_root)
+            gt_file, image_root, layout = ground_truth_source(dataset, args.data_root)
             layout = args.layout or layout
             if args.image_root:
                 image_root = Path(args.image_root)
