@@ -161,6 +161,10 @@ def test_each_set_evaluates_from_its_distributed_layout_with_exact_metrics(fixtu
     # Truth as names: ISO codes expanded, names reverse geocoded where the file has none or a cell is empty.
     assert [(row["gt_country"], row["gt_city"]) for row in rows] == [
         ("France", "Paris"), ("Japan", "Tokyo"), ("United States", "New York City"), ("Australia", "Sydney")]
+    # Rescoring keeps the run's test set (from its run record), so `globe-eval compare` still knows it.
+    assert eval_main(["score", str(tmp_path / "out.csv"), "--no-plots"]) == 0
+    rescored = json.loads((tmp_path / "out.json").read_text())
+    assert rescored["dataset"] == dataset and {key: rescored[key] for key in EXPECTED} == EXPECTED
 
 
 def test_yfcc4k_reads_the_places365_csv_first_and_the_info_txt_when_that_is_all_there_is(tmp_path):

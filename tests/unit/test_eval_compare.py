@@ -1,0 +1,119 @@
+"""`globe-eval compare`: runs beside the published results of their test set, and the threshold rule."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from globe.eval.cli import main as eval_main
+from globe.eval.compare import PUBLISHED_THRESHOLDS_KM, load_published, load_run
+from globe.eval.metrics import counts_within, summarize
+from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _summary(path: Path, dataset: str, accuracies: tuple[float, ...], **more) -> Path:
+    summary = {"n": 10, "dataset": dataset, "geoscore": 2500.0, "threshold_rule": "le",
+               **{f"acc_{t:g}km": a for t, a in zip(PUBLISHED_THRESHOLDS_KM, accuracies)}, **more}
+    path.write_text(json.dumps(summary))
+    return path
+
+
+def test_the_shipped_table_names_a_source_and_check_level_for_every_row():
+    rows = load_published()
+    assert rows and all(row.source and row.checked in ("no", "secondary", "paper") for row in rows)
+    globe = {row.dataset: [row.accuracies[t] for t in PUBLISHED_THRESHOLDS_KM] for row in rows if row.label == "GLOBE"}
+    assert globe == {"im2gps3k": [9.84, 40.18, 56.19, 71.45, 82.38],
+                     "mp16-reason-test-12k": [17.99, 62.85, 73.83, 86.68, 92.52]}
+    for row in rows:  # accuracy never falls as the threshold widens
+        values = [row.accuracies[t] for t in PUBLISHED_THRESHOLDS_KM if row.accuracies[t] is not None]
+        assert values == sorted(values), row.label
+
+
+def test_two_runs_of_one_set_print_beside_its_published_rows_with_sources(tmp_path, capsys):
+    a = _summary(tmp_path / "a.json", "yfcc4k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    b = _summary(tmp_path / "b.json", "yfcc4k", (0.12, 0.25, 0.35, 0.55, 0.75), threshold_rule="lt")
+    assert eval_main(["compare", str(a), str(b), "--labels", "base,tuned"]) == 0
+    out = capsys.readouterr().out
+    assert "test set: yfcc4k" in out
+    assert "| base | 10.00 | 20.00 | 30.00 | 50.00 | 70.00 | 2500 | this run (n=10, rule le) | - |" in out
+    assert "| tuned | 12.00 | 25.00 | 35.00 | 55.00 | 75.00 |" in out and "rule lt" in out
+    assert "| G3 | 23.99 | 35.89 | 46.98 | 64.26 | 78.15 | - | Jia et al., G3, NeurIPS 2024, Table 1 | no |" in out
+    assert "IM2GPS3K" not in out and "9.84" not in out  # only the runs' own set
+    png = tmp_path / "a.compare.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC and f"wrote {png}" in out
+
+
+def test_runs_of_different_sets_are_refused_naming_both(tmp_path, capsys):
+    a = _summary(tmp_path / "a.json", "im2gps3k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    b = _summary(tmp_path / "b.json", "img2gps3k", (0.1, 0.2, 0.3, 0.5, 0.7))  # the released alias: same set
+    c = _summary(tmp_path / "c.json", "yfcc26k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    assert eval_main(["compare", str(a), str(b), "--no-plot"]) == 0
+    capsys.readouterr()
+    assert eval_main(["compare", str(a), str(b), str(c), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "different test sets" in err and "'im2gps3k'" in err and "'yfcc26k'" in err and str(c) in err
+
+
+def test_a_run_on_a_file_of_its_own_needs_the_set_named(tmp_path, capsys):
+    run = _summary(tmp_path / "mine.json", "/data/my_gt.csv", (0.1, 0.2, 0.3, 0.5, 0.7))
+    assert eval_main(["compare", str(run), "--no-plot"]) == 2
+    assert "--dataset NAME" in capsys.readouterr().err
+    assert eval_main(["compare", str(run), "--no-plot", "--dataset", "im2gps"]) == 0
+    assert "Translocator" in capsys.readouterr().out
+    assert eval_main(["compare", str(tmp_path / "missing.json"), "--no-plot"]) == 2
+    assert "no such run summary" in capsys.readouterr().err
+
+
+def test_latex_output_and_an_explicit_plot_path(tmp_path, capsys):
+    run = _summary(tmp_path / "run.json", "im2gps3k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    plot = tmp_path / "figs" / "curves.png"
+    plot.parent.mkdir()
+    assert eval_main(["compare", str(run), "--latex", "--plot", str(plot), "--labels", "GLOBE_repro"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\\begin{tabular}{lrrrrrr}") and "\\bottomrule" in out
+    assert "GLOBE\\_repro (ours) & 10.00 & 20.00 & 30.00 & 50.00 & 70.00 & 2500 \\\\" in out
+    assert "GLOBE & 9.84 & 40.18 & 56.19 & 71.45 & 82.38 & - \\\\  % Li et al." in out
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_a_run_with_other_thresholds_adds_its_columns(tmp_path):
+    run = _summary(tmp_path / "run.json", "yfcc4k", (0.1, 0.2, 0.3, 0.5, 0.7), acc_5km=0.15,
+                   thresholds_km=[1, 5, 25, 200, 750, 2500])
+    result = load_run(run)
+    assert sorted(result.accuracies) == [1, 5, 25, 200, 750, 2500] and result.accuracies[5] == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize("rule, expected", [("le", True), ("lt", False)])
+def test_the_threshold_rule_decides_a_distance_exactly_on_the_threshold(rule, expected):
+    assert counts_within(25.0, 25, rule=rule) is expected
+    assert counts_within(24.999, 25, rule=rule) is True and counts_within(25.001, 25, rule=rule) is False
+    with pytest.raises(ValueError, match="threshold rule 'lte'"):
+        counts_within(1.0, 25, rule="lte")
+
+
+def test_the_summary_records_its_rule_and_counts_by_it():
+    rows = [{"status": "ok", "error_km": e, "pred_country": "France", "pred_city": "Paris", "pred_level": "city",
+             "gt_country": "France", "gt_city": "Paris"} for e in (1.0, 25.0, 200.0, 3000.0)]
+    le, lt = summarize(rows), summarize(rows, threshold_rule="lt")
+    assert (le["threshold_rule"], lt["threshold_rule"]) == ("le", "lt") and le["thresholds_km"] == [1, 25, 200, 750, 2500]
+    assert [le[f"acc_{t}km"] for t in (1, 25, 200, 750)] == [0.25, 0.5, 0.75, 0.75]
+    assert [lt[f"acc_{t}km"] for t in (1, 25, 200, 750)] == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_run_and_score_take_the_rule_and_score_keeps_the_runs_test_set(tmp_path):
+    gt_file, images, answers = write_scripted_eval_set(tmp_path, [
+        ("a.jpg", 48.85341, 2.3488, "France", "Paris", "<answer>country: France\ncity: Paris</answer>")])
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=answers) as server:
+        assert eval_main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images), "--output",
+                          str(output), "--quiet", "--no-plots", "--threshold-rule", "lt"]) == 0
+    assert json.loads(output.with_suffix(".json").read_text())["threshold_rule"] == "lt"
+    assert eval_main(["score", str(output), "--no-plots", "--dataset", "im2gps"]) == 0
+    summary = json.loads(output.with_suffix(".json").read_text())
+    assert (summary["threshold_rule"], summary["dataset"]) == ("le", "im2gps")
+    with open(output, newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 1
