@@ -190,7 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "layouts":
             for spec in LAYOUTS.values():
-                print(f"{spec.name:<12} {spec.description}")
+                print(f"{spec.name:<14} {spec.description}")
+                details = [f"city/country: {'reverse geocoded' if spec.places == 'geocode' else 'columns'}"]
+                if spec.country_is_code:
+                    details.append("country cells are ISO codes")
+                if not spec.table.has_header:
+                    details.append(f"no header line; {spec.table.delimiter!r}-separated")
+                details += [f"{column} also as {', '.join(names)}" for column, names in spec.aliases.items()]
+                print(f"{'':<14} ({'; '.join(details)})")
             print("\ncolumn names accepted (case-insensitive):")
             for column, aliases in COLUMN_ALIASES.items():
                 print(f"  {column:<10} {', '.join(aliases)}")
