@@ -47,16 +47,16 @@ def load_samples(root: Path | None) -> list[SampleImage]:
     """
     if root is None:
         return []
-    from globe.catalog import released_test_set
+    from globe.catalog import ground_truth_source
     from globe.data.image_paths import ImageOutsideRoot
     from globe.eval.data import load_ground_truth
 
     samples: list[SampleImage] = []
     for name, count in SAMPLE_SETS:
-        gt_file, image_root = released_test_set(name, root)
+        gt_file, image_root, layout = ground_truth_source(name, root)
         if not gt_file.is_file():
             continue
-        truth = load_ground_truth(gt_file, image_root)
+        truth = load_ground_truth(gt_file, image_root, layout=layout)
         taken = 0
         for row in truth.rows:
             if taken >= count:

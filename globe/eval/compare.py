@@ -81,7 +81,7 @@ def load_published(path: str | Path | None = None) -> list[Result]:
             label=row["method"], dataset=find_dataset(row["dataset"], evaluable=True).name,
             accuracies={t: _number(row[f"acc_{t:g}km"]) for t in PUBLISHED_THRESHOLDS_KM},
             geoscore=_number(row.get("geoscore")), source=row["source"], table=row["table"],
-            checked=row["checked"], note=row.get("note") or "",
+            checked=row["checked"], threshold_rule=row.get("rule") or "", note=row.get("note") or "",
         ))
     return rows
 
@@ -151,25 +151,27 @@ def _cell(value: float | None, digits: int = 2) -> str:
 
 def _source(row: Result) -> str:
     if not row.published:
-        return f"this run (n={row.extra.get('n')}, rule {row.threshold_rule})"
+        return f"this run (n={row.extra.get('n')})"
     return f"{row.source}, {row.table}" if row.table else row.source
 
 
 def format_markdown(rows: Sequence[Result], thresholds: Sequence[float]) -> str:
     """A markdown table: one line per run and published row, with sources and check levels."""
-    header = ["method", *(f"{t:g} km" for t in thresholds), "GeoScore", "source", "checked"]
+    header = ["method", *(f"{t:g} km" for t in thresholds), "GeoScore", "rule", "source", "checked"]
     lines = [f"test set: {rows[0].dataset}", "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         cells = [row.label, *(_cell(row.accuracies.get(t)) for t in thresholds), _cell(row.geoscore, 0),
-                 _source(row), row.checked or "-"]
+                 _RULES.get(row.threshold_rule, "?"), _source(row), row.checked or "-"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "accuracies in % of all rows within each distance; published rows as their papers report them, "
+    lines += ["", "accuracies in % of all rows within each distance; published rows as their papers report them; "
+                  "rule: how a distance d counts within a threshold t (d <= t, d < t; ? = not recorded); "
                   "checked: no = typed from memory, secondary = agrees with a third-party summary, paper = re-read "
                   "in the paper"]
     return "\n".join(lines)
 
 
+_RULES = {"le": "d <= t", "lt": "d < t"}
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}])")
 
 

@@ -39,9 +39,10 @@ def test_two_runs_of_one_set_print_beside_its_published_rows_with_sources(tmp_pa
     assert eval_main(["compare", str(a), str(b), "--labels", "base,tuned"]) == 0
     out = capsys.readouterr().out
     assert "test set: yfcc4k" in out
-    assert "| base | 10.00 | 20.00 | 30.00 | 50.00 | 70.00 | 2500 | this run (n=10, rule le) | - |" in out
-    assert "| tuned | 12.00 | 25.00 | 35.00 | 55.00 | 75.00 |" in out and "rule lt" in out
-    assert "| G3 | 23.99 | 35.89 | 46.98 | 64.26 | 78.15 | - | Jia et al., G3, NeurIPS 2024, Table 1 | no |" in out
+    assert "| base | 10.00 | 20.00 | 30.00 | 50.00 | 70.00 | 2500 | d <= t | this run (n=10) | - |" in out
+    assert "| tuned | 12.00 | 25.00 | 35.00 | 55.00 | 75.00 | 2500 | d < t | this run (n=10) | - |" in out
+    assert "| G3 | 23.99 | 35.89 | 46.98 | 64.26 | 78.15 | - | d < t | Jia et al., G3, NeurIPS 2024, Table 1 | no |" in out
+    assert "| PlaNet | 5.60 | 14.30 | 22.20 | 36.40 | 55.80 | - | ? |" in out
     assert "IM2GPS3K" not in out and "9.84" not in out  # only the runs' own set
     png = tmp_path / "a.compare.png"
     assert png.read_bytes()[:8] == PNG_MAGIC and f"wrote {png}" in out
