@@ -45,6 +45,8 @@ from globe.data.layouts import LAYOUTS
 from globe.eval.data import SWAP_CHOICES, GroundTruthError, load_ground_truth
 from globe.eval.metrics import DEFAULT_THRESHOLD_RULE, THRESHOLD_RULES
 
+DISTANCE_HELP = ("how the error is measured for the summary: geodesic (WGS-84; default; GLOBE, G3, GeoRanker) or "
+                 "haversine (a sphere; OSV-5M's); top-k and consensus stay geodesic; recorded as distance")
 THRESHOLD_RULE_HELP = (
     "how a distance d counts within a threshold t: le = d <= t (default; GLOBE, GeoCLIP), lt = d < t (G3, "
     "GeoRanker); recorded in the summary as threshold_rule")
@@ -113,6 +115,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "extra", default=None, help='JSON merged into each request, e.g. \'{"frequency_penalty": 0.7}\'')
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="how predicted names become coordinates (default offline)")
     _add(parser, "threshold-rule", choices=list(THRESHOLD_RULES), default=DEFAULT_THRESHOLD_RULE, help=THRESHOLD_RULE_HELP)
+    _add(parser, "distance", choices=["geodesic", "haversine"], default="geodesic", help=DISTANCE_HELP)
     _add(parser, "samples", type=int, default=1,
          help="answers per image (default 1); N > 1 ranks the answers' places by votes and reports the top one, "
               "top-k accuracies and agreement (use a temperature > 0)")
@@ -146,6 +149,7 @@ def build_score_parser() -> argparse.ArgumentParser:
     _add(parser, "geocoder", choices=GEOCODERS, default="offline", help="for predictions without coordinates")
     _add(parser, "reresolve", action="store_true", help="re-place every prediction from its names, ignoring pred_lat/pred_lon")
     _add(parser, "threshold-rule", choices=list(THRESHOLD_RULES), default=DEFAULT_THRESHOLD_RULE, help=THRESHOLD_RULE_HELP)
+    _add(parser, "distance", choices=["geodesic", "haversine"], default="geodesic", help=DISTANCE_HELP)
     _add(parser, "dataset", default=None,
          help="the test set the CSV's rows are (recorded in the summary for `globe-eval compare`; default: the "
               "run's own record beside the CSV)")
@@ -158,13 +162,14 @@ def build_score_parser() -> argparse.ArgumentParser:
 
 def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, reresolve: bool, plots: bool,
                       summary_file: Path | None, extra: dict[str, Any],
-                      threshold_rule: str = DEFAULT_THRESHOLD_RULE) -> dict[str, Any]:
+                      threshold_rule: str = DEFAULT_THRESHOLD_RULE, distance: str = "geodesic") -> dict[str, Any]:
     from globe.eval.metrics import summarize
     from globe.eval.report import format_table, summary_path, write_report, write_summary
     from globe.eval.score import scored_rows
 
-    scored = scored_rows(rows, resolver=resolver, reresolve=reresolve)
+    scored = scored_rows(rows, resolver=resolver, reresolve=reresolve, distance=distance)
     summary = summarize(scored, threshold_rule=threshold_rule)
+    summary["distance"] = distance
     summary.update(extra)
     written = write_report(csv_path, scored, summary, plots=plots)
     if summary_file is not None and summary_file != summary_path(csv_path):
@@ -258,7 +263,7 @@ def run_command(args: argparse.Namespace) -> int:
           + (f", {stats.n_redone} failed rows redone" if stats.n_redone else ""))
     rows = results_for_ground_truth(gt, output)
     _score_and_report(output, rows, resolver, reresolve=False, plots=not args.no_plots, summary_file=None,
-                      threshold_rule=args.threshold_rule, extra={
+                      threshold_rule=args.threshold_rule, distance=args.distance, extra={
         "model": model, "dataset": dataset or str(gt_file), "layout": gt.layout.name, "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
         "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence, **exclusion,
@@ -300,7 +305,7 @@ def score_command(args: argparse.Namespace) -> int:
             extra["dataset"] = dataset
         _score_and_report(csv_path, rows, make_resolver(args.geocoder), reresolve=args.reresolve,
                           plots=not args.no_plots, summary_file=Path(args.summary) if args.summary else None,
-                          extra=extra, threshold_rule=args.threshold_rule)
+                          extra=extra, threshold_rule=args.threshold_rule, distance=args.distance)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -81,16 +81,35 @@ def _valid_pair(lat: float | None, lon: float | None) -> bool:
     return valid_point(lat, lon) is not None
 
 
+#: How ``error_km`` is measured: ``geodesic`` (WGS-84, GLOBE's, G3's, GeoRanker's) or ``haversine``
+#: (a sphere of radius 6371 km, OSV-5M's); they differ by under 0.5 %.
+DISTANCES = ("geodesic", "haversine")
+
+
+def error_measure(distance: str = "geodesic") -> Callable[[tuple[float, float], tuple[float, float]], float]:
+    """``(truth, prediction) -> km`` by ``distance`` (:data:`DISTANCES`); ValueError names the choices."""
+    from globe.geo import distance_km, haversine_km
+
+    if distance == "geodesic":
+        return distance_km
+    if distance == "haversine":
+        return lambda a, b: float(haversine_km(a[0], a[1], b[0], b[1]))
+    raise ValueError(f"distance {distance!r}: choose one of {', '.join(DISTANCES)}")
+
+
 def scored_rows(
     rows: Sequence[Mapping[str, Any]],
     resolver: PlaceResolver | None = None,
     reresolve: bool = False,
     reverse_geocode: ReverseGeocoder | None = None,
+    distance: str = "geodesic",
 ) -> list[dict[str, Any]]:
-    """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring)."""
+    """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring);
+    ``error_km`` measured by ``distance`` (:data:`DISTANCES`)."""
     from globe.answers import parse_answer
     from globe.eval.metrics import prediction_level
-    from globe.geo import distance_km
+
+    distance_km = error_measure(distance)
     from globe.geo.countries import expand_country_code
     from globe.scoring import score_names
 

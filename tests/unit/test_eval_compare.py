@@ -118,3 +118,18 @@ def test_run_and_score_take_the_rule_and_score_keeps_the_runs_test_set(tmp_path)
     assert (summary["threshold_rule"], summary["dataset"]) == ("le", "im2gps")
     with open(output, newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 1
+
+
+def test_score_measures_the_error_on_a_sphere_when_asked_as_osv5m_does(tmp_path):
+    gt_file, images, answers = write_scripted_eval_set(tmp_path, [
+        ("t.jpg", 35.6895, 139.69171, "Japan", "Tokyo", "<answer>country: Japan\ncity: Osaka</answer>")])
+    output = tmp_path / "out.csv"
+    with FakeOpenAIServer(answers=answers) as server:
+        assert eval_main(["--url", server.url, "--gt-file", str(gt_file), "--image-root", str(images), "--output",
+                          str(output), "--quiet", "--no-plots"]) == 0
+    geodesic = json.loads(output.with_suffix(".json").read_text())
+    assert eval_main(["score", str(output), "--no-plots", "--distance", "haversine"]) == 0
+    sphere = json.loads(output.with_suffix(".json").read_text())
+    assert (geodesic["distance"], sphere["distance"]) == ("geodesic", "haversine")
+    assert sphere["median_km"] != geodesic["median_km"]
+    assert sphere["median_km"] == pytest.approx(geodesic["median_km"], rel=5e-3)
