@@ -311,22 +311,26 @@ _RELEASED_COUNTRY = re.compile(r"country:\s*([^\n]+)")
 _RELEASED_CITY = re.compile(r"city:\s*([^\n]+)")
 
 
-def released_answer_fields(text: str | None, *, whole_text_without_block: bool = True) -> tuple[str, str]:
+def released_answer_fields(
+    text: str | None, *, whole_text_without_block: bool = True, use_cot: bool = True
+) -> tuple[str, str]:
     """``(country, city)`` exactly as the released code extracted them: lower case, ``""`` when absent.
 
     The first ``<answer>`` block (case-sensitive tags), else the whole text
     (``whole_text_without_block=True``, the released evaluation) or nothing (``False``, the
     released reward); in it, the first ``country:`` / ``city:`` match, case-sensitive, anywhere
-    in a line (``\\s*`` may cross a line break), stripped. The released evaluation lower-cased the
-    values; the released reward compared them case-insensitively, which is the same.
+    in a line (``\\s*`` may cross a line break), stripped. ``use_cot=False`` is the released
+    evaluation of the direct prompt (``extract_location_without_think``): the first matches in
+    the whole text, an answer block or not. The released evaluation lower-cased the values; the
+    released reward compared them case-insensitively, which is the same.
     """
     if not text or not isinstance(text, str):
         return "", ""
-    block = first_answer_block(text)  # re.search(r"<answer>(.*?)</answer>", text, re.DOTALL), in linear time
+    block = first_answer_block(text) if use_cot else None  # re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
     if block is not None:
         region = block.strip()
     else:
-        region = text if whole_text_without_block else ""
+        region = text if whole_text_without_block or not use_cot else ""
     country = _RELEASED_COUNTRY.search(region)
     city = _RELEASED_CITY.search(region)
     return (
