@@ -73,7 +73,9 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     widths = [max(len(h), len(v)) for h, v in zip(header, values)]
     lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     lines.append("  ".join(v.rjust(w) for v, w in zip(values, widths)))
-    lines.append(f"string match (released 0.7 rule): country {_pct(summary.get('country_acc_string')).strip()}%  "
+    truth = summary.get("string_truth", "globe")
+    lines.append(f"string match (released 0.7 rule, {truth} truth, {summary.get('n_string_rows', summary.get('n', 0))} "
+                 f"rows): country {_pct(summary.get('country_acc_string')).strip()}%  "
                  f"city {_pct(summary.get('city_acc_string')).strip()}%")
     counts = summary.get("status_counts") or {}
     if counts:
