@@ -144,3 +144,26 @@ def test_score_subcommand_recomputes_the_same_string_accuracy(tmp_path, released
     again = json.loads((tmp_path / "again.json").read_text())
     keys = ("country_acc_string", "city_acc_string", "n_string_rows", "string_truth")
     assert {key: again[key] for key in keys} == {key: summary[key] for key in keys}
+
+
+def test_globe_infer_released_settings_send_the_released_snippets_request(tmp_path, capsys):
+    from globe.eval.infer import main as infer_main
+    from globe.prompts import GEO_COT_PROMPT
+
+    image = tmp_path / "big.jpg"
+    image.write_bytes(marked_jpeg("IMG", size=(1200, 1000)))
+    with FakeOpenAIServer(default_answer=answer("France", "Paris"), error_rate=1.0, max_faults_per_request=2) as server:
+        assert infer_main([str(image), "--url", server.url, "--released-settings"]) == 0
+        released = server.requests[-1]
+        assert len(server.requests) == 3  # two failures, then the answer: the OpenAI client's 2 retries
+    with FakeOpenAIServer(default_answer=answer("France", "Paris")) as server:
+        assert infer_main([str(image), "--url", server.url]) == 0
+        ours = server.requests[-1]
+    assert released["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+    assert (released["temperature"], released["max_tokens"], bool(released.get("stream"))) == (0.6, 512, False)
+    [image_part, text_part] = released["messages"][1]["content"]
+    assert image_part["image_url"]["url"] == "data:image;base64," + base64.b64encode(image.read_bytes()).decode()
+    assert text_part["text"] == GEO_COT_PROMPT  # the snippet's prompt_cot is the training prompt
+    assert (ours["temperature"], ours["max_tokens"], ours.get("stream")) == (0.0, 1024, True)
+    assert ours["messages"][0]["role"] == "user"
+    assert "country='france'" in capsys.readouterr().err.lower()
