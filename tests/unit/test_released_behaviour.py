@@ -235,3 +235,31 @@ def test_each_reward_a_released_launcher_names_behaves_as_the_released_one(scrip
     ours = reward(texts, solution=solutions, entities=[[{"text": text} for text in row] for row in entities])
     assert mismatches(ours, released[released_name](), texts) == [], (
         f"{script}.sh (RECIPE=released) names {name!r}, whose scores differ from the released {released_name!r}")
+
+
+@pytest.mark.parametrize("variable, expected", [
+    (None, oracle.verdict([("yes", -1.0), ("yes", -1.0), (" yes", -0.1), ("NO", -0.7), ("\u0120no", -0.2)])),
+    ("released", oracle.verdict([("yes", -1.0), ("yes", -1.0), (" yes", -0.1), ("NO", -0.7), ("\u0120no", -0.2)])),
+    ("globe", (math.exp(-1.0) + math.exp(-0.1)) / (math.exp(-1.0) + math.exp(-0.1) + math.exp(-0.7) + math.exp(-0.2))),
+])
+def test_locatability_reads_the_served_verdict_by_GLOBE_RM_VERDICT(variable, expected):
+    """The whole path: the RM's listed entries (a repeat, marked tokens) through the client to the reward."""
+    import asyncio
+
+    from globe.locatability import LocatabilityScorer
+    from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+
+    entries = [{"token": token, "logprob": logprob}
+               for token, logprob in [("yes", -1.0), ("yes", -1.0), (" yes", -0.1), ("NO", -0.7), ("\u0120no", -0.2)]]
+    env = {} if variable is None else {"GLOBE_RM_VERDICT": variable}
+    with FakeOpenAIServer(default_answer="yes", raw_top_logprobs=entries) as server:
+        scorer = LocatabilityScorer(url=server.url, env=env, timeout=5.0)
+        rewards = asyncio.run(scorer.score(["<think>a tram</think>"], [[{"bytes": marked_jpeg("A"), "path": None}]]))
+    assert rewards == [pytest.approx(expected, abs=1e-15)]
+
+
+def test_an_unknown_verdict_reading_is_an_error_naming_the_variable():
+    from globe.locatability import LocatabilityConfig
+
+    with pytest.raises(ValueError, match="GLOBE_RM_VERDICT must be released or globe"):
+        LocatabilityConfig.from_env(env={"GLOBE_RM_URL": "http://127.0.0.1:9/v1", "GLOBE_RM_VERDICT": "wide"})
