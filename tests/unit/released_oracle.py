@@ -222,3 +222,20 @@ def solution(rng: random.Random) -> str:
 def top_logprobs(rng: random.Random) -> list[tuple[str, float]]:
     tokens = ["yes", "Yes", "YES", "no", "No", "NO", " yes", "Ġyes", "▁no", "\nno", "yes.", "maybe", "y", "nO"]
     return [(rng.choice(tokens), -rng.expovariate(0.7)) for _ in range(rng.randrange(0, 7))]
+
+
+def ground_truth_row(rng: random.Random) -> dict[str, str]:
+    """A ground-truth row in one of the released layouts (MP16/IM2GPS3K ``IMG_ID, LAT, LON``, OSV-5M
+    ``id, latitude, longitude``), with missing, empty, odd or out-of-range cells and names as written."""
+    coordinate = ["48.85", " 2.35 ", "", "abc", "200", "nan", "-0", "1e1", "1_000", "inf"]
+    row: dict[str, str] = {}
+    ids, lats, lons = (("IMG_ID", "LAT", "LON") if rng.random() < 0.5 else ("id", "latitude", "longitude"))
+    if rng.random() < 0.9:
+        row[ids] = rng.choice(["a.jpg", "123", "", "b"])
+    row[lats] = rng.choice(coordinate)
+    row[lons] = rng.choice(coordinate)
+    if rng.random() < 0.7:
+        row["country"] = rng.choice(NAMES + ["FI", "PL", "US", " France"])
+    if rng.random() < 0.6:
+        row["city"] = rng.choice(NAMES)
+    return row

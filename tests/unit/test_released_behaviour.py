@@ -266,3 +266,38 @@ def test_an_unknown_verdict_reading_is_an_error_naming_the_variable():
 
     with pytest.raises(ValueError, match="GLOBE_RM_VERDICT must be released or globe"):
         LocatabilityConfig.from_env(env={"GLOBE_RM_URL": "http://127.0.0.1:9/v1", "GLOBE_RM_VERDICT": "wide"})
+
+
+@pytest.mark.parametrize("use_cot", [True, False])
+def test_released_string_accuracy_equals_the_released_eval_on_generated_ground_truth(corpus, use_cot):
+    """Rows kept or skipped, truth cells as written (codes, blanks, missing columns), each reading of the answer."""
+    from globe.eval.metrics import released_string_accuracies, released_truth_cells
+
+    rng = random.Random(5)
+    n_kept = 0
+    for start in range(0, CORPUS_SIZE, 50):  # many small files: each its own denominator
+        texts = corpus["completions"][start:start + 50]
+        truth = [oracle.ground_truth_row(rng) for _ in texts]
+        rows = [{**row, "released_truth": released_truth_cells(row), "prediction": text, "status": "ok"}
+                for row, text in zip(truth, texts)]
+        ours = released_string_accuracies(rows, use_cot)
+        kept = sum(map(oracle.kept_by_released_eval, truth))
+        n_kept += kept
+        assert ours["n_string_rows"] == kept
+        if kept:
+            assert (ours["country_acc_string"], ours["city_acc_string"]) == oracle.string_accuracies(truth, texts,
+                                                                                                        use_cot)
+        else:
+            assert ours["country_acc_string"] is None
+    assert 0.2 * CORPUS_SIZE < n_kept < 0.8 * CORPUS_SIZE  # both kept and skipped rows were generated
+
+
+def test_a_failed_request_is_an_empty_answer_in_the_released_denominator():
+    from globe.eval.metrics import released_string_accuracies, released_truth_cells
+
+    truth = [{"IMG_ID": "a.jpg", "LAT": "1", "LON": "2", "country": "France", "city": "Paris"}] * 2
+    texts = ["<answer>country: France\ncity: Paris</answer>"] * 2
+    rows = [{**row, "released_truth": released_truth_cells(row), "prediction": text, "status": status}
+            for row, text, status in zip(truth, texts, ["ok", "timeout"])]
+    assert released_string_accuracies(rows, True) == {"country_acc_string": 0.5, "city_acc_string": 0.5,
+                                                      "n_string_rows": 2}
