@@ -86,7 +86,7 @@ async def infer(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         print(f"error: cannot read {args.image}: {exc}", file=err)
         return 2
     # The snippet's CoT prompt is the training prompt; it had no direct one: the released eval's.
-    prompt = geo_prompt(True) if args.use_cot or not args.released_settings else released_eval_prompt(False)
+    prompt = released_eval_prompt(False) if args.released_settings and not args.use_cot else geo_prompt(args.use_cot)
     messages = ([{"role": "system", "content": args.system_prompt}] if args.system_prompt else []) + [
         user_message(prompt, image)]
     retries = RELEASED_RETRIES if args.released_settings and not args.stream else 0

@@ -167,3 +167,17 @@ def test_globe_infer_released_settings_send_the_released_snippets_request(tmp_pa
     assert (ours["temperature"], ours["max_tokens"], ours.get("stream")) == (0.0, 1024, True)
     assert ours["messages"][0]["role"] == "user"
     assert "country='france'" in capsys.readouterr().err.lower()
+
+
+@pytest.mark.parametrize("flags, prompt", [
+    ((), "GEO_DIRECT_PROMPT"), (("--released-settings",), "RELEASED_EVAL_DIRECT_PROMPT")])
+def test_globe_infer_direct_prompt(tmp_path, flags, prompt):
+    from globe import prompts
+    from globe.eval.infer import main as infer_main
+
+    image = tmp_path / "a.jpg"
+    image.write_bytes(marked_jpeg("IMG"))
+    with FakeOpenAIServer(default_answer="country: France\ncity: Paris") as server:
+        assert infer_main([str(image), "--url", server.url, "--no-use-cot", *flags]) == 0
+        [text_part] = [part for part in server.requests[-1]["messages"][-1]["content"] if part["type"] == "text"]
+    assert text_part["text"] == getattr(prompts, prompt)
