@@ -442,15 +442,19 @@ def summarize(rows: Sequence[Mapping[str, Any]], string_truth: str = "globe", us
     return summary
 
 
+#: What ``metric_truth`` says of each truth.
+TRUTH_MEANINGS = {
+    "globe": "globe: country codes expanded, missing names reverse-geocoded from the coordinates",
+    "released": "released: the file's country/city cells as written, rows without an id or coordinates left out",
+}
+
+
 def metric_truth(string_truth: str) -> dict[str, str]:
     """Which ground truth each summary metric compared with (the summary's ``metric_truth``)."""
-    strings = ("released: the file's country/city cells as written, rows without an id or coordinates left out"
-               if string_truth == "released" else
-               "globe: country codes expanded, missing names reverse-geocoded from the coordinates")
     return {
-        "country_acc": "globe: country codes expanded, missing names reverse-geocoded from the coordinates",
-        "city_acc": "globe: country codes expanded, missing names reverse-geocoded from the coordinates",
-        "country_acc_string": strings,
-        "city_acc_string": strings,
+        "country_acc": TRUTH_MEANINGS["globe"],
+        "city_acc": TRUTH_MEANINGS["globe"],
+        "country_acc_string": TRUTH_MEANINGS[string_truth],
+        "city_acc_string": TRUTH_MEANINGS[string_truth],
         "acc_*km, median_km, geoscore": "the coordinates",
     }
