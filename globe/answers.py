@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -311,22 +311,26 @@ _RELEASED_COUNTRY = re.compile(r"country:\s*([^\n]+)")
 _RELEASED_CITY = re.compile(r"city:\s*([^\n]+)")
 
 
-def released_answer_fields(text: str | None, *, whole_text_without_block: bool = True) -> tuple[str, str]:
+def released_answer_fields(
+    text: str | None, *, whole_text_without_block: bool = True, use_cot: bool = True
+) -> tuple[str, str]:
     """``(country, city)`` exactly as the released code extracted them: lower case, ``""`` when absent.
 
     The first ``<answer>`` block (case-sensitive tags), else the whole text
     (``whole_text_without_block=True``, the released evaluation) or nothing (``False``, the
     released reward); in it, the first ``country:`` / ``city:`` match, case-sensitive, anywhere
-    in a line (``\\s*`` may cross a line break), stripped. The released evaluation lower-cased the
-    values; the released reward compared them case-insensitively, which is the same.
+    in a line (``\\s*`` may cross a line break), stripped. ``use_cot=False`` is the released
+    evaluation of the direct prompt (``extract_location_without_think``): the first matches in
+    the whole text, an answer block or not. The released evaluation lower-cased the values; the
+    released reward compared them case-insensitively, which is the same.
     """
     if not text or not isinstance(text, str):
         return "", ""
-    block = first_answer_block(text)  # re.search(r"<answer>(.*?)</answer>", text, re.DOTALL), in linear time
+    block = first_answer_block(text) if use_cot else None  # re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
     if block is not None:
         region = block.strip()
     else:
-        region = text if whole_text_without_block else ""
+        region = text if whole_text_without_block or not use_cot else ""
     country = _RELEASED_COUNTRY.search(region)
     city = _RELEASED_CITY.search(region)
     return (
@@ -382,8 +386,11 @@ VERDICT_WORDS: dict[str, float] = {"yes": 1.0, "no": 0.0}
 def verdict_probability(top_logprobs: Mapping[str, float] | None) -> float | None:
     """P(yes) / (P(yes) + P(no)) from a first token's top logprobs, ``None`` if neither is there.
 
-    Sums the probabilities of yes/Yes/YES and of no/No/NO, with or without a leading space
-    (" yes", "Ġyes", "▁yes"), as the released reward did for the bare forms. ``None`` rather
+    GLOBE's wider reading (``GLOBE_RM_VERDICT=globe``; the released one is
+    :func:`released_verdict_probability`): sums the probabilities of yes/Yes/YES and of no/No/NO
+    with or without a leading space or newline mark (" yes", "Ġyes", "▁yes", "\\nyes"), the
+    released reward counting only the bare forms; a token listed twice counts once, at its best
+    logprob (``top_logprobs`` is a mapping). ``None`` rather
     than 0 so the caller can tell "the model said no" from "the model said something else"
     (the released reward scored that case 0.0).
     """
@@ -407,6 +414,47 @@ def verdict_probability(top_logprobs: Mapping[str, float] | None) -> float | Non
     if yes + no <= 0.0:
         return None
     return yes / (yes + no)
+
+
+#: How the RM's first-token yes/no tokens are read (``GLOBE_RM_VERDICT``): ``released`` (the
+#: default, :func:`released_verdict_probability`) or ``globe`` (:func:`verdict_probability`).
+VERDICT_READINGS = ("released", "globe")
+#: What the released reward added to P(yes) + P(no) before dividing.
+RELEASED_VERDICT_EPSILON = 1e-19
+
+
+def released_verdict_probability(top_logprobs: Iterable[tuple[str, float]] | Mapping[str, float] | None) -> float | None:
+    """P(yes) / (P(yes) + P(no) + 1e-19) read as the released reward read it; ``None`` if neither is there.
+
+    ``top_logprobs``: the first token's ``(token, logprob)`` entries in the server's order (a
+    mapping is read as its items). Only the exact tokens yes/Yes/YES and no/No/NO count (" yes"
+    or "Ġyes" do not), and a token listed twice adds both probabilities, as the released loop did.
+    ``None`` rather than the released 0.0 when no such token is listed, so the caller's
+    ``GLOBE_RM_NO_VERDICT`` rule decides (``zero``, the released value, gives 0.0).
+    """
+    if top_logprobs is None:
+        return None
+    entries = top_logprobs.items() if isinstance(top_logprobs, Mapping) else top_logprobs
+    yes = no = 0.0
+    found = False
+    for entry in entries:
+        try:
+            token, logprob = entry
+            probability = math.exp(float(logprob))
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if not isinstance(token, str):
+            continue
+        if token in _YES_TOKENS:
+            yes += probability
+        elif token in _NO_TOKENS:
+            no += probability
+        else:
+            continue
+        found = True
+    if not found or yes + no <= 0.0:
+        return None
+    return yes / (yes + no + RELEASED_VERDICT_EPSILON)
 
 
 def verdict_from_text(text: str | None) -> float | None:

@@ -186,6 +186,8 @@ class ChatResult:
     ok: bool
     text: str | None = None
     first_token_top_logprobs: dict[str, float] | None = None
+    #: The same entries as listed, in order and with repeats (the released verdict reading sums repeats).
+    first_token_top_logprob_entries: list[tuple[str, float]] | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
     error: str | None = None
@@ -317,6 +319,22 @@ def first_token_top_logprobs(choice: Mapping[str, Any]) -> dict[str, float] | No
     if not result and "token" in first:  # the server ignored top_logprobs but sent the sampled token
         result[first["token"]] = _finite_logprob(first.get("token"), first.get("logprob"))
     return result or None
+
+
+def first_token_top_logprob_entries(body: Mapping[str, Any]) -> list[tuple[str, float]] | None:
+    """``choices[0].logprobs.content[0].top_logprobs`` of a parsed chat completion as ``(token, logprob)``
+    pairs in the server's order, repeats kept; ``None`` when it sent none.
+
+    Only the listed entries (no fallback to the sampled token): what the released reward read.
+    Called after :func:`parse_completion`, which has already refused garbage values.
+    """
+    choice = body["choices"][0]
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, Mapping) else None
+    if not content or not isinstance(content, list) or not isinstance(content[0], Mapping):
+        return None
+    entries = content[0].get("top_logprobs") or []
+    return [(entry["token"], float(entry["logprob"])) for entry in entries]
 
 
 def parse_completion(body: Any) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None]:
@@ -580,7 +598,7 @@ class ChatClient:
 
     async def _attempt(
         self, payload_bytes: bytes, end: float | None
-    ) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None, list[str]]:
+    ) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None, list[str], list[tuple[str, float]] | None]:
         session = self._require_session()
         url = f"{self.base_url}/chat/completions"
         limit = self._attempt_timeout(end)
@@ -601,7 +619,7 @@ class ChatClient:
             raise _AttemptFailed("connection_error", f"{type(exc).__name__}: {exc}", True) from None
         try:
             body = json.loads(raw)
-            return (*parse_completion(body), choice_texts(body))
+            return (*parse_completion(body), choice_texts(body), first_token_top_logprob_entries(body))
         except ValueError as exc:  # includes JSONDecodeError
             # A truncated or garbled body is usually a transient proxy/server hiccup: retry it.
             raise _AttemptFailed("bad_response", f"not a chat completion: {exc}", True) from None
@@ -651,9 +669,10 @@ class ChatClient:
                     attempts += 1
                     try:
                         async with self._semaphore:
-                            text, logprobs, usage, finish_reason, texts = await self._attempt(payload_bytes, end)
+                            text, logprobs, usage, finish_reason, texts, entries = await self._attempt(payload_bytes, end)
                         return ChatResult(
                             ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
+                            first_token_top_logprob_entries=entries,
                             attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
                             texts=texts,
                         )

@@ -21,6 +21,14 @@ variable                    released         GLOBE            why GLOBE differs
                                                               (the whole text when that is empty)
 ``GLOBE_RM_TEMPERATURE``    0.6              0.0              only the first token's logprobs are read; the
 ``GLOBE_RM_MAX_TOKENS``     5                3                sampled reply matters only for ``text`` below
+``GLOBE_RM_VERDICT``        ``released``     ``globe``        which first tokens are a verdict: ``released``
+                                                              counts only yes/Yes/YES and no/No/NO and adds
+                                                              up a token listed twice
+                                                              (:func:`globe.answers.released_verdict_probability`);
+                                                              ``globe`` also counts " yes", "Ġyes", "▁yes",
+                                                              "\\nyes"... (a tokenizer may put the verdict
+                                                              after a space) and keeps a repeat's best
+                                                              logprob (:func:`globe.answers.verdict_probability`)
 ``GLOBE_RM_NO_VERDICT``     ``zero``         ``text``         neither yes nor no among the top logprobs:
                                                               ``zero`` scores 0.0 (released), ``text`` reads
                                                               the reply's first word, else the fallback
@@ -31,8 +39,9 @@ variable                    released         GLOBE            why GLOBE differs
                                                               own "undecided"
 ==========================  ===============  ===============  ===========================================
 
-The other settings (GLOBE's own; the released plugin had a hard-coded private IP, one client
-per sample called sequentially, a 300 s timeout and no retries):
+The other settings (GLOBE's own; the released plugin had a hard-coded private IP and built an
+OpenAI client per completion, called one after another, with a 300 s timeout and the client's
+default 2 retries: 3 attempts, so a hung RM held a training step up to 15 minutes per completion):
 
 ============================  =========  ==========================================================
 variable                      default    meaning
@@ -91,7 +100,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from globe.answers import completion_text, think_text, verdict_from_text, verdict_probability
+from globe.answers import (
+    VERDICT_READINGS,
+    completion_text,
+    released_verdict_probability,
+    think_text,
+    verdict_from_text,
+    verdict_probability,
+)
 from globe.chat_client import (
     ChatClient,
     ChatResult,
@@ -146,6 +162,7 @@ class LocatabilityConfig(ClientSettings):
     max_tokens: int = 5
     top_logprobs: int = 5
     no_verdict: str = "zero"
+    verdict: str = "released"
     fallback: float = DEFAULT_FALLBACK
     fail_fast: bool = False
     cooldown: float = 60.0
@@ -194,6 +211,7 @@ class LocatabilityConfig(ClientSettings):
              "an integer from 1 to 20"),
             ("input", self.input in RM_INPUTS, " or ".join(RM_INPUTS)),
             ("no_verdict", self.no_verdict in NO_VERDICT_RULES, " or ".join(NO_VERDICT_RULES)),
+            ("verdict", self.verdict in VERDICT_READINGS, " or ".join(VERDICT_READINGS)),
             ("cooldown", _number(self.cooldown) and self.cooldown >= 0, "a number of seconds >= 0"),
             ("probe_timeout", _number(self.probe_timeout) and self.probe_timeout > 0, "a number of seconds > 0"),
         ]
@@ -419,6 +437,13 @@ class CircuitBreaker:
 # --------------------------------------------------------------------------- scorer
 
 
+def read_verdict(result: ChatResult, reading: str) -> float | None:
+    """P(yes) from a response's first-token logprobs by ``GLOBE_RM_VERDICT`` (see the module table)."""
+    if reading == "released":
+        return released_verdict_probability(result.first_token_top_logprob_entries)
+    return verdict_probability(result.first_token_top_logprobs)
+
+
 class LocatabilityScorer:
     """Scores a batch of completions against their images with one client; see the module docstring.
 
@@ -577,7 +602,7 @@ class LocatabilityScorer:
         )
         if not result.ok:
             return fallback, result.status, result.error
-        reward = verdict_probability(result.first_token_top_logprobs)
+        reward = read_verdict(result, config.verdict)
         if reward is not None:
             return reward, SCORED, None
         if config.no_verdict == "zero":

@@ -5,20 +5,21 @@ Load it with ``--external_plugins`` (pass the dataset plugin too; the console sc
     swift rlhf --rlhf_type grpo --external_plugins $(globe-plugin-path) \\
         --reward_funcs globe_accuracy globe_locatability globe_visual_match globe_format ...
 
-==========================  ==================  ====================================================
-``--reward_funcs`` name     needs columns       reward
-==========================  ==================  ====================================================
-``globe_accuracy``          solution or         1.0 city+country / 0.2 country / 0.0 (paper values), first
-                            country, city       ``<answer>`` block, names by identity
-``globe_accuracy_released`` solution or         the released reward bit for bit (0.7-ratio substring rule)
-                            country, city
-``globe_locatability``      images              P(yes) from the served RM (``GLOBE_RM_*`` variables)
-``globe_locatablity``       images              the same; the released recipes' spelling
-``globe_visual_match``      entities            share of the row's entities named in ``<think>``
-``globe_format``            -                   think/answer format with country:/city: lines
-``external_math_format``    -                   ms-swift 3.x's format reward, the released recipes' name
-``globe_distance``          lat, lon            exp(-km / ``GLOBE_DISTANCE_TAU_KM``), opt-in
-==========================  ==================  ====================================================
+================================  ==================  ====================================================
+``--reward_funcs`` name           needs columns       reward
+================================  ==================  ====================================================
+``globe_accuracy``                solution or         1.0 city+country / 0.2 country / 0.0 (paper values), first
+                                  country, city       ``<answer>`` block, names by identity
+``globe_accuracy_released``       solution or         the released reward bit for bit (0.7-ratio substring rule)
+                                  country, city
+``globe_locatability``            images              P(yes) from the served RM (``GLOBE_RM_*`` variables)
+``globe_locatablity``             images              the same; the released recipes' spelling
+``globe_visual_match``            entities            share of the row's entities named in ``<think>`` (whole words)
+``globe_visual_match_released``   entities            the released reward bit for bit (substring before ``</think>``)
+``globe_format``                  -                   think/answer format with country:/city: lines
+``external_math_format``          -                   ms-swift 3.x's format reward, the released recipes' name
+``globe_distance``                lat, lon            exp(-km / ``GLOBE_DISTANCE_TAU_KM``), opt-in
+================================  ==================  ====================================================
 
 Trainer metrics are named after the classes: ``rewards/GlobeAccuracy/mean`` and so on.
 All logic lives in :mod:`globe.rewards` and :mod:`globe.locatability`; this is the only module
@@ -47,6 +48,7 @@ from globe.rewards import (
     format_rewards,
     released_accuracy_rewards,
     released_format_rewards,
+    released_visual_match_rewards,
     visual_match_rewards,
 )
 
@@ -77,6 +79,13 @@ class GlobeVisualMatch(ORM):
 
     def __call__(self, completions: List[Any], entities=None, **kwargs) -> List[float]:
         return visual_match_rewards(completions, entities)
+
+
+class GlobeVisualMatchReleased(ORM):
+    """The released visual-match reward bit for bit: lower-case substrings before ``</think>``."""
+
+    def __call__(self, completions: List[Any], entities=None, **kwargs) -> List[float]:
+        return released_visual_match_rewards(completions, entities)
 
 
 class GlobeFormat(ORM):
@@ -153,5 +162,6 @@ orms["external_math_format"] = ReleasedFormat  # the released recipes' name (ms-
 orms["globe_locatability"] = GlobeLocatability
 orms["globe_locatablity"] = GlobeLocatability  # the released recipes' spelling
 orms["globe_visual_match"] = GlobeVisualMatch
+orms["globe_visual_match_released"] = GlobeVisualMatchReleased  # the released recipes' visual match
 orms["globe_format"] = GlobeFormat
 orms["globe_distance"] = GlobeDistance

@@ -32,7 +32,8 @@ Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of 
   "palm trees", "bus" in "buses") and an apostrophe inside a word joins it ("Peter's" reads
   "peters"), so possessives and plurals of what the annotator named still count. Duplicate
   entities count once (as released). Released: a lower-case substring test on the text before
-  ``</think>``.
+  ``</think>`` (the whole completion when it has none), registered as ``globe_visual_match_released``
+  (:func:`released_visual_match_rewards`), for exact reproduction.
 * format (``globe_format``): the released pattern plus non-placeholder ``country:`` and ``city:``
   lines in the one answer block, no second think/answer tag anywhere, and whitespace allowed
   around the completion. ``external_math_format`` (:func:`released_format_rewards`) is ms-swift
@@ -427,6 +428,63 @@ def visual_match_rewards(completions: Sequence[Any], entities: Sequence[Any] | N
     return [visual_match_reward(text, row) for text, row in zip(completions, rows)]
 
 
+def released_reasoning(text: Any) -> str:
+    """The text the released visual-match reward searched: everything before the first ``</think>``.
+
+    ``completion.split("</think>")[0].replace("<think>", "")``: text before ``<think>`` counts,
+    and a completion without ``</think>`` is searched whole, answer included.
+    """
+    return completion_text(text).partition("</think>")[0].replace("<think>", "")
+
+
+def released_visual_match_reward(text: Any, entities: Sequence[str]) -> float:
+    """The released visual-match reward (``GeoVisalEntityMatching2ORM``) for one completion, bit for bit.
+
+    The entity texts are lower-cased (``str.lower``) and de-duplicated as a set; the reward is the
+    share of that set found as a plain substring of :func:`released_reasoning`, lower-cased. An
+    empty set scores 0.0; an empty entity string is found in any text, so it always counts.
+    """
+    distinct = {entity.lower() for entity in entities}
+    if not distinct:
+        return 0.0
+    reasoning = released_reasoning(text).lower()
+    return sum(1 for entity in distinct if entity in reasoning) / len(distinct)
+
+
+def released_entity_texts(entities: Any, index: int) -> list[str]:
+    """One row's entity texts for the released reward: ``[ent["text"] for ent in entities]``.
+
+    The dataset's own shape (a list of ``{"text": ...}``) is read as released, texts untouched; an
+    item without a text string raises ``ValueError`` naming the row (the released reward crashed
+    there). Other shapes a reader may hand over (a JSON string, plain strings, ``None``) are read
+    by :func:`entity_texts`, so the transport does not change the score.
+    """
+    if isinstance(entities, (list, tuple)) and all(isinstance(item, Mapping) for item in entities):
+        texts = [item.get("text") for item in entities]
+        bad = next((item for item, entity in zip(entities, texts) if not isinstance(entity, str)), None)
+        if bad is not None:
+            raise ValueError(
+                f"globe_visual_match_released: row {index}'s entity {bad!r} has no \"text\" string (the released "
+                f"reward read ent[\"text\"].lower() and stopped there); fix the dataset's entities column"
+            )
+        return texts
+    return entity_texts(entities)
+
+
+def released_visual_match_rewards(
+    completions: Sequence[Any], entities: Sequence[Any] | None = None, **_: Any
+) -> list[float]:
+    """``globe_visual_match_released``: :func:`released_visual_match_reward` per completion."""
+    if entities is None:
+        raise ValueError(
+            "globe_visual_match_released needs an `entities` column ([{\"text\": ...}] per row) in the dataset; "
+            "the batch has none"
+        )
+    rows = _column(entities, len(completions), "entities")
+    return [released_visual_match_reward(text, released_entity_texts(row, index))
+            for index, (text, row) in enumerate(zip(completions, rows))]
+
+
 # --------------------------------------------------------------------------- format
 
 _TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
@@ -562,6 +620,7 @@ REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {
     "accuracy": accuracy_rewards,
     "accuracy_released": released_accuracy_rewards,
     "visual_match": visual_match_rewards,
+    "visual_match_released": released_visual_match_rewards,
     "format": format_rewards,
     "format_released": released_format_rewards,
     "distance": distance_rewards,

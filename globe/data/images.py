@@ -15,7 +15,8 @@ The pixel budget is a knob (``max_pixels``, else ``GLOBE_MAX_IMAGE_PIXELS``, els
 with). An image within it is sent byte for byte, as the released eval did; a larger one is sent
 as a JPEG (quality 95) of at most that many pixels, which a server capped at the same budget
 would have resized to anyway. ``GLOBE_MAX_IMAGE_PIXELS=0`` sends every image as is (decoded at
-1/8 scale only to check it).
+1/8 scale only to check it). ``globe-eval --released-settings`` sends every file unchanged, as
+``data:image;base64,...`` (:func:`released_image_url`), as the released eval did.
 """
 from __future__ import annotations
 
@@ -155,3 +156,16 @@ def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_by
     buffer = io.BytesIO()
     smaller.save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
+
+
+def released_image_url(path: str | os.PathLike, max_bytes: int | None = None) -> str:
+    """The file's bytes unchanged as ``data:image;base64,...``: the image URL the released eval sent.
+
+    No resizing, no re-encoding and no MIME subtype, as released (``--released-settings``); the
+    file is still read through :func:`request_image`'s checks (a regular file within the byte
+    limit that decodes), so a broken file is a row status instead of a request.
+    """
+    import base64
+
+    data = request_image(path, max_pixels=0, max_bytes=max_bytes)
+    return "data:image;base64," + base64.b64encode(data).decode("ascii")

@@ -12,8 +12,13 @@ geocoder can place) counts as wrong at every threshold. An answer placed only at
 (``pred_level`` "country") is scored from that country's reference point (see ``globe.geo``) but
 never counts at the city-scale thresholds, 1 km and 25 km (``globe.eval.metrics``).
 ``--released-settings`` reproduces the
-released eval's request (system prompt, temperature 0.1, 512 tokens, penalties 0.7) for
-comparison with published tables; explicit options still override it.
+released eval for comparison with published tables: its request (system prompt, temperature
+0.1, 512 tokens, penalties 0.7, each file's bytes unchanged as ``data:image;base64``, 60 s per
+attempt, 2 retries; explicit options still override) and its ``*_acc_string`` (the ground
+truth's own ``country``/``city`` cells as written, the rows its loop kept, its reading of CoT and
+direct answers: :func:`globe.eval.metrics.released_string_accuracies`). The identity and
+distance metrics keep GLOBE's truth either way; the summary's ``metric_truth`` says which truth
+each metric used.
 
 ``--samples N`` asks for N answers per image (``n`` in one request where the server takes it,
 else N requests); the headline metrics are then those of the consensus place (answers within
@@ -122,21 +127,29 @@ def build_run_parser() -> argparse.ArgumentParser:
     _add(parser, "exclude", default=None,
          help="leave out these images: a `globe-data leakage` pairs CSV (its leaking rows) or a list of image ids")
     _add(parser, "released-settings", action="store_true",
-         help="the released eval's request: its CoT/direct prompt byte for byte, system prompt, temperature 0.1, "
-              "max 512 tokens, frequency/presence penalty 0.7 (explicit options override)")
+         help="the released eval, exactly: its CoT/direct prompt byte for byte, system prompt, temperature 0.1, "
+              "max 512 tokens, frequency/presence penalty 0.7, each file's bytes unchanged, 60 s per attempt, "
+              "2 retries (explicit options override), and *_acc_string computed as it did (the file's own "
+              "country/city cells, its row rule and its answer reading)")
     _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
     _add(parser, "quiet", action="store_true", help="no progress bar")
     return parser
 
 
-#: What the released eval.py sent with every request (its published numbers used these).
+#: What the released eval.py sent with every request and how it scored (its published numbers used these).
 RELEASED_SETTINGS = {
     "system_prompt": "You are a helpful assistant.",
     "temperature": 0.1,
     "max_tokens": 512,
     "extra": json.dumps({"frequency_penalty": 0.7, "presence_penalty": 0.7}),
+    "timeout": 60.0,  # its client.chat.completions.create(timeout=60)
+    "retries": 2,  # the OpenAI client's default max_retries
     "released_prompts": True,  # globe.prompts.released_eval_prompt instead of geo_prompt
+    "released_image": True,  # the file's bytes as data:image;base64 (globe.data.images.released_image_url)
+    "string_truth": "released",  # *_acc_string as released (globe.eval.metrics.released_string_accuracies)
 }
+#: The OpenAI client's first retry delay (it doubles, with jitter, up to 8 s).
+RELEASED_BACKOFF_S = 0.5
 
 
 def build_score_parser() -> argparse.ArgumentParser:
@@ -156,19 +169,25 @@ def build_score_parser() -> argparse.ArgumentParser:
     _add(parser, "summary", default=None, help="where to write the JSON (default: the CSV path with .json)")
     _add(parser, "exclude", default=None,
          help="leave out these images: a `globe-data leakage` pairs CSV (its leaking rows) or a list of image ids")
+    _add(parser, "released-settings", action="store_true",
+         help="compute *_acc_string as the released eval did (the CSV's own country/city cells, its row rule, "
+              "its answer reading: pass --use-cot for a reasoning run)")
+    _add(parser, "use-cot", action="store_true",
+         help="with --released-settings: the answers came from the CoT prompt (read the first <answer> block)")
     _add(parser, "no-plots", action="store_true", help="skip the PNG plots")
     return parser
 
 
 def _score_and_report(csv_path: Path, rows: list[dict[str, str]], resolver, reresolve: bool, plots: bool,
                       summary_file: Path | None, extra: dict[str, Any],
-                      threshold_rule: str = DEFAULT_THRESHOLD_RULE, distance: str = "geodesic") -> dict[str, Any]:
+                      threshold_rule: str = DEFAULT_THRESHOLD_RULE, distance: str = "geodesic",
+                      string_truth: str = "globe", use_cot: bool = True) -> dict[str, Any]:
     from globe.eval.metrics import summarize
     from globe.eval.report import format_table, summary_path, write_report, write_summary
     from globe.eval.score import scored_rows
 
     scored = scored_rows(rows, resolver=resolver, reresolve=reresolve, distance=distance)
-    summary = summarize(scored, threshold_rule=threshold_rule)
+    summary = summarize(scored, threshold_rule=threshold_rule, string_truth=string_truth, use_cot=use_cot)
     summary["distance"] = distance
     summary.update(extra)
     written = write_report(csv_path, scored, summary, plots=plots)
@@ -237,11 +256,13 @@ def run_command(args: argparse.Namespace) -> int:
 
     warm_up()
     api_key = args.api_key or os.environ.get("GLOBE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    released_image = getattr(args, "released_image", False)
     settings = EvalSettings(
         prompt=(released_eval_prompt if getattr(args, "released_prompts", False) else geo_prompt)(args.use_cot),
         system_prompt=args.system_prompt, max_tokens=args.max_tokens,
         temperature=args.temperature, concurrency=args.concurrency, timeout=args.timeout, retries=args.retries,
-        extra=extra, samples=args.samples,
+        extra=extra, samples=args.samples, released_image=released_image,
+        **({"backoff": RELEASED_BACKOFF_S} if released_image else {}),
     )
     output = Path(args.output)
     lock = RunLock(output.with_name(output.name + ".lock"), what=f"--output {output}")
@@ -251,7 +272,8 @@ def run_command(args: argparse.Namespace) -> int:
             gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
             overwrite=args.overwrite, progress=not args.quiet,
             run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder, "dataset": dataset,
-                      "layout": gt.layout.name},
+                      "layout": gt.layout.name,
+                      **({"image": "released: file bytes unchanged"} if released_image else {})},
         ))
     except (ServerUnavailable, OutputMismatchError, RunSettingsMismatch, RunLocked, RunFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -267,7 +289,9 @@ def run_command(args: argparse.Namespace) -> int:
         "model": model, "dataset": dataset or str(gt_file), "layout": gt.layout.name, "use_cot": bool(args.use_cot),
         "geocoder": args.geocoder, "n_reverse_geocoded_truth": gt.n_reverse_geocoded,
         "lat_lon_swapped": gt.lat_lon_swapped, "swap_evidence": gt.swap_evidence, **exclusion,
-    })
+        "request": {"timeout_s": args.timeout, "retries": args.retries, "image": "file bytes unchanged" if released_image
+                    else "downscaled to the pixel budget (globe.data.images)"},
+    }, string_truth=getattr(args, "string_truth", "globe"), use_cot=bool(args.use_cot))
     lock.release()
     return 0
 
@@ -305,7 +329,8 @@ def score_command(args: argparse.Namespace) -> int:
             extra["dataset"] = dataset
         _score_and_report(csv_path, rows, make_resolver(args.geocoder), reresolve=args.reresolve,
                           plots=not args.no_plots, summary_file=Path(args.summary) if args.summary else None,
-                          extra=extra, threshold_rule=args.threshold_rule, distance=args.distance)
+                          extra=extra, threshold_rule=args.threshold_rule, distance=args.distance,
+                          string_truth="released" if args.released_settings else "globe", use_cot=args.use_cot)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

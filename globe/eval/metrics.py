@@ -181,13 +181,14 @@ def string_accuracy(preds: Sequence[str | None], truths: Sequence[str | None]) -
     return sum(string_match(pred, truth) for pred, truth in zip(preds, truths, strict=True)) / len(preds)
 
 
-def released_names(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def released_names(row: Mapping[str, Any], use_cot: bool = True) -> tuple[str | None, str | None]:
     """``(country, city)`` as the released eval read them, for the ``*_acc_string`` metrics.
 
     From the row's ``prediction`` text with the released extraction
-    (:func:`globe.answers.released_answer_fields`: the first ``<answer>`` block, else the whole
-    text); a failed request's text is ``""``, as the released script's was, so the row counts as
-    wrong. Rows without a ``prediction`` column (third-party CSVs) use their ``pred_*`` names.
+    (:func:`globe.answers.released_answer_fields`: with ``use_cot`` the first ``<answer>`` block,
+    else the whole text; without it the first ``country:``/``city:`` anywhere); a failed
+    request's text is ``""``, as the released script's was, so the row counts as wrong. Rows
+    without a ``prediction`` column (third-party CSVs) use their ``pred_*`` names.
     """
     from globe.answers import released_answer_fields
 
@@ -195,7 +196,58 @@ def released_names(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
         good = row.get("status") == "ok"
         return (row.get("pred_country"), row.get("pred_city")) if good else (None, None)
     answered = str(row.get("status")) in ANSWER_STATUSES
-    return released_answer_fields(str(row.get("prediction") or "") if answered else "")
+    return released_answer_fields(str(row.get("prediction") or "") if answered else "", use_cot=use_cot)
+
+
+#: Which ground truth the ``*_acc_string`` metrics compare with (the summary's ``string_truth``).
+STRING_TRUTHS = ("globe", "released")
+
+
+def released_truth_cells(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A ground-truth row's ``(country, city)`` as the released eval compared them, or ``None`` when it skipped the row.
+
+    Its loop kept a row with an image id (``IMG_ID``, else ``id``) and coordinates (``LAT`` else
+    ``latitude``, ``LON`` else ``longitude``) that are non-empty and that ``float`` reads (no range
+    check); the other rows are out of its numerator and its denominator. A kept row is compared
+    with its own ``country`` and ``city`` cells as written: OSV-5M's ``FI`` stays ``FI`` (so no
+    country name matches it) and a file without those columns (IM2GPS3K) compares with ``""``,
+    which nothing matches. Column names are exact, as ``csv.DictReader`` gave them.
+    """
+    if not (row.get("IMG_ID") or row.get("id")):
+        return None
+    lat = row.get("LAT") or row.get("latitude")
+    lon = row.get("LON") or row.get("longitude")
+    if not lat or not lon:
+        return None
+    try:
+        float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    return str(row.get("country") or ""), str(row.get("city") or "")
+
+
+def released_string_accuracies(rows: Sequence[Mapping[str, Any]], use_cot: bool) -> dict[str, Any]:
+    """``country_acc_string``, ``city_acc_string`` and ``n_string_rows`` exactly as the released eval printed them.
+
+    Each row needs ``released_truth`` (:func:`released_truth_cells` of its ground-truth cells,
+    :func:`globe.eval.score.scored_rows` adds it) and its ``prediction`` text and ``status``
+    (:func:`released_names`, with the released reading of ``use_cot``). The names are compared by
+    :func:`globe.scoring.released_match` with the truth cell as written; the denominator is the
+    rows the released loop kept, a failed request among them counting as wrong. ``None``
+    accuracies when it kept no row (the released script stopped there: "No valid data").
+    """
+    from globe.scoring import released_match
+
+    kept = [row for row in rows if row.get("released_truth") is not None]
+    countries = cities = 0
+    for row in kept:
+        truth_country, truth_city = row["released_truth"]
+        country, city = released_names(row, use_cot)
+        countries += released_match(country or "", truth_country)
+        cities += released_match(city or "", truth_city)
+    n = len(kept)
+    return {"country_acc_string": countries / n if n else None, "city_acc_string": cities / n if n else None,
+            "n_string_rows": n}
 
 
 def identity_matches(
@@ -344,9 +396,17 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]], rule: str = DEFAULT_THR
     }
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_THRESHOLD_RULE) -> dict[str, Any]:
+def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_THRESHOLD_RULE,
+              string_truth: str = "globe", use_cot: bool = True) -> dict[str, Any]:
     """The run summary from scored rows; distances compare with thresholds by ``threshold_rule``
     (:data:`THRESHOLD_RULES`), recorded in the summary with the thresholds themselves.
+
+    ``string_truth`` (recorded in the summary, with ``metric_truth`` naming the truth of each
+    metric): ``globe`` compares the ``*_acc_string`` names with GLOBE's truth (``gt_country`` /
+    ``gt_city``: ISO codes expanded, missing names reverse-geocoded) over every row, reading each
+    answer as the released CoT eval did; ``released`` computes them exactly as the released eval
+    (:func:`released_string_accuracies`, its reading of ``use_cot``). The identity metrics
+    (``country_acc``, ``city_acc``) always use GLOBE's truth, the distance metrics the coordinates.
 
     Each row needs ``status``, ``pred_country``, ``pred_city``, ``gt_country``, ``gt_city``,
     ``error_km`` (``None`` when missing), and may carry ``pred_level`` (see
@@ -366,6 +426,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_T
     levels = [prediction_level(row) if good else None for row, good in zip(rows, ok)]
     pred_countries = [row.get("pred_country") if good else None for row, good in zip(rows, ok)]
     pred_cities = [row.get("pred_city") if good else None for row, good in zip(rows, ok)]
+    if string_truth not in STRING_TRUTHS:
+        raise ValueError(f"string_truth must be one of {', '.join(STRING_TRUTHS)}, got {string_truth!r}")
     released_countries, released_cities = zip(*(released_names(row) for row in rows)) if rows else ((), ())
     gt_countries = [row.get("gt_country") for row in rows]
     gt_cities = [row.get("gt_city") for row in rows]
@@ -390,8 +452,11 @@ def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_T
         "n_region_level": sum(level == "region" for level in levels),
         "country_acc": overall.pop("country_acc"),
         "city_acc": overall.pop("city_acc"),
-        "country_acc_string": string_accuracy(released_countries, gt_countries),
-        "city_acc_string": string_accuracy(released_cities, gt_cities),
+        **(released_string_accuracies(rows, use_cot) if string_truth == "released" else {
+            "country_acc_string": string_accuracy(released_countries, gt_countries),
+            "city_acc_string": string_accuracy(released_cities, gt_cities),
+            "n_string_rows": len(rows),
+        }),
         **overall,
         "status_counts": dict(sorted(status_counts.items())),
         "by_continent": breakdown(continents, errors, country_matches, city_matches, levels, threshold_rule),
@@ -399,5 +464,25 @@ def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_T
         "thresholds_km": list(THRESHOLDS_KM),
         "threshold_rule": threshold_rule,
     }
+    summary["string_truth"] = string_truth
+    summary["metric_truth"] = metric_truth(string_truth)
     summary.update(consensus_metrics(rows, threshold_rule))
     return summary
+
+
+#: What ``metric_truth`` says of each truth.
+TRUTH_MEANINGS = {
+    "globe": "globe: country codes expanded, missing names reverse-geocoded from the coordinates",
+    "released": "released: the file's country/city cells as written, rows without an id or coordinates left out",
+}
+
+
+def metric_truth(string_truth: str) -> dict[str, str]:
+    """Which ground truth each summary metric compared with (the summary's ``metric_truth``)."""
+    return {
+        "country_acc": TRUTH_MEANINGS["globe"],
+        "city_acc": TRUTH_MEANINGS["globe"],
+        "country_acc_string": TRUTH_MEANINGS[string_truth],
+        "city_acc_string": TRUTH_MEANINGS[string_truth],
+        "acc_*km, median_km, geoscore": "the coordinates",
+    }

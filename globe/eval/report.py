@@ -75,7 +75,9 @@ def format_table(summary: Mapping[str, Any], title: str | None = None, top_group
     lines.append("  ".join(v.rjust(w) for v, w in zip(values, widths)))
     if summary.get("threshold_rule", "le") != "le":
         lines.append(f"threshold rule: {summary['threshold_rule']} (distance < threshold), not GLOBE's <=")
-    lines.append(f"string match (released 0.7 rule): country {_pct(summary.get('country_acc_string')).strip()}%  "
+    truth = summary.get("string_truth", "globe")
+    lines.append(f"string match (released 0.7 rule, {truth} truth, {summary.get('n_string_rows', summary.get('n', 0))} "
+                 f"rows): country {_pct(summary.get('country_acc_string')).strip()}%  "
                  f"city {_pct(summary.get('city_acc_string')).strip()}%")
     counts = summary.get("status_counts") or {}
     if counts:

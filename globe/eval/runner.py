@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from globe.catalog import GroundTruthRow
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
 from globe.data.image_paths import resolve_image_path
-from globe.data.images import ImageError, request_image
+from globe.data.images import ImageError, released_image_url, request_image
 from globe.data.layouts import Layout
 from globe.eval.data import GroundTruthFile
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
@@ -81,6 +81,9 @@ class EvalSettings(ClientSettings):
     extra: dict[str, Any] = field(default_factory=dict)
     #: Completions asked per image (``--samples``); 1 is the single-answer run.
     samples: int = 1
+    #: Send each file's bytes unchanged as ``data:image;base64,...`` (the released eval; ``--released-settings``)
+    #: instead of :func:`globe.data.images.request_image`'s budgeted image.
+    released_image: bool = False
 
 
 @dataclass
@@ -266,7 +269,8 @@ async def evaluate_row(
         record.update(status="outside_image_root", error=str(exc))
         return record
     try:
-        image = await asyncio.to_thread(request_image, path)  # bounded: see globe.data.images
+        reader = released_image_url if settings.released_image else request_image
+        image = await asyncio.to_thread(reader, path)  # bounded: see globe.data.images
     except FileNotFoundError:
         record.update(status="missing_image", error=f"image not found: {path}")
         return record

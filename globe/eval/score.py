@@ -8,6 +8,8 @@ denominator). :func:`scored_rows` reads either:
 
 * truth: ``gt_lat``/``gt_lon``/``gt_country``/``gt_city``, else the ground-truth spellings
   (``LAT``/``latitude``..., ``globe-data``'s aliases), with country/city reverse-geocoded when absent;
+  and, for the released string accuracy, ``released_truth``: the ground-truth columns as the
+  released eval read them (:func:`globe.eval.metrics.released_truth_cells`);
 * prediction: ``pred_`` + a latitude/longitude alias (``pred_lat``, ``pred_LON``, ``pred_longitude``...)
   when present and not ``reresolve``, else the place of ``pred_country``/``pred_city``, else of the
   answer parsed from ``prediction``;
@@ -107,7 +109,7 @@ def scored_rows(
     """Rows normalised for :func:`globe.eval.metrics.summarize` (see the module docstring);
     ``error_km`` measured by ``distance`` (:data:`DISTANCES`)."""
     from globe.answers import parse_answer
-    from globe.eval.metrics import prediction_level
+    from globe.eval.metrics import prediction_level, released_truth_cells
 
     distance_km = error_measure(distance)
     from globe.geo.countries import expand_country_code
@@ -141,6 +143,7 @@ def scored_rows(
             "pred_city": _text(row.get("pred_city")),
             "pred_lat": None, "pred_lon": None, "pred_level": None, "error_km": None,
         }
+        scored["released_truth"] = released_truth_cells(row)  # the released string accuracy's truth and rows
         text = prediction_text(row.get("prediction"))
         if "prediction" in row:
             scored["prediction"] = text  # the released string accuracy reads the raw text

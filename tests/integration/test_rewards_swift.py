@@ -14,7 +14,7 @@ import pytest
 
 from globe.chat_client import ChatClient, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
-from globe.rewards import locatability_reward_from_logprobs
+from globe.answers import released_verdict_probability
 from globe.locatability import LocatabilityScorer, rm_input_text
 from globe.testing.images import jpeg_bytes, write_images
 from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
@@ -57,14 +57,14 @@ def test_locatability_scores_real_logprobs_from_swift_deploy(deployed_tiny_model
     assert batch.statuses == ["ok"] * len(COMPLETIONS), batch.errors
 
     async def reference(text: str, image: bytes) -> float | None:
-        """The released request sent by hand (the whole completion, T=0.6, 5 tokens): P(yes)/(P(yes)+P(no))."""
+        """The released request sent by hand (the whole completion, T=0.6, 5 tokens), read as released."""
         async with ChatClient(deployed_tiny_model, timeout=120, retries=1) as client:
             result = await client.chat(
                 [{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT}, user_message(rm_input_text(text), image)],
                 max_tokens=5, temperature=0.6, top_logprobs=5,
             )
         assert result.ok, result.error
-        return locatability_reward_from_logprobs(result.first_token_top_logprobs)
+        return released_verdict_probability(result.first_token_top_logprob_entries)  # GLOBE_RM_VERDICT's default
 
     expected = [asyncio.run(reference(text, row[0]["bytes"])) for text, row in zip(COMPLETIONS, images)]
     assert batch.rewards == pytest.approx(expected, abs=1e-6)

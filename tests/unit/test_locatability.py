@@ -137,12 +137,17 @@ def test_first_image_accepts_every_row_shape(tmp_path):
 # --------------------------------------------------------------------------- scoring
 
 
-def test_reward_is_exact_p_yes_over_yes_plus_no_from_scripted_logprobs():
+@pytest.mark.parametrize("reading, expected", [
+    ("released", 0.5 / (0.5 + 0.2 + 1e-19)),  # the default: only the bare tokens count
+    ("globe", 0.6 / 0.85),  # " Yes" and "Ġno" count too
+])
+def test_reward_is_exact_p_yes_over_yes_plus_no_from_scripted_logprobs(reading, expected):
     logprobs = {"yes": math.log(0.5), " Yes": math.log(0.1), "no": math.log(0.2), "Ġno": math.log(0.05),
                 "maybe": math.log(0.15)}
+    options = {} if reading == "released" else {"verdict": reading}
     with FakeOpenAIServer(default_answer="yes", top_logprobs=logprobs) as server:
-        result = batch(make_scorer(server), *rows(2))
-    assert result.rewards == pytest.approx([0.6 / 0.85] * 2, abs=1e-12)
+        result = batch(make_scorer(server, **options), *rows(2))
+    assert result.rewards == pytest.approx([expected] * 2, abs=1e-12)
     assert result.statuses == ["ok", "ok"]
 
 

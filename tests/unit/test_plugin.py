@@ -14,7 +14,7 @@ from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
 
 PLUGIN_FILE = Path(globe.__file__).resolve().parent / "plugin.py"
 NAMES = ["globe_accuracy", "globe_locatability", "globe_locatablity", "globe_visual_match", "globe_format",
-         "globe_distance", "globe_accuracy_released", "external_math_format"]
+         "globe_distance", "globe_accuracy_released", "external_math_format", "globe_visual_match_released"]
 #: The released all-rewards command line's ``--reward_funcs`` (the one- and two-reward lines use a subset).
 RELEASED_REWARD_FUNCS = ["globe_accuracy", "globe_locatablity", "globe_visual_match", "external_math_format"]
 PARIS = geo.resolve("France", "Paris")
@@ -110,6 +110,23 @@ def test_released_rewards_through_ms_swift_reward_loop(orms):
     assert released == [1.0, 0.0, 0.0, 0.0, 0.2, 0.0, 1.0]
     assert fmt == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]
     assert class_names == ["GlobeAccuracy", "GlobeAccuracyReleased", "ReleasedFormat"]
+
+
+def test_released_visual_match_through_ms_swift_reward_loop(orms):
+    """The dataset's ``entities`` column reaches both visual matches; only the released one reads substrings
+    before ``</think>`` (and the whole text without it)."""
+    entities = [{"text": "Bus"}, {"text": "palm tree"}]
+    cases = [
+        "<think>a business district with palm trees</think><answer>country: France\ncity: Paris</answer>",
+        "A bus. <think>nothing</think><answer>palm tree</answer>",
+        "<think>a bus stop, no answer yet: palm tree",
+    ]
+    samples = [sample(text, marked_jpeg("IMG-A"), entities=entities) for text in cases]
+    (globe_match, released), class_names = rewards_like_grpo(["globe_visual_match", "globe_visual_match_released"],
+                                                             samples, orms)
+    assert released == [1.0, 0.5, 1.0]
+    assert globe_match == [0.5, 0.0, 1.0]
+    assert class_names == ["GlobeVisualMatch", "GlobeVisualMatchReleased"]
 
 
 def test_locatability_without_rm_url_fails_when_the_trainer_starts(orms, monkeypatch):

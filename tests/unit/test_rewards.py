@@ -24,6 +24,7 @@ from globe.rewards import (
     normalize_for_match,
     released_accuracy_rewards,
     released_format_rewards,
+    released_visual_match_rewards,
     split_solution,
     visual_match_rewards,
 )
@@ -610,6 +611,7 @@ def test_registry_names_the_batch_rewards():
         "accuracy": accuracy_rewards,
         "accuracy_released": released_accuracy_rewards,
         "visual_match": visual_match_rewards,
+        "visual_match_released": released_visual_match_rewards,
         "format": format_rewards,
         "format_released": released_format_rewards,
         "distance": distance_rewards,
