@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     leakage.add_argument("--rebuild-index", action="store_true",
                          help="rehash the training images even if <train>.phash.npz is up to date")
     leakage.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from globe.scale import add_ray_flag
+
+    add_ray_flag(leakage, "the hashing")
     return parser
 
 
@@ -148,12 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"warnings {dict(report.warnings) or 0}")
             return 0
         if args.command == "leakage":
-            from .leakage import audit
+            from .leakage import audit, hash_images
 
+            hasher = hash_images
+            if args.ray is not None:
+                from .leakage_ray import ray_hasher
+
+                hasher = ray_hasher(args.ray)
             report = audit(args.train, args.test, args.out, train_images=args.train_images,
                            test_images=args.test_images, threshold=args.threshold,
                            phash_threshold=args.phash_threshold, radius=args.radius, workers=args.workers,
-                           rebuild_index=args.rebuild_index, progress=not args.no_progress)
+                           rebuild_index=args.rebuild_index, progress=not args.no_progress, hasher=hasher)
             print(report.summary())
             return 0
         if args.command == "layouts":
@@ -163,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for column, aliases in COLUMN_ALIASES.items():
                 print(f"  {column:<10} {', '.join(aliases)}")
             return 0
-    except (FileNotFoundError, LayoutError, ValueError) as exc:
+    except (FileNotFoundError, LayoutError, ValueError, ImportError, ConnectionError) as exc:
         print(f"globe-data {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 2

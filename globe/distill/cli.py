@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--rm-balance", default="downsample", choices=RM_BALANCE_MODES,
                     help="balance reward-model yes/no rows by downsampling the majority label")
     io.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from globe.scale import add_ray_flag
+
+    add_ray_flag(io, "the distillation (the same pipeline and outputs; a --teacher may then be a model path, "
+                     "run by a vLLM engine stage on the cluster's GPUs)")
+    io.add_argument("--ray-actors", type=int, default=2,
+                    help="with --ray: actors running the pipeline stage, each with --concurrency requests in flight "
+                         "per endpoint")
 
     ep = parser.add_argument_group("endpoints (OpenAI-compatible; keys from $GLOBE_TEACHER_API_KEY or $OPENAI_API_KEY)")
     ep.add_argument("--teacher", action="append", required=True, metavar="URL[=MODEL]",
@@ -122,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens"):
+    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens", "ray_actors"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} {value}: must be >= 1")
@@ -132,9 +139,15 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--timeout {args.timeout}: must be > 0")
 
 
+def _is_model_path(args: argparse.Namespace, spec: str) -> bool:
+    """With ``--ray``, a ``--teacher`` that is not an http(s) URL names a model for the vLLM engine stage."""
+    return getattr(args, "ray", None) is not None and not spec.strip().startswith(("http://", "https://"))
+
+
 def build_config(args: argparse.Namespace) -> PipelineConfig:
     teacher_key, verifier_key = _env_key(TEACHER_KEY_ENV), _env_key(VERIFIER_KEY_ENV)
-    teachers = [Endpoint.parse(spec, teacher_key) for spec in args.teacher]
+    teachers = [Endpoint.engine_teacher(spec) if _is_model_path(args, spec) else Endpoint.parse(spec, teacher_key)
+                for spec in args.teacher]
     verifier = Endpoint.parse(args.verifier, verifier_key) if args.verifier else None
     grounding = (verifier is not None) if args.grounding is None else args.grounding
     filters = FilterSettings(
@@ -235,10 +248,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"globe-distill: resuming in {store.out_dir}: {done}/{rows_in} rows already done", file=sys.stderr)
         if done < rows_in:
             todo = (r for r in selection() if not state.done(r.image_id, args.retry_failed))
-            processed_now = asyncio.run(_distill(config, store, todo, rows_in, done, progress))
+            if args.ray is not None:
+                processed_now = _distill_on_ray(config, store, todo, rows_in, done, progress, args)
+            else:
+                processed_now = asyncio.run(_distill(config, store, todo, rows_in, done, progress))
         else:  # nothing to ask: rebuild the outputs without needing the endpoints
             processed_now = 0
-    except (OutputError, InputError, EndpointError) as exc:
+    except (OutputError, InputError, EndpointError, ImportError, ConnectionError) as exc:
         print(f"globe-distill: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -286,6 +302,22 @@ def finalize(store: OutputStore, config: PipelineConfig, args: argparse.Namespac
     })
     store.write_report(report)
     return report
+
+
+async def _check_endpoints(config: PipelineConfig, store: OutputStore) -> None:
+    """Fail before any row when a server is down, and save the models the servers resolved (for the report)."""
+    async with Distiller(config, lambda row: ""):
+        teachers, verifier = endpoint_names(config)
+        atomic_write_text(store.path(ENDPOINTS_FILE), json.dumps({"teachers": teachers, "verifier": verifier}) + "\n")
+
+
+def _distill_on_ray(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int, progress: bool,
+                    args: argparse.Namespace) -> int:
+    """The same rows through the Ray Data job (:mod:`globe.distill.ray_job`), committed to the same store."""
+    from .ray_job import run_job
+
+    asyncio.run(_check_endpoints(config, store))
+    return run_job(config, store, rows, rows_in, done, progress, args.ray, actors=args.ray_actors)
 
 
 async def _distill(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int,
