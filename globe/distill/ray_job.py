@@ -179,6 +179,20 @@ def run_job(config: PipelineConfig, store: OutputStore, rows: Iterable[GroundTru
     return sum(counts.values())
 
 
+def engine_request(line: str, config: PipelineConfig) -> dict[str, Any]:
+    """What the vLLM stage is asked for one todo row: the message a served teacher gets (same prompt, same
+    bounded image read), and the same sampling settings. A row without a readable image gets the prompt
+    alone; the pipeline stage then drops it as the local command does, without using the answer."""
+    row = row_from_line(line)
+    try:
+        image = image_data_url(request_image(row.image_path)) if row.image_path else None
+    except (OSError, ValueError):
+        image = None
+    message = user_message(config.prompt, image)
+    return {"messages": [message],
+            "sampling_params": {"max_tokens": config.max_tokens, "temperature": config.temperature}}
+
+
 def vllm_teacher_processor(model_source: str, config: PipelineConfig, column: str, *, concurrency: int = 1,
                            batch_size: int = 16, engine_kwargs: dict[str, Any] | None = None) -> Any:
     """A ``ray.data.llm`` processor running the teacher ``model_source`` (a model path or hub id) in vLLM
@@ -196,14 +210,9 @@ def vllm_teacher_processor(model_source: str, config: PipelineConfig, column: st
         prepare_multimodal_stage={"enabled": True}, chat_template_stage={"enabled": True},
         tokenize_stage={"enabled": True}, detokenize_stage={"enabled": True},
     )
-    prompt, max_tokens, temperature = config.prompt, config.max_tokens, config.temperature
 
     def preprocess(record: dict[str, Any]) -> dict[str, Any]:
-        row = row_from_line(record["text"])
-        image = image_data_url(request_image(row.image_path)) if row.image_path else None
-        content = user_message(prompt, image)["content"] if image else prompt
-        return {**record, "messages": [{"role": "user", "content": content}],
-                "sampling_params": {"max_tokens": max_tokens, "temperature": temperature}}
+        return {**record, **engine_request(record["text"], config)}
 
     def postprocess(record: dict[str, Any]) -> dict[str, Any]:
         kept = {k: v for k, v in record.items() if k == "text" or k.startswith("teacher_")}

@@ -30,7 +30,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _stop_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+def _stop_group(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
@@ -66,6 +66,8 @@ def local_ray_cluster(log_path: Path, num_cpus: int = 2, timeout_s: float = 90.0
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():  # this process joined it: leave first
+            sys.modules["ray"].shutdown()
         _stop_group(proc)
         if previous_auth is None:
             os.environ.pop("RAY_AUTH_MODE", None)
