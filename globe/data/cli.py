@@ -167,9 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"warnings {dict(report.warnings) or 0}")
             return 0
         if args.command == "leakage":
-            from .leakage import audit, hash_images
+            from .leakage import audit
 
-            hasher = hash_images
+            hasher = None
             if args.ray is not None:
                 from .leakage_ray import ray_hasher
 

@@ -190,7 +190,7 @@ def hash_images(paths: Sequence[str | os.PathLike], workers: int = 2, progress: 
 
 
 #: ``hash_images``' signature: ``(paths, workers=, progress=, desc=, bar=) -> (phashes, dhashes, ok)``; the
-#: local process pool by default, :func:`globe.data.leakage_ray.ray_hasher` for ``--ray``.
+#: local process pool (None: :func:`hash_images`), :func:`globe.data.leakage_ray.ray_hasher` for ``--ray``.
 Hasher = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -238,7 +238,7 @@ def _index_meta(train: Path, image_root: str | os.PathLike | None) -> dict:
 
 
 def load_or_build_index(train: str | os.PathLike, image_root: str | os.PathLike | None = None, workers: int = 2,
-                        rebuild: bool = False, progress: bool = False, hasher: Hasher = hash_images) -> TrainIndex:
+                        rebuild: bool = False, progress: bool = False, hasher: Hasher | None = None) -> TrainIndex:
     """The training hashes from :func:`index_path` when still valid, else hashed now (by ``hasher``) and saved there."""
     train = Path(train)
     path = index_path(train)
@@ -267,7 +267,7 @@ def parts_path(index: Path) -> Path:
 
 
 def _hash_in_parts(paths: Sequence[Path], index: Path, meta: dict, workers: int, progress: bool,
-                   rebuild: bool, hasher: Hasher = hash_images) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rebuild: bool, hasher: Hasher | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hash ``paths`` :data:`PART_SIZE` at a time, saving each part, reusing the parts a killed
     build of the same list (same ``meta``) left; ``(phashes, dhashes, ok)``."""
     from tqdm import tqdm
@@ -289,7 +289,7 @@ def _hash_in_parts(paths: Sequence[Path], index: Path, meta: dict, workers: int,
                     pieces.append((saved["phashes"], saved["dhashes"], saved["ok"]))
                 bar.update(len(chunk))
                 continue
-            hashed = hasher(chunk, workers=workers, bar=bar)
+            hashed = (hasher or hash_images)(chunk, workers=workers, bar=bar)
             temporary = folder / f"{number:06d}.tmp.npz"
             np.savez(temporary, phashes=hashed[0], dhashes=hashed[1], ok=hashed[2])
             os.replace(temporary, part)
@@ -423,7 +423,7 @@ def audit(train: str | os.PathLike, test: str | os.PathLike, out: str | os.PathL
           train_images: str | os.PathLike | None = None, test_images: str | os.PathLike | None = None,
           threshold: int = LEAK_THRESHOLD, phash_threshold: int = PHASH_THRESHOLD, radius: int | None = None,
           workers: int = 2, rebuild_index: bool = False, progress: bool = False,
-          hasher: Hasher = hash_images) -> LeakageReport:
+          hasher: Hasher | None = None) -> LeakageReport:
     """Hash (``hasher``: local processes, or a Ray Data job), search and write the pairs CSV (module
     docstring); the counts it prints."""
     radius = max(threshold, SEARCH_RADIUS) if radius is None else radius
@@ -435,7 +435,8 @@ def audit(train: str | os.PathLike, test: str | os.PathLike, out: str | os.PathL
         raise ValueError(f"none of the {len(index.ids)} training images {train} lists could be read (the first is "
                          f"{index.ids[0].decode('utf-8')!r}); check --train-images, the folder its ids are relative to")
     listed = read_image_list(test, test_images)
-    phashes, dhashes, ok = hasher([p for _, p in listed], workers=workers, progress=progress, desc="test")
+    phashes, dhashes, ok = (hasher or hash_images)([p for _, p in listed], workers=workers, progress=progress,
+                                                   desc="test")
     readable = np.flatnonzero(index.ok)
     nearest, distance = HammingIndex(index.dhashes[readable]).nearest(dhashes, radius)
     out = Path(out)
