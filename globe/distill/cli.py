@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--ray-actors", type=int, default=2,
                     help="with --ray: actors running the pipeline stage, each with --concurrency requests in flight "
                          "per endpoint")
+    io.add_argument("--vllm-engine-args", default="{}", metavar="JSON",
+                    help="with --ray and a model-path --teacher: vLLM engine arguments, e.g. "
+                         "'{\"tensor_parallel_size\": 4, \"max_model_len\": 8192}'")
+    io.add_argument("--vllm-replicas", type=int, default=1,
+                    help="with --ray and a model-path --teacher: vLLM engines running at once")
 
     ep = parser.add_argument_group("endpoints (OpenAI-compatible; keys from $GLOBE_TEACHER_API_KEY or $OPENAI_API_KEY)")
     ep.add_argument("--teacher", action="append", required=True, metavar="URL[=MODEL]",
@@ -129,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens", "ray_actors"):
+    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens", "ray_actors", "vllm_replicas"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} {value}: must be >= 1")
@@ -137,6 +142,12 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--retries {args.retries}: must be >= 0")
     if args.timeout <= 0:
         parser.error(f"--timeout {args.timeout}: must be > 0")
+    try:
+        engine_args = json.loads(args.vllm_engine_args)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--vllm-engine-args {args.vllm_engine_args!r}: not JSON ({exc})")
+    if not isinstance(engine_args, dict):
+        parser.error(f"--vllm-engine-args {args.vllm_engine_args!r}: must be a JSON object")
 
 
 def _is_model_path(args: argparse.Namespace, spec: str) -> bool:
@@ -314,10 +325,11 @@ async def _check_endpoints(config: PipelineConfig, store: OutputStore) -> None:
 def _distill_on_ray(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int, progress: bool,
                     args: argparse.Namespace) -> int:
     """The same rows through the Ray Data job (:mod:`globe.distill.ray_job`), committed to the same store."""
-    from .ray_job import run_job
+    from .ray_job import EngineSettings, run_job
 
     asyncio.run(_check_endpoints(config, store))
-    return run_job(config, store, rows, rows_in, done, progress, args.ray, actors=args.ray_actors)
+    engine = EngineSettings(engine_kwargs=json.loads(args.vllm_engine_args), replicas=args.vllm_replicas)
+    return run_job(config, store, rows, rows_in, done, progress, args.ray, actors=args.ray_actors, engine=engine)
 
 
 async def _distill(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int,

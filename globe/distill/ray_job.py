@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from dataclasses import dataclass, field
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -138,8 +139,19 @@ def write_todo(store: OutputStore, rows: Iterable[GroundTruthRow]) -> tuple[Path
     return path, count
 
 
-def build_dataset(todo: Path, n_rows: int, config: PipelineConfig, out_dir: Path, actors: int) -> Any:
-    """The Ray Data plan: the todo file, then the pipeline stage on ``actors`` actors."""
+@dataclass
+class EngineSettings:
+    """The vLLM engine stage of a model-path teacher: ``engine_kwargs`` go to vLLM (``tensor_parallel_size``,
+    ``max_model_len``...), ``replicas`` engines run at once, each fed ``batch_size`` rows at a time."""
+
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+    replicas: int = 1
+    batch_size: int = 16
+
+
+def build_dataset(todo: Path, n_rows: int, config: PipelineConfig, out_dir: Path, actors: int,
+                  engine: EngineSettings | None = None) -> Any:
+    """The Ray Data plan: the todo file, a vLLM stage per model-path teacher, then the pipeline stage."""
     import ray.data
 
     batch = config.rows_in_flight or 2 * config.concurrency
@@ -147,7 +159,9 @@ def build_dataset(todo: Path, n_rows: int, config: PipelineConfig, out_dir: Path
     dataset = ray.data.read_text(str(todo), override_num_blocks=blocks)
     for index, teacher in enumerate(config.teachers):
         if teacher.engine:  # a model path: answered on the cluster's GPUs before the pipeline stage
-            dataset = vllm_teacher_processor(teacher.model, config, f"teacher_{index}")(dataset)
+            engine = engine or EngineSettings()
+            dataset = vllm_teacher_processor(teacher.model, config, f"teacher_{index}", concurrency=engine.replicas,
+                                             batch_size=engine.batch_size, engine_kwargs=engine.engine_kwargs)(dataset)
     return dataset.map_batches(
         DistillStage, fn_constructor_args=(config, str(out_dir)), batch_size=batch, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS,
@@ -155,7 +169,7 @@ def build_dataset(todo: Path, n_rows: int, config: PipelineConfig, out_dir: Path
 
 
 def run_job(config: PipelineConfig, store: OutputStore, rows: Iterable[GroundTruthRow], rows_in: int, done: int,
-            progress: bool, address: str, actors: int = DEFAULT_ACTORS) -> int:
+            progress: bool, address: str, actors: int = DEFAULT_ACTORS, engine: EngineSettings | None = None) -> int:
     """Run the job on the cluster ``address`` names and commit its rows; returns the rows committed."""
     from tqdm import tqdm
 
@@ -167,7 +181,7 @@ def run_job(config: PipelineConfig, store: OutputStore, rows: Iterable[GroundTru
     counts: Counter = Counter()
     if not n_rows:
         return 0
-    results = build_dataset(todo, n_rows, config, store.out_dir, actors)
+    results = build_dataset(todo, n_rows, config, store.out_dir, actors, engine)
     with store, tqdm(total=rows_in, initial=done, unit="img", desc="globe-distill --ray", file=sys.stderr,
                      disable=not progress, dynamic_ncols=True, smoothing=0.1) as bar:
         for batch in results.iter_batches(batch_format="numpy", batch_size=None, prefetch_batches=1):

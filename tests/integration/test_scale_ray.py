@@ -130,10 +130,10 @@ def test_distill_on_ray_killed_twice_writes_the_local_rows_once(ray_cluster, tmp
         assert reports[0][key] == reports[1][key], key
 
 
-def test_a_teacher_given_as_a_model_path_becomes_a_vllm_engine_stage(ray_cluster):
+def test_a_teacher_given_as_a_model_path_becomes_a_vllm_engine_stage(ray_cluster, tmp_path):
     """Built, not run: vLLM and a GPU are not here. Its request is the served teacher's request."""
     from globe.distill.cli import build_config, build_parser
-    from globe.distill.ray_job import engine_request, row_to_line, vllm_teacher_processor
+    from globe.distill.ray_job import EngineSettings, build_dataset, engine_request, row_to_line, vllm_teacher_processor
     from globe.catalog import GroundTruthRow
     from globe.prompts import TEACHER_PROMPT
     from globe.scale import connect
@@ -151,6 +151,10 @@ def test_a_teacher_given_as_a_model_path_becomes_a_vllm_engine_stage(ray_cluster
     assert message["content"][-1] == {"type": "text", "text": TEACHER_PROMPT}
     assert message["content"][0]["image_url"]["url"] == image_data_url(request_image(image))
     assert request["sampling_params"] == {"max_tokens": 1024, "temperature": 0.0}
+    todo = tmp_path / "todo.jsonl"
+    todo.write_text(row_to_line(GroundTruthRow(image_id="x", image_path=str(image))) + "\n")
+    plan = build_dataset(todo, 1, config, tmp_path, actors=1, engine=EngineSettings({"tensor_parallel_size": 2}))
+    assert type(plan).__name__ == "Dataset"  # planned (vLLM stage, then the pipeline stage), not executed
 
 
 def test_without_ray_a_model_path_teacher_is_a_usage_error(capsys):
