@@ -36,6 +36,7 @@ from .outputs import (
     OutputError,
     OutputStore,
     atomic_write_text,
+    image_ref_for,
 )
 from .pipeline import Distiller, Endpoint, EndpointError, PipelineConfig, RowResult, prompt_digest, run_rows
 from .report import ReportBuilder
@@ -338,10 +339,7 @@ async def _distill(config: PipelineConfig, store: OutputStore, rows: Any, rows_i
 
     counts: Counter = Counter()
 
-    def image_ref(row: Any) -> str:
-        return Path(os.path.relpath(row.image_path, store.out_dir)).as_posix()
-
-    async with Distiller(config, image_ref) as distiller:
+    async with Distiller(config, image_ref_for(store.out_dir)) as distiller:
         teachers, verifier = endpoint_names(config)  # models now resolved from the servers
         atomic_write_text(store.path(ENDPOINTS_FILE), json.dumps({"teachers": teachers, "verifier": verifier}) + "\n")
         with store, tqdm(total=rows_in, initial=done, unit="img", desc="globe-distill", file=sys.stderr,

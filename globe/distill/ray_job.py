@@ -35,10 +35,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from dataclasses import dataclass, field
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,11 @@ import numpy as np
 from globe.catalog import GroundTruthRow
 from globe.chat_client import image_data_url, user_message
 from globe.data.images import request_image
-from globe.runfiles import atomic_write_lines, json_line
+from globe.runfiles import atomic_write_lines
 from globe.scale import connect, quiet_progress
 
-from .outputs import WORK_DIR, OutputStore
-from .pipeline import Distiller, PipelineConfig, RowResult, run_rows
+from .outputs import WORK_DIR, OutputStore, image_ref_for
+from .pipeline import Distiller, PipelineConfig, RowResult
 
 TODO_FILE = f"{WORK_DIR}/ray/todo.jsonl"
 #: Default number of actors running the pipeline stage (each keeps ``--concurrency`` requests in flight per endpoint).
@@ -78,16 +78,6 @@ def result_from_json(text: str) -> RowResult:
     return RowResult(data["ledger"], data["sft"], data["rm"])
 
 
-def image_ref_from(out_dir: Path) -> Callable[[GroundTruthRow], str]:
-    """How a written row names its image: relative to ``--out-dir``, as the local command writes it."""
-    import os
-
-    def image_ref(row: GroundTruthRow) -> str:
-        return Path(os.path.relpath(row.image_path, out_dir)).as_posix()
-
-    return image_ref
-
-
 class DistillStage:
     """The pipeline stage of the job: one per actor, holding a :class:`Distiller` and its event loop.
 
@@ -97,22 +87,19 @@ class DistillStage:
 
     def __init__(self, config: PipelineConfig, out_dir: str):
         self.loop = asyncio.new_event_loop()
-        self.distiller = Distiller(config, image_ref_from(Path(out_dir)))
+        self.distiller = Distiller(config, image_ref_for(Path(out_dir)))
         self.loop.run_until_complete(self.distiller.__aenter__())
-        self.rows_in_flight = config.rows_in_flight or 2 * config.concurrency
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+        """All rows of the batch at once (a batch is ``rows_in_flight`` rows), each through ``Distiller.process``."""
         rows = [row_from_line(str(line)) for line in batch["text"]]
         engine_columns = sorted(k for k in batch if k.startswith("teacher_"))
-        answers = {id(row): {int(k.split("_", 1)[1]): str(batch[k][n]) for k in engine_columns}
-                   for n, row in enumerate(rows)}
-        results: list[RowResult] = []
-        if engine_columns:
-            async def run_all() -> list[RowResult]:
-                return list(await asyncio.gather(*(self.distiller.process(row, answers[id(row)]) for row in rows)))
-            results = self.loop.run_until_complete(run_all())
-        else:
-            self.loop.run_until_complete(run_rows(self.distiller, rows, results.append, self.rows_in_flight))
+        answers = [{int(k.split("_", 1)[1]): str(batch[k][n]) for k in engine_columns} for n in range(len(rows))]
+
+        async def run_all() -> list[RowResult]:
+            return list(await asyncio.gather(*(self.distiller.process(row, a) for row, a in zip(rows, answers))))
+
+        results = self.loop.run_until_complete(run_all())
         return {"image_id": [r.ledger["image_id"] for r in results], "result": [result_to_json(r) for r in results]}
 
     def __del__(self) -> None:
