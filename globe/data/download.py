@@ -278,6 +278,7 @@ def _error_kind(error: str) -> str:
     lowered = error.lower()
     for needle, kind in (("x-robots-tag", "disallowed by X-Robots-Tag"), ("timed out", "timeout"),
                          ("decoding", "not an image"), ("http error", "http error"),
+                         ("refused", "connection refused"), ("name or service", "unknown host"),
                          ("outside", "id outside images/"), ("no url", "no url")):
         if needle in lowered:
             return kind

@@ -57,6 +57,7 @@ def test_an_image_is_kept_under_its_id_and_an_escaping_id_is_refused(tmp_path):
     ("Use of image disallowed by X-Robots-Tag directive", "disallowed by X-Robots-Tag"),
     ("<urlopen error timed out>", "timeout"), ("Image decoding error", "not an image"),
     ("HTTP Error 404: Not Found", "http error"),
+    ("<urlopen error [Errno 111] Connection refused>", "connection refused"),
 ])
 def test_failures_are_counted_by_kind(message, kind):
     assert _error_kind(message) == kind
