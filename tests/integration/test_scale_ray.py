@@ -38,14 +38,22 @@ def _image_key(url: str) -> str:
     return hashlib.sha1(base64.b64decode(url.split(",", 1)[1])).hexdigest()
 
 
-def _scripted_teacher() -> tuple[dict[str, str], int]:
-    """Per sample image (keyed by the bytes the client sends): the right city, a wrong country, or no JSON;
-    and how many rows the filters should keep."""
+#: The sample row whose teacher always answers HTTP 500: a failed row, recorded and retried by every run.
+FAILING_ROW = 5
+
+
+def _scripted_teacher() -> tuple[dict[str, str | None], int]:
+    """Per sample image (keyed by the bytes the client sends): the right city, a wrong country, no JSON, or
+    None (the server fails); and how many rows the filters should keep."""
     with open(SAMPLE_CSV, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    answers, kept = {}, 0
+    answers: dict[str, str | None] = {}
+    kept = 0
     for n, row in enumerate(rows):
         key = _image_key(image_data_url(request_image(SAMPLE_IMAGES / row["IMG_ID"])))
+        if n == FAILING_ROW:
+            answers[key] = None
+            continue
         if n % 4 == 3:
             answers[key] = "I cannot tell where this is."
             continue
@@ -63,7 +71,10 @@ def _responder(answers: dict[str, str]):
         if any(t.startswith("Is the following visible") for t in texts):
             return "yes"
         urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
-        return answers.get(_image_key(urls[0]), "no image I know") if urls else "no image"
+        answer = answers.get(_image_key(urls[0]), "no image I know") if urls else "no image"
+        if answer is None:
+            raise RuntimeError("scripted teacher outage")  # the server answers HTTP 500
+        return answer
 
     return respond
 
@@ -121,8 +132,13 @@ def test_distill_on_ray_killed_twice_writes_the_local_rows_once(ray_cluster, tmp
     assert _canonical(ray / "train.jsonl") == _canonical(local / "train.jsonl")
     assert _canonical(ray / "rm.jsonl") == _canonical(local / "rm.jsonl")
     ledger = _lines(ray / "distill" / "ledger.jsonl")
-    assert sorted(e["image_id"] for e in ledger) == sorted(e["image_id"] for e in _lines(local / "distill" / "ledger.jsonl"))
-    assert len(ledger) == 28 == len({e["image_id"] for e in ledger})  # each row committed once
+    settled = [e["image_id"] for e in ledger if e["outcome"] != "failed"]
+    assert len(settled) == 27 == len(set(settled))  # each row committed once
+    failed = [e for e in ledger if e["outcome"] == "failed"]  # recorded by each run that reached it, never fatal
+    assert failed and {e["image_id"] for e in failed} == {e["image_id"] for e in _lines(local / "distill" / "ledger.jsonl")
+                                                         if e["outcome"] == "failed"}
+    assert failed[-1]["reason"] == "teacher_request_failed" and "http_500" in failed[-1]["error"]
+    assert {e["image_id"] for e in ledger} == {e["image_id"] for e in _lines(local / "distill" / "ledger.jsonl")}
     candidates = [row["sample_id"] for row in _lines(ray / "distill" / "rm_candidates.jsonl")]
     assert len(candidates) == len(set(candidates))
     reports = [json.loads((out / "report.json").read_text()) for out in (local, ray)]
