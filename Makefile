@@ -14,6 +14,8 @@ PIP := $(PY) -m pip
 # own torch: requirements_globe.txt pins none.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.globe-setup-stamp
+# img2dataset's version, read from setup.py (its one place)
+IMG2DATASET := $(shell sed -n 's/^IMG2DATASET = "\(.*\)"/\1/p' setup.py)
 PYTEST_ARGS ?=
 
 .PHONY: setup test test-unit test-integration demo app bench lint clean
@@ -30,6 +32,9 @@ $(STAMP): setup.py
 	$(PY) -c "import torch, torchvision; v = lambda m: m.__version__.split('+')[0]; print(f'torch=={v(torch)}\ntorchvision=={v(torchvision)}')" \
 	  > $(VENV)/torch-pin.txt
 	$(PIP) install --quiet -c $(VENV)/torch-pin.txt -e '.[all]'
+	@# img2dataset pins pandas<3 (it reads only JSON lists with pandas): its other requirements come with
+	@# the scale extra in '.[all]', the package itself without its pins (see setup.py)
+	$(PIP) install --quiet -c $(VENV)/torch-pin.txt --no-deps '$(IMG2DATASET)'
 	@$(PY) -c "import torch, torchvision; print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')" \
 	  | cmp -s - $(VENV)/torch-versions.txt || { echo "setup: torch was replaced during install" >&2; exit 1; }
 	@touch $(STAMP)

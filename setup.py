@@ -41,6 +41,23 @@ APP = [
     "gradio_client>=2.0",
 ]
 
+# `--ray` (globe-distill, globe-data leakage) and `globe-data download`. img2dataset 1.47 (the newest) pins
+# pandas<3 although it only uses pandas to read JSON URL lists, so pip would downgrade pandas 3: its other
+# requirements are listed here and img2dataset itself is installed with --no-deps (the Makefile does;
+# by hand: pip install --no-deps 'img2dataset==1.47.0'). globe.scale names that command when it is missing.
+SCALE = [
+    "ray[data]>=2.50",
+    "tqdm>=4.62.3,<5",
+    "opencv-python-headless>=4.5.5.62,<5",
+    "fire>=0.4.0,<0.8.0",
+    "webdataset>=0.2.5,<0.3",
+    "exifread-nocycle>=3.0.1,<4",
+    "albumentations>=1.3.0,<2",
+    "wandb>=0.17.0",  # imported by img2dataset's logger at import time (never enabled by globe)
+    "fsspec",
+]
+IMG2DATASET = "img2dataset==1.47.0"
+
 TEST = [
     "pytest>=8",
     "pytest-timeout",
@@ -61,7 +78,7 @@ setup(
     include_package_data=True,
     package_data={"globe": ["data/*.json", "data/*.tsv", "geo/*.json", "geo/*.tsv", "eval/*.csv"]},
     install_requires=CORE,
-    extras_require={"train": TRAIN, "app": APP, "test": TEST, "all": TRAIN + APP + TEST},
+    extras_require={"train": TRAIN, "app": APP, "test": TEST, "scale": SCALE, "all": TRAIN + APP + TEST + SCALE},
     entry_points={
         "console_scripts": [
             "globe-data=globe.data.cli:main",

@@ -6,6 +6,7 @@
     globe-data sample   # rebuild data/sample/
     globe-data layouts  # what each --layout reads
     globe-data leakage --train train.csv --test test.csv --out pairs.csv  # near-duplicate audit
+    globe-data download --urls mp16_urls.csv --out mp16  # fetch a URL list with img2dataset
 
 Also ``python -m globe.data ...``. A conversion prints a summary (kept, dropped by reason,
 warnings, examples) and saves it beside the output as ``<out>.report.json``; re-running the
@@ -140,6 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     leakage.add_argument("--rebuild-index", action="store_true",
                          help="rehash the training images even if <train>.phash.npz is up to date")
     leakage.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from globe.scale import add_ray_flag
+
+    add_ray_flag(leakage, "the hashing")
+
+    download = sub.add_parser("download", help="fetch a URL list (IMG_ID,url[,LAT,LON]) with img2dataset into "
+                                               "images/ + ground_truth.csv; a rerun fetches only what is missing "
+                                               "(see globe.data.download)")
+    download.add_argument("--urls", required=True, type=Path, help="CSV with an image id column and a url column, "
+                          "optionally LAT/LON (MP16's mp16_urls.csv, a YFCC list)")
+    download.add_argument("--out", required=True, type=Path, help="folder for images/, ground_truth.csv, failures.csv")
+    download.add_argument("--processes", type=int, default=1, help="img2dataset processes (default 1)")
+    download.add_argument("--threads", type=int, default=32, help="download threads per process (default 32)")
+    download.add_argument("--timeout", type=int, default=10, help="seconds per socket operation (default 10)")
+    download.add_argument("--retries", type=int, default=1, help="extra tries per URL after an error (default 1)")
+    download.add_argument("--user-agent-token", default=None,
+                          help="name added to the User-Agent; X-Robots-Tag directives aimed at it are obeyed too")
+    download.add_argument("--limit", type=int, default=None, help="only the first N rows of the list")
+    add_ray_flag(download, "img2dataset with its Ray distributor (the output folder must be shared storage)")
     return parser
 
 
@@ -182,11 +201,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "leakage":
             from .leakage import audit
 
+            hasher = None
+            if args.ray is not None:
+                from .leakage_ray import ray_hasher
+
+                hasher = ray_hasher(args.ray)
             report = audit(args.train, args.test, args.out, train_images=args.train_images,
                            test_images=args.test_images, threshold=args.threshold,
                            phash_threshold=args.phash_threshold, radius=args.radius, workers=args.workers,
-                           rebuild_index=args.rebuild_index, progress=not args.no_progress)
+                           rebuild_index=args.rebuild_index, progress=not args.no_progress, hasher=hasher)
             print(report.summary())
+            return 0
+        if args.command == "download":
+            from .download import DownloadOptions, download
+
+            options = DownloadOptions(processes=args.processes, threads=args.threads, timeout=args.timeout,
+                                      retries=args.retries, user_agent_token=args.user_agent_token, ray=args.ray,
+                                      limit=args.limit)
+            print(download(args.urls, args.out, options).summary())
             return 0
         if args.command == "layouts":
             for spec in LAYOUTS.values():
@@ -202,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for column, aliases in COLUMN_ALIASES.items():
                 print(f"  {column:<10} {', '.join(aliases)}")
             return 0
-    except (FileNotFoundError, LayoutError, ValueError) as exc:
+    except (FileNotFoundError, LayoutError, ValueError, ImportError, ConnectionError) as exc:
         print(f"globe-data {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 2

@@ -58,7 +58,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -229,6 +229,11 @@ def hash_images(paths: Sequence[str | os.PathLike], workers: int = 2, progress: 
     return phashes, dhashes, ok
 
 
+#: ``hash_images``' signature: ``(paths, workers=, progress=, desc=, bar=) -> (phashes, dhashes, ok)``; the
+#: local process pool (None: :func:`hash_images`), :func:`globe.data.leakage_ray.ray_hasher` for ``--ray``.
+Hasher = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def _collect(results: Iterable, phashes: np.ndarray, dhashes: np.ndarray, ok: np.ndarray, bar) -> None:
     for index, result in enumerate(results):
         if result is not None:
@@ -273,8 +278,8 @@ def _index_meta(train: Path, image_root: str | os.PathLike | None) -> dict:
 
 
 def load_or_build_index(train: str | os.PathLike, image_root: str | os.PathLike | None = None, workers: int = 2,
-                        rebuild: bool = False, progress: bool = False) -> TrainIndex:
-    """The training hashes from :func:`index_path` when still valid, else hashed now and saved there."""
+                        rebuild: bool = False, progress: bool = False, hasher: Hasher | None = None) -> TrainIndex:
+    """The training hashes from :func:`index_path` when still valid, else hashed now (by ``hasher``) and saved there."""
     train = Path(train)
     path = index_path(train)
     meta = _index_meta(train, image_root)
@@ -283,7 +288,7 @@ def load_or_build_index(train: str | os.PathLike, image_root: str | os.PathLike 
             if json.loads(str(stored["meta"])) == meta:
                 return TrainIndex(stored["ids"], stored["phashes"], stored["dhashes"], stored["ok"], path, reused=True)
     listed = read_image_list(train, image_root)
-    phashes, dhashes, ok = _hash_in_parts([p for _, p in listed], path, meta, workers, progress, rebuild)
+    phashes, dhashes, ok = _hash_in_parts([p for _, p in listed], path, meta, workers, progress, rebuild, hasher)
     ids = np.array([image_id.encode("utf-8") for image_id, _ in listed], dtype=bytes)
     temporary = path.with_name(path.name + ".tmp.npz")
     np.savez(temporary, ids=ids, phashes=phashes, dhashes=dhashes, ok=ok, meta=np.array(json.dumps(meta)))
@@ -302,7 +307,7 @@ def parts_path(index: Path) -> Path:
 
 
 def _hash_in_parts(paths: Sequence[Path], index: Path, meta: dict, workers: int, progress: bool,
-                   rebuild: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rebuild: bool, hasher: Hasher | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hash ``paths`` :data:`PART_SIZE` at a time, saving each part, reusing the parts a killed
     build of the same list (same ``meta``) left; ``(phashes, dhashes, ok)``."""
     from tqdm import tqdm
@@ -324,7 +329,7 @@ def _hash_in_parts(paths: Sequence[Path], index: Path, meta: dict, workers: int,
                     pieces.append((saved["phashes"], saved["dhashes"], saved["ok"]))
                 bar.update(len(chunk))
                 continue
-            hashed = hash_images(chunk, workers=workers, bar=bar)
+            hashed = (hasher or hash_images)(chunk, workers=workers, bar=bar)
             temporary = folder / f"{number:06d}.tmp.npz"
             np.savez(temporary, phashes=hashed[0], dhashes=hashed[1], ok=hashed[2])
             os.replace(temporary, part)
@@ -457,17 +462,21 @@ class LeakageReport:
 def audit(train: str | os.PathLike, test: str | os.PathLike, out: str | os.PathLike,
           train_images: str | os.PathLike | None = None, test_images: str | os.PathLike | None = None,
           threshold: int = LEAK_THRESHOLD, phash_threshold: int = PHASH_THRESHOLD, radius: int | None = None,
-          workers: int = 2, rebuild_index: bool = False, progress: bool = False) -> LeakageReport:
-    """Hash, search and write the pairs CSV (module docstring); the counts it prints."""
+          workers: int = 2, rebuild_index: bool = False, progress: bool = False,
+          hasher: Hasher | None = None) -> LeakageReport:
+    """Hash (``hasher``: local processes, or a Ray Data job), search and write the pairs CSV (module
+    docstring); the counts it prints."""
     radius = max(threshold, SEARCH_RADIUS) if radius is None else radius
     if not 0 <= threshold <= radius <= 64:
         raise ValueError(f"need 0 <= --threshold ({threshold}) <= --radius ({radius}) <= 64")
-    index = load_or_build_index(train, train_images, workers=workers, rebuild=rebuild_index, progress=progress)
+    index = load_or_build_index(train, train_images, workers=workers, rebuild=rebuild_index, progress=progress,
+                                hasher=hasher)
     if len(index.ids) and not index.ok.any():
         raise ValueError(f"none of the {len(index.ids)} training images {train} lists could be read (the first is "
                          f"{index.ids[0].decode('utf-8')!r}); check --train-images, the folder its ids are relative to")
     listed = read_image_list(test, test_images)
-    phashes, dhashes, ok = hash_images([p for _, p in listed], workers=workers, progress=progress, desc="test")
+    phashes, dhashes, ok = (hasher or hash_images)([p for _, p in listed], workers=workers, progress=progress,
+                                                   desc="test")
     readable = np.flatnonzero(index.ok)
     nearest, distance = HammingIndex(index.dhashes[readable]).nearest(dhashes, radius)
     out = Path(out)

@@ -36,6 +36,7 @@ from .outputs import (
     OutputError,
     OutputStore,
     atomic_write_text,
+    image_ref_for,
 )
 from .pipeline import Distiller, Endpoint, EndpointError, PipelineConfig, RowResult, prompt_digest, run_rows
 from .report import ReportBuilder
@@ -87,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--rm-balance", default="downsample", choices=RM_BALANCE_MODES,
                     help="balance reward-model yes/no rows by downsampling the majority label")
     io.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from globe.scale import add_ray_flag
+
+    add_ray_flag(io, "the distillation (the same pipeline and outputs; a --teacher may then be a model path, "
+                     "run by a vLLM engine stage on the cluster's GPUs)")
+    io.add_argument("--ray-actors", type=int, default=2,
+                    help="with --ray: actors running the pipeline stage, each with --concurrency requests in flight "
+                         "per endpoint")
+    io.add_argument("--vllm-engine-args", default="{}", metavar="JSON",
+                    help="with --ray and a model-path --teacher: vLLM engine arguments, e.g. "
+                         "'{\"tensor_parallel_size\": 4, \"max_model_len\": 8192}'")
+    io.add_argument("--vllm-replicas", type=int, default=1,
+                    help="with --ray and a model-path --teacher: vLLM engines running at once")
 
     ep = parser.add_argument_group("endpoints (OpenAI-compatible; keys from $GLOBE_TEACHER_API_KEY or $OPENAI_API_KEY)")
     ep.add_argument("--teacher", action="append", required=True, metavar="URL[=MODEL]",
@@ -122,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens"):
+    for name in ("limit", "sample", "concurrency", "rows_in_flight", "max_tokens", "ray_actors", "vllm_replicas"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} {value}: must be >= 1")
@@ -130,11 +143,23 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--retries {args.retries}: must be >= 0")
     if args.timeout <= 0:
         parser.error(f"--timeout {args.timeout}: must be > 0")
+    try:
+        engine_args = json.loads(args.vllm_engine_args)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--vllm-engine-args {args.vllm_engine_args!r}: not JSON ({exc})")
+    if not isinstance(engine_args, dict):
+        parser.error(f"--vllm-engine-args {args.vllm_engine_args!r}: must be a JSON object")
+
+
+def _is_model_path(args: argparse.Namespace, spec: str) -> bool:
+    """With ``--ray``, a ``--teacher`` that is not an http(s) URL names a model for the vLLM engine stage."""
+    return getattr(args, "ray", None) is not None and not spec.strip().startswith(("http://", "https://"))
 
 
 def build_config(args: argparse.Namespace) -> PipelineConfig:
     teacher_key, verifier_key = _env_key(TEACHER_KEY_ENV), _env_key(VERIFIER_KEY_ENV)
-    teachers = [Endpoint.parse(spec, teacher_key) for spec in args.teacher]
+    teachers = [Endpoint.engine_teacher(spec) if _is_model_path(args, spec) else Endpoint.parse(spec, teacher_key)
+                for spec in args.teacher]
     verifier = Endpoint.parse(args.verifier, verifier_key) if args.verifier else None
     grounding = (verifier is not None) if args.grounding is None else args.grounding
     filters = FilterSettings(
@@ -235,10 +260,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"globe-distill: resuming in {store.out_dir}: {done}/{rows_in} rows already done", file=sys.stderr)
         if done < rows_in:
             todo = (r for r in selection() if not state.done(r.image_id, args.retry_failed))
-            processed_now = asyncio.run(_distill(config, store, todo, rows_in, done, progress))
+            if args.ray is not None:
+                processed_now = _distill_on_ray(config, store, todo, rows_in, done, progress, args)
+            else:
+                processed_now = asyncio.run(_distill(config, store, todo, rows_in, done, progress))
         else:  # nothing to ask: rebuild the outputs without needing the endpoints
             processed_now = 0
-    except (OutputError, InputError, EndpointError) as exc:
+    except (OutputError, InputError, EndpointError, ImportError, ConnectionError) as exc:
         print(f"globe-distill: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -288,16 +316,30 @@ def finalize(store: OutputStore, config: PipelineConfig, args: argparse.Namespac
     return report
 
 
+async def _check_endpoints(config: PipelineConfig, store: OutputStore) -> None:
+    """Fail before any row when a server is down, and save the models the servers resolved (for the report)."""
+    async with Distiller(config, lambda row: ""):
+        teachers, verifier = endpoint_names(config)
+        atomic_write_text(store.path(ENDPOINTS_FILE), json.dumps({"teachers": teachers, "verifier": verifier}) + "\n")
+
+
+def _distill_on_ray(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int, progress: bool,
+                    args: argparse.Namespace) -> int:
+    """The same rows through the Ray Data job (:mod:`globe.distill.ray_job`), committed to the same store."""
+    from .ray_job import EngineSettings, run_job
+
+    asyncio.run(_check_endpoints(config, store))
+    engine = EngineSettings(engine_kwargs=json.loads(args.vllm_engine_args), replicas=args.vllm_replicas)
+    return run_job(config, store, rows, rows_in, done, progress, args.ray, actors=args.ray_actors, engine=engine)
+
+
 async def _distill(config: PipelineConfig, store: OutputStore, rows: Any, rows_in: int, done: int,
                    progress: bool) -> int:
     from tqdm import tqdm
 
     counts: Counter = Counter()
 
-    def image_ref(row: Any) -> str:
-        return Path(os.path.relpath(row.image_path, store.out_dir)).as_posix()
-
-    async with Distiller(config, image_ref) as distiller:
+    async with Distiller(config, image_ref_for(store.out_dir)) as distiller:
         teachers, verifier = endpoint_names(config)  # models now resolved from the servers
         atomic_write_text(store.path(ENDPOINTS_FILE), json.dumps({"teachers": teachers, "verifier": verifier}) + "\n")
         with store, tqdm(total=rows_in, initial=done, unit="img", desc="globe-distill", file=sys.stderr,

@@ -39,13 +39,14 @@ import heapq
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from globe import runfiles
 from globe.catalog import JSONL_KEYS as OUTPUT_KEYS
+from globe.catalog import GroundTruthRow
 from globe.runfiles import AppendOnlyFile, RunLocked, atomic_write_lines, atomic_write_text, json_line, truncate_torn_tail
 
 SFT_FILE = "train.jsonl"
@@ -72,6 +73,15 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 def sample_key(seed: int, sample_id: str) -> int:
     """A stable pseudo-random rank for a sample, independent of the order samples arrive in."""
     return int.from_bytes(hashlib.blake2b(f"{seed}:{sample_id}".encode(), digest_size=8).digest(), "big")
+
+
+def image_ref_for(out_dir: Path) -> Callable[[GroundTruthRow], str]:
+    """How a written row names its image: relative to ``out_dir`` (the folder moves with its images)."""
+
+    def image_ref(row: GroundTruthRow) -> str:
+        return Path(os.path.relpath(row.image_path, out_dir)).as_posix()
+
+    return image_ref
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,6 +59,14 @@ class Endpoint:
     url: str
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    #: A teacher run inside a Ray cluster by a vLLM engine stage (``globe-distill --ray`` with a model
+    #: path): no server to ask; its answers arrive with the row (:meth:`Distiller.process`).
+    engine: bool = False
+
+    @classmethod
+    def engine_teacher(cls, model_source: str) -> "Endpoint":
+        """A teacher given as a model path or hub id, for the Ray job's vLLM engine stage."""
+        return cls(url=f"vllm-engine:{model_source}", model=model_source, engine=True)
 
     @classmethod
     def parse(cls, spec: str, api_key: str | None = None) -> "Endpoint":
@@ -207,7 +215,7 @@ class Distiller:
         config.check()
         self.config = config
         self.image_ref = image_ref
-        self.teachers: list[ChatClient] = []
+        self.teachers: list[ChatClient | None] = []
         self.verifier: ChatClient | None = None
         self._stack = contextlib.AsyncExitStack()
 
@@ -217,6 +225,9 @@ class Distiller:
     async def __aenter__(self) -> "Distiller":
         try:
             for endpoint in self.config.teachers:
+                if endpoint.engine:  # answered by the Ray job's vLLM stage, not over HTTP
+                    self.teachers.append(None)
+                    continue
                 self.teachers.append(await self._stack.enter_async_context(self._client(endpoint)))
             if self.config.verifier is not None and self.config.filters.grounding:
                 self.verifier = await self._stack.enter_async_context(self._client(self.config.verifier))
@@ -224,7 +235,8 @@ class Distiller:
                 if client is not None:
                     await self._check_endpoint(client, role)
             # Name the resolved models in the report ("<first model>" says little a month later).
-            self.config.teachers = [replace(e, model=c.model) for e, c in zip(self.config.teachers, self.teachers)]
+            self.config.teachers = [e if c is None else replace(e, model=c.model)
+                                    for e, c in zip(self.config.teachers, self.teachers)]
             if self.verifier is not None and self.config.verifier is not None:
                 self.config.verifier = replace(self.config.verifier, model=self.verifier.model)
         except BaseException:
@@ -251,17 +263,30 @@ class Distiller:
                 f"{role} {client.base_url} serves {models}, not {client.model!r}: fix the =MODEL part of the flag"
             )
 
-    async def process(self, row: GroundTruthRow) -> RowResult:
-        """Never raises for a row's own problems: a bug becomes a ``failed`` row with the error."""
+    async def process(self, row: GroundTruthRow, answers: Mapping[int, str] | None = None) -> RowResult:
+        """Never raises for a row's own problems: a bug becomes a ``failed`` row with the error.
+
+        ``answers``: teacher index -> the text an engine teacher (``Endpoint.engine``) gave for this
+        row in an earlier stage of a Ray job; every other teacher is asked over HTTP.
+        """
         try:
-            return await self._process(row)
+            return await self._process(row, answers or {})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one row's bug must not end a 100k-image run
             entry = _entry(row, "failed", "internal", "internal_error", error=f"{type(exc).__name__}: {exc}")
             return RowResult(entry, None, [])
 
-    async def _process(self, row: GroundTruthRow) -> RowResult:
+    async def _ask(self, index: int, client: ChatClient | None, messages: list[dict[str, Any]],
+                   answers: Mapping[int, str]) -> ChatResult:
+        """Teacher ``index``'s answer: over HTTP, or the text its engine stage left in ``answers``."""
+        if client is None:
+            if index not in answers:
+                return ChatResult(ok=False, status="client_error", error=f"teacher {index}: no engine answer for the row")
+            return ChatResult(ok=True, text=answers[index], status="ok", attempts=1, texts=[answers[index]])
+        return await client.chat(messages, max_tokens=self.config.max_tokens, temperature=self.config.temperature)
+
+    async def _process(self, row: GroundTruthRow, answers: Mapping[int, str]) -> RowResult:
         config, settings = self.config, self.config.filters
         if row.image_path is None:
             return RowResult(_entry(row, "dropped", "input", "image_outside_root", error=row.problem), None, [])
@@ -272,8 +297,7 @@ class Distiller:
             return RowResult(entry, None, [])
         messages = [user_message(config.prompt, image)]
         results = await asyncio.gather(*(
-            client.chat(messages, max_tokens=config.max_tokens, temperature=config.temperature)
-            for client in self.teachers
+            self._ask(i, client, messages, answers) for i, client in enumerate(self.teachers)
         ))
         records = [_record(result) for result in results]
         if not all(result.ok for result in results):

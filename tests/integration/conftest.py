@@ -18,3 +18,19 @@ def deployed_tiny_model(tiny_model: str, tmp_path_factory: pytest.TempPathFactor
     log = Path(tmp_path_factory.mktemp("deploy")) / "deploy.log"
     with deploy_tiny_model(tiny_model, log_path=log) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real two-CPU Ray cluster on loopback for the whole session (`ray start --head --block`).
+
+    Started in its own session so that it, its daemons and its workers share one process group,
+    which is what teardown signals (never `ray stop`, which would stop every Ray on the machine).
+    The workers import this checkout (PYTHONPATH). Yields the address for `--ray`.
+    """
+    pytest.importorskip("ray")
+    from globe.testing.ray_cluster import local_ray_cluster
+
+    log = Path(tmp_path_factory.mktemp("ray")) / "ray.log"
+    with local_ray_cluster(log, num_cpus=2) as address:
+        yield address
