@@ -99,36 +99,35 @@ FAMILIES: dict[str, Family] = {
         "qwen2_5_vl", "Qwen/Qwen2.5-VL-7B-Instruct", "globe-project/GLOBE-Qwen2.5VL-7B",
         "qwen2_5_vl", "qwen2_5_vl", "MAX_PIXELS", RELEASED_VISUAL_TOKENS * 28 * 28, 28,
         think_prefill=_NO_PREFILL,
-        template_notes="no prefill; the model writes <think>...</think><answer>...</answer> itself",
+        template_notes="the model writes `<think>...</think><answer>...</answer>` itself",
         tested="swift sft, GRPO (every reward), deploy + globe-eval, launchers, app on a tiny random model"),
     "internvl3": Family(
         "internvl3", "OpenGVLab/InternVL3-8B", "globe-project/GLOBE-InternVL3-8B",
         "internvl_chat", "internvl2_5", "MAX_NUM", 4, 448,
         think_prefill=_NO_PREFILL,
         requires=("timm",),
-        template_notes="remote-code checkpoint (trust_remote_code, which ms-swift sets); 448-pixel tiles; "
-                       "no prefill",
+        template_notes="remote-code checkpoint (ms-swift sets trust_remote_code; needs `timm`); "
+                       "448-pixel tiles of 256 tokens",
         tested="configuration only (its modeling code comes from the hub); the same template logic runs "
                "in the tests through internvl3_hf"),
     "internvl3_hf": Family(
         "internvl3_hf", "OpenGVLab/InternVL3-8B-hf", None,
         "internvl", "internvl_hf", None, None, 448,
         think_prefill=_NO_PREFILL,
-        template_notes="transformers-native InternVL3; tiles set by the processor's max_patches, not MAX_NUM; "
-                       "no prefill",
+        template_notes="transformers-native InternVL3; the processor's `max_patches` sets the tiles",
         tested="swift sft, GRPO, deploy + globe-eval on a tiny random model"),
     "qwen3_vl": Family(
         "qwen3_vl", "Qwen/Qwen3-VL-8B-Instruct", None,
         "qwen3_vl", "qwen3_vl", "IMAGE_MAX_TOKEN_NUM", RELEASED_VISUAL_TOKENS, 32,
         think_prefill={None: "", True: OPEN_THINK, False: ""},
-        template_notes="32-pixel tokens; prefills '<think>\\n' only with --enable_thinking true",
+        template_notes="32-pixel tokens; a prefill only with `--enable_thinking true`",
         tested="swift sft, GRPO (thinking on), deploy + globe-eval on a tiny random model"),
     "qwen3_5": Family(
         "qwen3_5", "Qwen/Qwen3.5-9B", None,
         "qwen3_5", "qwen3_5", "IMAGE_MAX_TOKEN_NUM", RELEASED_VISUAL_TOKENS, 32,
         think_prefill={None: EMPTY_THINK_BLOCK, True: OPEN_THINK, False: EMPTY_THINK_BLOCK},
-        template_notes="hybrid thinking, natively multimodal; prefills an empty think block by default, "
-                       "'<think>\\n' with --enable_thinking true; SFT loss skips a leading empty block",
+        template_notes="hybrid thinking, natively multimodal, 32-pixel tokens; ms-swift's SFT loss skips a "
+                       "leading empty think block (`ignore_empty_think`)",
         tested="swift sft, GRPO (default prefill), deploy + globe-eval on a tiny random model"),
 }
 DEFAULT_FAMILY = "qwen2_5_vl"
@@ -167,6 +166,33 @@ def sft_prefill(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     entry = family(env.get("MODEL_FAMILY") or DEFAULT_FAMILY)
     return entry.prefill(parse_enable_thinking(env.get("ENABLE_THINKING")))
+
+
+def _budget_text(entry: Family) -> str:
+    if entry.budget_env is None:
+        return "processor's `max_patches` (no variable)"
+    return f"`{entry.budget_env}={entry.budget_value}` ({entry.budget_tokens():,} tokens)"
+
+
+def _prefill_text(entry: Family) -> str:
+    shown = {setting: "`" + repr(entry.prefill(setting))[1:-1] + "`" for setting in (None, True)}
+    if not any(entry.prefill(setting) for setting in (None, True, False)):
+        return "none"
+    return f"default {shown[None] if entry.prefill(None) else 'none'}; thinking on {shown[True]}"
+
+
+def backbones_table() -> str:
+    """The README's backbones table (Markdown), generated from :data:`FAMILIES` (a test keeps them equal)."""
+    lines = [
+        "| `MODEL_FAMILY` | default checkpoint | `--model_type` / `--template` | image budget | think prefill "
+        "| template notes | run here |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in FAMILIES.values():
+        lines.append(
+            f"| `{entry.name}` | `{entry.model}` | `{entry.model_type}` / `{entry.template}` | {_budget_text(entry)} "
+            f"| {_prefill_text(entry)} | {entry.template_notes} | {entry.tested} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
