@@ -58,7 +58,8 @@ class Family:
     think_prefill: Mapping[bool | None, str] = field(default_factory=lambda: {None: "", True: "", False: ""})
     #: ms-swift flags this family needs beyond the common ones (every launcher passes them)
     extra_flags: tuple[str, ...] = ()
-    #: Python packages ms-swift's registration lists for this family beyond GLOBE's own requirements
+    #: Python packages ms-swift's registration lists for this family beyond GLOBE's own requirements (it
+    #: only warns without them: decord reads videos, which GLOBE never sends; timm builds the remote-code InternViT)
     requires: tuple[str, ...] = ()
     template_notes: str = ""
     #: what this repository ran for real on the family (tests), as opposed to what is only configured
@@ -99,6 +100,7 @@ FAMILIES: dict[str, Family] = {
         "qwen2_5_vl", "Qwen/Qwen2.5-VL-7B-Instruct", "globe-project/GLOBE-Qwen2.5VL-7B",
         "qwen2_5_vl", "qwen2_5_vl", "MAX_PIXELS", RELEASED_VISUAL_TOKENS * 28 * 28, 28,
         think_prefill=_NO_PREFILL,
+        requires=("decord",),
         template_notes="the model writes `<think>...</think><answer>...</answer>` itself",
         tested="swift sft, GRPO (every reward), deploy + globe-eval, launchers, app on a tiny random model"),
     "internvl3": Family(
@@ -114,18 +116,21 @@ FAMILIES: dict[str, Family] = {
         "internvl3_hf", "OpenGVLab/InternVL3-8B-hf", None,
         "internvl", "internvl_hf", None, None, 448,
         think_prefill=_NO_PREFILL,
+        requires=("timm",),
         template_notes="transformers-native InternVL3; the processor's `max_patches` sets the tiles",
         tested="swift sft, GRPO, deploy + globe-eval on a tiny random model"),
     "qwen3_vl": Family(
         "qwen3_vl", "Qwen/Qwen3-VL-8B-Instruct", None,
         "qwen3_vl", "qwen3_vl", "IMAGE_MAX_TOKEN_NUM", RELEASED_VISUAL_TOKENS, 32,
         think_prefill={None: "", True: OPEN_THINK, False: ""},
+        requires=("decord",),
         template_notes="32-pixel tokens; a prefill only with `--enable_thinking true`",
         tested="swift sft, GRPO (thinking on), deploy + globe-eval on a tiny random model"),
     "qwen3_5": Family(
         "qwen3_5", "Qwen/Qwen3.5-9B", None,
         "qwen3_5", "qwen3_5", "IMAGE_MAX_TOKEN_NUM", RELEASED_VISUAL_TOKENS, 32,
         think_prefill={None: EMPTY_THINK_BLOCK, True: OPEN_THINK, False: EMPTY_THINK_BLOCK},
+        requires=("decord",),
         template_notes="hybrid thinking, natively multimodal, 32-pixel tokens; ms-swift's SFT loss skips a "
                        "leading empty think block (`ignore_empty_think`)",
         tested="swift sft, GRPO (default prefill), deploy + globe-eval on a tiny random model"),

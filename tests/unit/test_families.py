@@ -70,3 +70,14 @@ def test_an_unknown_family_names_the_known_ones(capsys) -> None:
         family("qwen4")
     assert main(["qwen3_5"]) == 0
     assert "MODEL_TYPE=qwen3_5\nTEMPLATE=qwen3_5\nIMAGE_MAX_TOKEN_NUM=1280" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_extra_packages_are_those_ms_swift_lists_and_globe_lacks(name: str) -> None:
+    from swift.model import MODEL_MAPPING
+
+    entry = FAMILIES[name]
+    meta = MODEL_MAPPING[entry.model_type]
+    group = next(g for g in meta.model_groups if any(entry.model == m.hf_model_id for m in g.models))
+    listed = {requirement.split("<")[0].split(">")[0].split("=")[0] for requirement in group.requires or meta.requires}
+    assert set(entry.requires) == listed - {"transformers", "qwen_vl_utils"}
