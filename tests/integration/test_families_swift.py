@@ -118,3 +118,23 @@ def test_globe_eval_and_infer_read_each_familys_replies_from_swift_deploy(deploy
     assert infer_main([str(images / "a.jpg"), "--url", url, "--max-tokens", "16"]) == 0
     streamed = capsys.readouterr()
     assert streamed.out.startswith(FAMILIES[name].prefill(SCRIPTED_THINKING[name])) and "Paris" in streamed.err
+
+
+def test_the_app_pins_and_explains_each_familys_reply_from_swift_deploy(deployed_family, tmp_path: Path) -> None:
+    import asyncio
+
+    from globe.app.locate import LocateOptions, Locator
+
+    _, url = deployed_family
+    image = write_images(tmp_path / "images", 1)[0]
+    locator = Locator(url, timeout=120)
+
+    async def locate():
+        try:
+            return await locator.locate(str(image), LocateOptions(max_tokens=16))
+        finally:
+            await locator.close()
+
+    answer = asyncio.run(locate()).as_json()
+    assert (answer["status"], answer["country"], answer["city"]) == ("ok", "France", "Paris"), answer["message"]
+    assert answer["reasoning"] == SCRIPT_REASONING  # the model's own think block, not the template's empty one
