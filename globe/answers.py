@@ -406,6 +406,9 @@ _NO_TOKENS = frozenset({"no", "No", "NO"})
 # Tokenizers mark a leading space as "Ġ" (byte-level BPE) or "▁" (SentencePiece).
 _TOKEN_SPACE_MARKS = " \t\n\u0120\u2581\u010a"
 _FIRST_WORD = re.compile(r"[a-z]+")
+#: A reply's first word -> its verdict: P(yes) 1.0 or 0.0.
+VERDICT_WORDS: dict[str, float] = {"yes": 1.0, "no": 0.0}
+
 _LEADING_THINK = re.compile(r"\A\s*<think>", re.IGNORECASE)
 
 
@@ -415,8 +418,6 @@ def _after_leading_think(text: str) -> str:
         return text
     closed = _lowered(text).find("</think>")
     return text[closed + len("</think>"):] if closed >= 0 else text
-#: A reply's first word -> its verdict: P(yes) 1.0 or 0.0.
-VERDICT_WORDS: dict[str, float] = {"yes": 1.0, "no": 0.0}
 
 
 def verdict_probability(top_logprobs: Mapping[str, float] | None) -> float | None:
