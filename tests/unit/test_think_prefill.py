@@ -96,8 +96,7 @@ def test_the_models_own_think_block_after_a_prefill_reads_as_if_no_prefill(prefi
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_text_without_a_prefill_before_an_own_think_block_is_read_unchanged(text: str) -> None:
-    if "<think>" in text.lower():
-        text = text.lower().replace("<think>", "")  # keep to texts that cannot hold the prefill shape
+    text = text.replace("<", "(")  # texts that cannot hold the prefill shape (no tag at all)
     assert model_text(text) == text
     assert model_text("<think>\n" + text) == "<think>\n" + text
 
