@@ -22,6 +22,19 @@ the released reward's: :func:`answer_block_fields` (the *first* ``<answer>`` blo
 outside it, nothing in ``<think>``). :func:`released_answer_fields` is the released evaluation's
 extraction, character for character, for its string accuracy.
 
+**Think prefills.** Some chat templates write the start of the think block themselves (Qwen3.5:
+an empty ``<think>\n\n</think>\n\n`` by default, ``<think>\n`` with thinking on; Qwen3-VL:
+``<think>\n`` with thinking on: :mod:`globe.families`), and ms-swift returns that prefill at the
+front of the completion. A model that then writes GLOBE's own ``<think>...</think>`` leaves a
+prefill in front of it; :func:`model_text` removes it, and :func:`think_text`,
+:func:`parse_answer` and GLOBE's format reward read through it, so a completion scores and reads
+the same under every family. How the prefill is known: by the completion's shape, not by
+configuration. A template's opening tag or empty block directly followed by another ``<think>``
+is never a format a model writes on purpose, and every ms-swift 4.x engine (transformers, vLLM,
+``swift deploy``) puts the prefill there; a prefill ``<think>\n`` that the model continues
+inside (``<think>\nreasoning</think>...``) already has both tags and needs nothing. The released
+readers (:func:`released_answer_fields`, the released format) read the raw text, as released.
+
 Also here, because every client of a model's text needs them once: the text of a chat message or
 completion (:func:`content_text`, :func:`completion_text`) and a yes/no verdict, read from the
 first token's top logprobs (:func:`verdict_probability`) or from the reply's first word
@@ -135,15 +148,33 @@ def _tag_spans(lowered: str, opening: str, closing: str, first_only: bool = Fals
         position = closed + len(closing)
 
 
+# A template's think prefill in front of the model's own <think>: the opening tag alone ("<think>\n")
+# or an empty block ("<think>\n\n</think>\n\n"). Anchored, so linear on any text.
+_PREFILL_BEFORE_OWN_THINK = re.compile(r"\A\s*<think>\s*(?:</think>\s*)?(?=<think>)", re.IGNORECASE)
+
+
+def model_text(text: str) -> str:
+    """A completion as the model wrote it: without a template's think prefill in front of its own ``<think>``.
+
+    ``"<think>\\n\\n</think>\\n\\n<think>R</think><answer>..."`` (Qwen3.5's default prefill) and
+    ``"<think>\\n<think>R</think>..."`` (an opening prefill the model opened again) read as
+    ``"<think>R</think>..."``; any other text is returned unchanged (see the module docstring).
+    """
+    if not text or not isinstance(text, str):
+        return text if isinstance(text, str) else ""
+    match = _PREFILL_BEFORE_OWN_THINK.match(text)
+    return text[match.end():] if match else text
+
+
 def think_text(text: str) -> str:
-    """The reasoning part of a completion.
+    """The reasoning part of a completion (read through :func:`model_text`).
 
     ``<think>...</think>`` when closed; an unclosed ``<think>`` runs to ``<answer>`` or the end;
     with no think tags at all, everything before the first ``<answer>`` (a model that reasons
     without tags still reasons). This matches the released visual-match reward, which took the
     text before ``</think>``.
     """
-    text = text or ""
+    text = model_text(text or "")
     lowered = _lowered(text)
     return _think(text, lowered, _tag_spans(lowered, "<think>", "</think>", first_only=True))
 
@@ -237,8 +268,8 @@ def _bare_place(answer: str) -> tuple[str | None, str | None]:
 
 
 def parse_answer(text: str | None) -> ParsedAnswer:
-    """Split a completion into reasoning and answer, by the rules in the module docstring."""
-    text = text if isinstance(text, str) else ""
+    """Split a completion into reasoning and answer, by the rules in the module docstring (think prefills included)."""
+    text = model_text(text) if isinstance(text, str) else ""
     lowered = _lowered(text)
     blocks = _tag_spans(lowered, "<answer>", "</answer>")
     answer = text[blocks[-1][0] : blocks[-1][1]].strip() if blocks else None
@@ -382,6 +413,16 @@ _FIRST_WORD = re.compile(r"[a-z]+")
 #: A reply's first word -> its verdict: P(yes) 1.0 or 0.0.
 VERDICT_WORDS: dict[str, float] = {"yes": 1.0, "no": 0.0}
 
+_LEADING_THINK = re.compile(r"\A\s*<think>", re.IGNORECASE)
+
+
+def _after_leading_think(text: str) -> str:
+    """``text`` after a leading, closed ``<think>...</think>`` block (unchanged without one)."""
+    if not _LEADING_THINK.match(text):
+        return text
+    closed = _lowered(text).find("</think>")
+    return text[closed + len("</think>"):] if closed >= 0 else text
+
 
 def verdict_probability(top_logprobs: Mapping[str, float] | None) -> float | None:
     """P(yes) / (P(yes) + P(no)) from a first token's top logprobs, ``None`` if neither is there.
@@ -461,9 +502,12 @@ def verdict_from_text(text: str | None) -> float | None:
     """1.0 / 0.0 when a reply's first word is yes / no (case, quotes, markdown ignored), else ``None``.
 
     The first run of ASCII letters: ``'"Yes."'`` and ``"**No**"`` count, ``"yesterday"``,
-    ``"Nope"`` and ``"I cannot tell"`` do not.
+    ``"Nope"`` and ``"I cannot tell"`` do not. A leading closed think block (a hybrid-thinking
+    template's empty prefill, ``<think>\\n\\n</think>\\n\\n``, or a thinking model's reasoning) is
+    skipped: the verdict is the first word after it.
     """
     if not text or not isinstance(text, str):
         return None
+    text = _after_leading_think(text)
     word = _FIRST_WORD.search(text.lower())
     return None if word is None else VERDICT_WORDS.get(word.group())

@@ -22,7 +22,9 @@ Two names share one file (``mp16-reason-train``/``-sft``), so ms-swift's lookup 
 hub id finds the one registered last, the SFT form; GRPO strips its assistant turn, so it serves
 both. Name the dataset to choose.
 
-Paths are read when this module is imported: set the variables before ``swift`` starts (tests
+SFT targets start with the think prefill of the family the model will be served as
+(``MODEL_FAMILY``, ``ENABLE_THINKING``: :func:`globe.families.sft_prefill`). Paths and these are read
+when this module is imported: set the variables before ``swift`` starts (tests
 call :func:`register_globe_datasets` again after changing them).
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ from swift.dataset.loader import DatasetLoader
 
 from globe.catalog import DATASETS, DatasetEntry, converted_file, id_image_folder
 from globe.data.swift_rows import to_swift_row
+from globe.families import sft_prefill
 
 
 class GlobePreprocessor(RowPreprocessor):
@@ -51,14 +54,17 @@ class GlobePreprocessor(RowPreprocessor):
     ``solution`` column onto the response, while GRPO rewards need it as a column.
     """
 
-    def __init__(self, task: str, *, base_dir: str | None = None, image_dir: str | None = None, **kwargs: Any):
+    def __init__(self, task: str, *, base_dir: str | None = None, image_dir: str | None = None,
+                 think_prefill: str = "", **kwargs: Any):
         super().__init__(**kwargs)
         self.task = task
         self.base_dir = base_dir
         self.image_dir = image_dir
+        self.think_prefill = think_prefill
 
     def preprocess(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        return to_swift_row(row, self.task, base_dir=self.base_dir, image_dir=self.image_dir)
+        return to_swift_row(row, self.task, base_dir=self.base_dir, image_dir=self.image_dir,
+                            think_prefill=self.think_prefill)
 
 
 class GlobeDatasetLoader(DatasetLoader):
@@ -87,7 +93,8 @@ def _meta(entry: DatasetEntry, name: str, root: str | os.PathLike | None) -> Dat
         dataset_path=str(path),
         hf_dataset_id=entry.hub_id,
         split=[entry.split],
-        preprocess_func=GlobePreprocessor(entry.task, base_dir=str(path.parent), image_dir=str(image_dir)),
+        preprocess_func=GlobePreprocessor(entry.task, base_dir=str(path.parent), image_dir=str(image_dir),
+                                          think_prefill=sft_prefill() if entry.task == "sft" else ""),
         loader=GlobeDatasetLoader,
         tags=["globe", "geo", "vision", entry.task],
         help=entry.help if name == entry.name else f"{entry.help} (the released name of {entry.name})",

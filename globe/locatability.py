@@ -103,6 +103,7 @@ from typing import Any
 from globe.answers import (
     VERDICT_READINGS,
     completion_text,
+    model_text,
     released_verdict_probability,
     think_text,
     verdict_from_text,
@@ -355,11 +356,14 @@ def rm_input_text(completion: Any, rm_input: str = "completion") -> str:
     """What the RM reads: the whole completion (released), or its reasoning (``"reasoning"``, GLOBE).
 
     With ``"reasoning"``, a completion whose ``<think>`` text is empty is sent whole, so a
-    completion with nothing but an answer still gets a verdict.
+    completion with nothing but an answer still gets a verdict; either way a chat template's think
+    prefill in front of the model's own ``<think>`` is not sent (:func:`globe.answers.model_text`),
+    so the RM reads what the model wrote under every family. ``"completion"`` sends the raw text,
+    as released.
     """
     text = completion_text(completion)
     if rm_input == "reasoning":
-        return think_text(text) or text
+        return think_text(text) or model_text(text)
     return text
 
 

@@ -71,9 +71,18 @@ def released_eval_prompt(use_cot: bool = True) -> str:
     return RELEASED_EVAL_COT_PROMPT if use_cot else RELEASED_EVAL_DIRECT_PROMPT
 
 
-def format_answer(country: str, city: str, reasoning: str | None = None) -> str:
-    """The target a model is trained to produce; ``reasoning`` adds the ``<think>`` part."""
+def format_answer(country: str, city: str, reasoning: str | None = None, prefill: str = "") -> str:
+    """The target a model is trained to produce; ``reasoning`` adds the ``<think>`` part.
+
+    ``prefill`` is what the family's chat template writes before the model at inference
+    (:meth:`globe.families.Family.prefill`): the target starts with it, so SFT teaches the same
+    context the model is served in. A prefill that leaves the think block open (``<think>\\n``)
+    is continued by the reasoning; any other (an empty block) is followed by GLOBE's own
+    ``<think>...</think>``, and ms-swift's loss skips a leading empty block.
+    """
     answer = "<answer>" + ANSWER_FORMAT.format(country=country.strip(), city=city.strip()) + "</answer>"
+    if prefill and prefill.rfind("<think>") > prefill.rfind("</think>"):
+        return f"{prefill}{(reasoning or '').strip()}</think>{answer}"
     if reasoning is None:
-        return answer
-    return f"<think>{reasoning.strip()}</think>{answer}"
+        return prefill + answer
+    return f"{prefill}<think>{reasoning.strip()}</think>{answer}"

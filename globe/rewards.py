@@ -36,7 +36,10 @@ Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of 
   (:func:`released_visual_match_rewards`), for exact reproduction.
 * format (``globe_format``): the released pattern plus non-placeholder ``country:`` and ``city:``
   lines in the one answer block, no second think/answer tag anywhere, and whitespace allowed
-  around the completion. ``external_math_format`` (:func:`released_format_rewards`) is ms-swift
+  around the completion. A chat template's think prefill (Qwen3.5's empty ``<think>\\n\\n</think>``
+  block, an opening ``<think>\\n``) in front of the model's own ``<think>`` is not the model's
+  and is not scored, by format or visual match (:func:`globe.answers.model_text`): a completion
+  scores the same under every family. The released rewards read the raw text. ``external_math_format`` (:func:`released_format_rewards`) is ms-swift
   3.x's / the released plugin's ``MathFormat``, registered under its released name.
 * distance (``globe_distance``): new, ``exp(-d / tau)`` for recipes that want a denser signal
   than 1.0 / 0.2 / 0.0, read from the first answer block like accuracy. An answer placed only at
@@ -62,6 +65,7 @@ from globe.answers import (
     answer_block_fields,
     completion_text,
     line_fields,
+    model_text,
     parse_answer,
     released_answer_fields,
     think_text,
@@ -499,10 +503,12 @@ def format_reward(text: Any) -> float:
     anywhere (a second answer is a hedge, a nested tag is not the format); and the answer
     must hold a ``country:`` and a ``city:`` line with real values, not placeholders such as
     ``[country name]`` (:func:`globe.answers.clean_value` decides). An empty
-    ``<think></think>`` passes, as released. Linear time: the tags are located once instead
-    of letting a backtracking pattern scan a 100 kB completion.
+    ``<think></think>`` passes, as released. A chat template's think prefill in front of the
+    model's own ``<think>`` (Qwen3.5's empty block) is not the model's and is not scored
+    (:func:`globe.answers.model_text`). Linear time: the tags are located once instead of
+    letting a backtracking pattern scan a 100 kB completion.
     """
-    body = completion_text(text)
+    body = model_text(completion_text(text))
     if _TAG.findall(body) != _FORMAT_TAG_LIST:
         return 0.0
     think_open = body.index("<think>")

@@ -11,8 +11,9 @@ Tasks and what each yields (every task keeps ``image_id, solution, country, city
 entities`` beside ``messages``/``images``; GRPO hands them to reward functions as kwargs):
 
 - ``grpo``: user = image + ``geo_prompt(True)``; no assistant turn (the policy writes it).
-- ``sft``:  user as above, assistant = ``format_answer(country, city, reasoning)``;
-  rows without reasoning are dropped (the CoT prompt asks for a ``<think>`` part).
+- ``sft``:  user as above, assistant = ``format_answer(country, city, reasoning, think_prefill)``
+  (starting with the family's think prefill); rows without reasoning are dropped (the CoT prompt
+  asks for a ``<think>`` part).
 - ``rm``:   system = ``LOCATABILITY_SYSTEM_PROMPT``, user = image + reasoning,
   assistant = ``"yes"``/``"no"``; rows without reasoning or label are dropped.
 - ``eval``: like ``grpo``: the prompt and the ground truth, for evaluation and inference.
@@ -128,8 +129,12 @@ def coordinates(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 
 def to_swift_row(row: Mapping[str, Any], task: str, *, base_dir: str | None = None,
-                 image_dir: str | None = None) -> dict[str, Any] | None:
-    """The ms-swift row for ``task`` (see the module docstring), or None to drop the row."""
+                 image_dir: str | None = None, think_prefill: str = "") -> dict[str, Any] | None:
+    """The ms-swift row for ``task`` (see the module docstring), or None to drop the row.
+
+    ``think_prefill``: the chat template's prefill the model will infer with (SFT targets start with
+    it: :func:`globe.prompts.format_answer`; :func:`globe.families.sft_prefill` reads it).
+    """
     if task not in TASKS:
         raise ValueError(f"task={task!r}: choose one of {', '.join(TASKS)}")
     images = image_refs(row, base_dir, image_dir)
@@ -158,7 +163,7 @@ def to_swift_row(row: Mapping[str, Any], task: str, *, base_dir: str | None = No
         reasoning = cell_text(_first(row, _REASONING_KEYS))
         if not country or not reasoning:
             return None
-        out["messages"] = [prompt, {"role": "assistant", "content": format_answer(country, city, reasoning)}]
+        out["messages"] = [prompt, {"role": "assistant", "content": format_answer(country, city, reasoning, think_prefill)}]
     else:  # rm
         reasoning = cell_text(_first(row, _REASONING_KEYS))
         label = parse_yes_no(_first(row, _LOCATABLE_KEYS))

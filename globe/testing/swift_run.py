@@ -48,6 +48,18 @@ CPU_TRAIN_ARGS: list[str] = [
 ]
 TINY_MODEL_ARGS: list[str] = [*TINY_MODEL_LOAD_ARGS, *CPU_TRAIN_ARGS]
 
+
+def family_load_args(name: str, enable_thinking: bool | None = None) -> list[str]:
+    """:data:`TINY_MODEL_LOAD_ARGS` for any family of :mod:`globe.families` (and its ``--enable_thinking``)."""
+    from globe.families import family
+
+    entry = family(name)
+    args = ["--model_type", entry.model_type, "--template", entry.template, "--torch_dtype", "float32",
+            *entry.extra_flags]
+    if enable_thinking is not None:
+        args += ["--enable_thinking", str(enable_thinking).lower()]
+    return args
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -202,13 +214,17 @@ def deploy_tiny_model(
     log_path: str | os.PathLike | None = None,
     extra_args: Sequence[str] = (),
     timeout: float = 180,
+    load_args: Sequence[str] = TINY_MODEL_LOAD_ARGS,
 ) -> Iterator[str]:
-    """``swift deploy --infer_backend transformers`` on 127.0.0.1; yields ``http://127.0.0.1:PORT/v1``."""
+    """``swift deploy --infer_backend transformers`` on 127.0.0.1; yields ``http://127.0.0.1:PORT/v1``.
+
+    ``load_args``: the model type, template and dtype flags (another family's: ``family_load_args``).
+    """
     port = port or free_port()
     cmd = [
         swift_executable(), "deploy",
         "--model", str(model_dir),
-        *TINY_MODEL_LOAD_ARGS,
+        *map(str, load_args),
         "--infer_backend", "transformers",
         "--host", "127.0.0.1",
         "--port", str(port),

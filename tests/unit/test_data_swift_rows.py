@@ -107,3 +107,14 @@ def test_image_bytes_pass_through_untouched() -> None:
 def test_unknown_task_is_an_error() -> None:
     with pytest.raises(ValueError, match="task='dpo'"):
         to_swift_row(converted_row(), "dpo")
+
+
+@pytest.mark.parametrize("prefill", ["<think>\n\n</think>\n\n", "<think>\n"])
+def test_sft_targets_start_with_the_served_familys_prefill(folder: Path, prefill: str) -> None:
+    row = to_swift_row(converted_row(), "sft", base_dir=str(folder), think_prefill=prefill)
+    target = row["messages"][1]["content"]
+    assert target.startswith(prefill) and target.count("<think>") == (2 if "</think>" in prefill else 1)
+    assert target.endswith("A ruined amphitheatre of travertine.</think><answer>country: Italy\ncity: Rome</answer>")
+    # the other tasks never carry a prefill: GRPO and eval have no assistant turn, the RM answers yes/no
+    assert to_swift_row(converted_row(), "rm", base_dir=str(folder), think_prefill=prefill)["messages"][2][
+        "content"] == "yes"

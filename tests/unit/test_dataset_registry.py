@@ -169,3 +169,18 @@ def test_a_missing_file_says_how_to_make_it(registry, tmp_path: Path, monkeypatc
     registry.register_globe_datasets()
     with pytest.raises(FileNotFoundError, match=r"dataset 'im2gps3k': no file at .*globe-data convert.*GLOBE_IM2GPS3K"):
         load("im2gps3k")
+
+
+def test_sft_targets_follow_model_family_and_enable_thinking(registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    def targets() -> list[str]:
+        registry.register_globe_datasets()
+        rows = load("mp16-reason-sft", remove_unused_columns=True)
+        return [rows[i]["messages"][-1]["content"] for i in range(len(rows))]
+
+    monkeypatch.setenv("MODEL_FAMILY", "qwen3_5")
+    assert all(t.startswith("<think>\n\n</think>\n\n<think>") for t in targets())
+    monkeypatch.setenv("ENABLE_THINKING", "true")
+    assert all(t.startswith("<think>\n") and t.count("<think>") == 1 for t in targets())
+    monkeypatch.delenv("MODEL_FAMILY")
+    monkeypatch.delenv("ENABLE_THINKING")
+    assert all(t.startswith("<think>") and "</think>\n" not in t for t in targets())
