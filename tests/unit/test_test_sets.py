@@ -14,11 +14,12 @@ from globe.data import layouts
 from globe.data.cli import main as data_main
 from globe.data.layouts import Layout, im2gps_file_id
 from globe.eval.cli import main as eval_main
+from globe.eval.data import GroundTruthError, load_ground_truth
 from globe.runfiles import read_jsonl
 from globe.testing.fake_openai import FakeOpenAIServer, image_marker
 
 from distributed_sets import (  # tests/unit is on sys.path
-    FIXTURES, PLACES, coordinates, im2gps, write_csv, write_image, yfcc4k_info_txt, yfcc4k_places365)
+    FIXTURES, PLACES, PLACES365_HEADER, coordinates, im2gps, write_csv, write_image, yfcc4k_info_txt, yfcc4k_places365)
 
 EXPECTED = {"n": 4, "n_failed": 0, "acc_1km": 0.5, "acc_25km": 0.5, "acc_200km": 0.5, "acc_750km": 0.75,
             "acc_2500km": 0.75, "country_acc": 0.75, "city_acc": 0.5}
@@ -155,3 +156,70 @@ def test_eval_reads_country_cells_as_the_layout_says_not_as_iso_codes_everywhere
     osv = write_csv(tmp_path / "test.csv", ["id", "latitude", "longitude", "country", "city"],
                      [["1", 46.2, 6.14, "CH", "Geneva"]])
     assert load_ground_truth(osv, tmp_path, layout="osv5m").rows[0].country == "Switzerland"
+
+
+# -- a file given without --layout: its layout detected from its header, its name, or its lines --
+
+#: OSV-5M's test.csv header as distributed (its columns beyond those GLOBE reads included).
+OSV5M_TEST_HEADER = ["id", "latitude", "longitude", "thumb_original_url", "country", "sequence", "captured_at",
+                     "lon_bin", "lat_bin", "cell", "land_cover", "road_index", "drive_side", "climate", "soil",
+                     "dist_sea", "region", "sub-region", "city", "unique_city", "unique_sub-region", "unique_region",
+                     "unique_country", "quadtree_10_5000", "quadtree_10_25000", "quadtree_10_1000",
+                     "quadtree_10_50000", "quadtree_10_12500", "quadtree_10_500", "quadtree_10_2500",
+                     "creator_username", "creator_id"]
+
+
+def test_osv5m_test_csv_header_is_detected_and_its_codes_expanded(tmp_path):
+    helsinki = ["91000", 60.1699, 24.9384, "http://t", "FI", *[""] * 11, "Uusimaa", "", "Helsinki", *[""] * 13]
+    path = write_csv(tmp_path / "test.csv", OSV5M_TEST_HEADER, [helsinki])
+    assert layouts.detect_file_layout(path) == "osv5m"
+    gt = load_ground_truth(path, tmp_path, layout="auto")
+    assert gt.layout.name == "osv5m" and (gt.rows[0].country, gt.rows[0].city) == ("Finland", "Helsinki")
+
+
+@pytest.mark.parametrize(("file_name", "expected"), [
+    ("yfcc4k_places365.csv", "yfcc4k"), ("yfcc25600_places365.csv", "yfcc26k"), ("im2gps_places365.csv", "im2gps"),
+    ("img2gps3k_gt.csv", "im2gps3k"), ("my_copy.csv", "im2gps3k"),  # an unknown name: the shared places365 reading
+])
+def test_a_places365_header_takes_the_layout_the_catalog_names_for_its_file(tmp_path, file_name, expected):
+    path = write_csv(tmp_path / file_name, PLACES365_HEADER, [["1.jpg", "a", 1.0, 2.0, 1, 2, 3, 0.1, 0.2, 0.7]])
+    assert layouts.detect_file_layout(path) == expected
+
+
+def test_a_known_file_name_never_overrides_a_header_that_reads_differently(tmp_path):
+    # An MP16-style file saved as test.csv: OSV-5M's file name, but names (not codes) and MP16 ids.
+    path = write_csv(tmp_path / "test.csv", ["IMG_ID", "LAT", "LON", "city", "country"],
+                     [["7e_c3_1.jpg", 41.9, 12.5, "Rome", "IT"]])
+    assert layouts.detect_file_layout(path) == "mp16-reason"
+
+
+def test_im2gps_given_by_gt_file_without_layout_still_finds_its_prefixed_images(tmp_path):
+    root = tmp_path / "data"
+    ids = im2gps(root)
+    gt = load_ground_truth(root / "im2gps_places365.csv", root / "gps_query_imgs", layout="auto",
+                           reverse_geocode=lambda lats, lons: [("X", "Y")] * len(lats))
+    assert gt.layout.name == "im2gps"
+    assert [gt.image_path(row.image_id).is_file() for row in gt.rows] == [True] * len(ids)
+
+
+def test_yfcc100m_info_lines_are_recognised_without_a_header(tmp_path):
+    root = tmp_path / "data"
+    ids = yfcc4k_info_txt(root)
+    assert layouts.detect_file_layout(root / "yfcc4k" / "info.txt") == "yfcc100m-info"
+    gt = load_ground_truth(root / "yfcc4k" / "info.txt", root / "yfcc4k" / "images", layout="auto")
+    assert [row.image_id for row in gt.rows] == ids
+    assert [(row.country, row.city) for row in gt.rows] == [(country, city) for _, country, city, _, _ in PLACES]
+
+
+@pytest.mark.parametrize("first_line", [
+    "0\t8000000\thash\t12@N00\tnick\t2010\t1262304000\tCanon\ttitle\tdesc\ttags\t\t\t\t16",  # no coordinates
+    "0\tabc\thash\t12@N00\tnick\t2010\t1262304000\tCanon\ttitle\tdesc\ttags\t\t2.35\t48.85\t16",  # no numeric id
+    "IMG_ID\tLAT\tLON",  # a tab-separated header
+])
+def test_an_ambiguous_tab_separated_file_asks_for_the_yfcc100m_layout_by_name(tmp_path, capsys, first_line):
+    path = tmp_path / "info.txt"
+    path.write_text(first_line + "\n", encoding="utf-8")
+    with pytest.raises(GroundTruthError, match=r"pass --layout yfcc100m-info"):
+        load_ground_truth(path, tmp_path, layout="auto")
+    assert data_main(["validate", "--csv", str(path), "--image-root", str(tmp_path), "--no-progress"]) != 0
+    assert "--layout yfcc100m-info" in capsys.readouterr().err
