@@ -200,3 +200,11 @@ def test_a_file_that_is_not_a_run_summary_is_refused_saying_what_to_pass(tmp_pat
     assert eval_main(["compare", str(path), "--no-plot"]) == 2
     err = capsys.readouterr().err
     assert message in err and str(path) in err
+
+
+def test_an_osv5m_test_run_stands_beside_the_osv5m_paper_geoscore_only(tmp_path, capsys):
+    run = _summary(tmp_path / "osv.json", "osv5m-test", (0.01, 0.1, 0.3, 0.6, 0.8), distance="haversine")
+    assert eval_main(["compare", str(run)]) == 0  # the plot skips a row without accuracies
+    out = capsys.readouterr().out
+    assert "| OSV-5M baseline (Astruc et al.) | - | - | - | - | - | 3361 | ? | Astruc et al., OpenStreetView-5M" in out
+    assert all(0 <= row.geoscore <= 5000 for row in load_published() if row.geoscore is not None)
