@@ -160,6 +160,19 @@ def converted_file(entry: DatasetEntry, root: str | os.PathLike | None = None) -
     return data_root(root).resolve() / entry.file, None
 
 
+def registered_file(entry: DatasetEntry, root: str | os.PathLike | None = None) -> tuple[Path, str | None]:
+    """The file a registered name reads, and the variable that chose it: the variable's file, else
+    the converted JSONL under the data root, else (no JSONL there) the first distributed form of
+    the set found under the data root (``osv5m/test.csv``, ``yfcc4k/info.txt``...), read as is
+    through its layout; else the JSONL, which the loader then reports missing with how to make it."""
+    path, var = converted_file(entry, root)
+    if var is not None or path.is_file():
+        return path, var
+    base = data_root(root).resolve()
+    found = next((base / source.file for source in entry.sources() if (base / source.file).is_file()), None)
+    return (found, None) if found is not None else (path, None)
+
+
 def source_of_file(entry: DatasetEntry, file: str | os.PathLike) -> GroundTruthSource | None:
     """The distributed form ``file`` is, known by its file name (``test.csv``, ``info.txt``,
     ``yfcc4k_places365.csv``), or None (a converted JSONL, or a file renamed beyond recognition)."""

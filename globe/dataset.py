@@ -15,6 +15,8 @@ distributed file can be named directly too (``GLOBE_YFCC4K=.../yfcc4k_places365.
 ``GLOBE_OSV5M_TEST=.../osv5m/test.csv``, ``GLOBE_YFCC4K=.../yfcc4k/info.txt``): its rows are read
 through the layout the catalog names for that file (:func:`globe.catalog.file_layout`; column
 spellings, image naming, country codes, reverse-geocoded places), as ``globe-eval`` reads it.
+With neither a variable nor a converted JSONL, a name reads the set's distributed file under the
+data root the same way (:func:`globe.catalog.registered_file`), as ``globe-eval --dataset`` does.
 Rows that carry only an id find their image under ``<VAR>_IMAGES`` (e.g.
 ``GLOBE_MP16_TRAIN_IMAGES``), else in the distributed folder placed beside the file as in the
 distribution (``train_images/``, ``im2gps3ktest/``, ``osv5m/test.csv`` -> ``osv5m/images/test``,
@@ -45,7 +47,7 @@ except ImportError:  # loaded by path (--external_plugins) from a checkout that 
 from swift.dataset import DatasetMeta, RowPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 
-from globe.catalog import DATASETS, DatasetEntry, converted_file, file_layout, id_image_folder
+from globe.catalog import DATASETS, DatasetEntry, file_layout, id_image_folder, registered_file
 from globe.data.swift_rows import to_swift_row
 
 
@@ -87,7 +89,7 @@ class GlobeDatasetLoader(DatasetLoader):
 
 
 def _meta(entry: DatasetEntry, name: str, root: str | os.PathLike | None) -> DatasetMeta:
-    path, var = converted_file(entry, root)
+    path, var = registered_file(entry, root)
     image_dir = id_image_folder(entry, path, var)
     preprocess = GlobePreprocessor(entry.task, base_dir=str(path.parent), image_dir=str(image_dir),
                                    layout=file_layout(entry, path))

@@ -56,14 +56,14 @@ DEFAULT_LAYOUT = "mp16-reason"
 
 def _column_map(keys: tuple[str, ...], layout: Layout) -> ColumnMap:
     """The layout's column map of a row's keys, made once per key set and layout (rows of one file share both)."""
-    cache_key = (keys, layout.name)
+    cache_key = (keys, layout.name, id(layout))
     columns = _COLUMN_MAPS.get(cache_key)
     if columns is None:
         columns = _COLUMN_MAPS[cache_key] = map_columns(keys, layout)
     return columns
 
 
-_COLUMN_MAPS: dict[tuple[tuple[str, ...], str], ColumnMap] = {}
+_COLUMN_MAPS: dict[tuple[tuple[str, ...], str, int], ColumnMap] = {}
 
 
 class LayoutRow:

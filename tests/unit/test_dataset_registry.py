@@ -208,3 +208,17 @@ def gt_file_name(images: Path, image_id: str, layout: str) -> str:
 
     spec = get_layout(layout)
     return str(resolve_image_path(images, image_id, spec.image_names, spec.file_id).relative_to(images))
+
+
+def test_without_a_converted_file_a_name_reads_the_distributed_file_under_the_data_root(
+        registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = osv5m_test(tmp_path)
+    monkeypatch.setenv("GLOBE_DATA_ROOT", str(tmp_path))
+    registry.register_globe_datasets()
+    assert swift_dataset.DATASET_MAPPING["osv5m-test"].dataset_path == str(tmp_path.resolve() / "osv5m" / "test.csv")
+    rows = load("osv5m-test")
+    assert rows["image_id"] == ids and rows[0]["country"] == "France"
+    # Once converted, the JSONL is what the name reads.
+    (tmp_path / "osv5m-test.jsonl").write_text("")
+    registry.register_globe_datasets()
+    assert swift_dataset.DATASET_MAPPING["osv5m-test"].dataset_path == str(tmp_path.resolve() / "osv5m-test.jsonl")
