@@ -7,7 +7,10 @@ which file in the image folder carries it), whether country cells are ISO codes 
 a missing city/country comes from, and how the file is tabulated (a header line or fixed
 positions, comma or tab). ``globe-data`` (convert, validate) and ``globe-eval`` both read a file
 through its :class:`Layout`, so a test set with its own naming is one layout here plus one entry
-in :mod:`globe.catalog`, and both tools agree on every row.
+in :mod:`globe.catalog`, and both tools agree on every row (the ms-swift rows of
+:mod:`globe.data.swift_rows` too). A file given without a layout is detected by
+:func:`detect_file_layout`: its header, the catalog's file name where layouts share a header, or
+its first line being a YFCC100M record (that form has no header).
 
 =============  ===========================================================  =================
 layout         columns (what GLOBE reads; others are ignored)                 city / country
