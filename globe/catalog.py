@@ -160,11 +160,46 @@ def converted_file(entry: DatasetEntry, root: str | os.PathLike | None = None) -
     return data_root(root).resolve() / entry.file, None
 
 
+def registered_file(entry: DatasetEntry, root: str | os.PathLike | None = None) -> tuple[Path, str | None]:
+    """The file a registered name reads, and the variable that chose it: the variable's file, else
+    the converted JSONL under the data root, else (no JSONL there) the first distributed form of
+    the set found under the data root (``osv5m/test.csv``, ``yfcc4k/info.txt``...), read as is
+    through its layout; else the JSONL, which the loader then reports missing with how to make it."""
+    path, var = converted_file(entry, root)
+    if var is not None or path.is_file():
+        return path, var
+    base = data_root(root).resolve()
+    found = next((base / source.file for source in entry.sources() if (base / source.file).is_file()), None)
+    return (found, None) if found is not None else (path, None)
+
+
+def source_of_file(entry: DatasetEntry, file: str | os.PathLike) -> GroundTruthSource | None:
+    """The distributed form ``file`` is, known by its file name (``test.csv``, ``info.txt``,
+    ``yfcc4k_places365.csv``), or None (a converted JSONL, or a file renamed beyond recognition)."""
+    name = Path(file).name
+    return next((source for source in entry.sources() if Path(source.file).name == name), None)
+
+
+def file_layout(entry: DatasetEntry, file: str | os.PathLike) -> str:
+    """The layout a file registered for ``entry`` is read through: its distributed form's
+    (:func:`source_of_file`), else the entry's own. A converted JSONL reads through either, since
+    its keys are the shared column names and its rows carry their images."""
+    source = source_of_file(entry, file)
+    return source.layout if source is not None else entry.layout
+
+
 def id_image_folder(entry: DatasetEntry, file: Path, var: str | None) -> Path:
     """Where rows that carry only an image id find their images: ``<VAR>_IMAGES``, else the
-    released folder beside the file."""
+    released folder beside the file. For a distributed file (:func:`source_of_file`) the folder
+    is placed as it is in the distribution (``osv5m/test.csv`` -> ``osv5m/images/test``); for a
+    converted JSONL, as the entry's images lie beside it under the data root."""
     images_var = f"{var or entry.env[0]}_IMAGES"
-    return Path(os.environ[images_var]).expanduser() if os.environ.get(images_var) else file.parent / entry.images
+    if os.environ.get(images_var):
+        return Path(os.environ[images_var]).expanduser()
+    source = source_of_file(entry, file)
+    if source is None:
+        return file.parent / entry.images
+    return file.parent / os.path.relpath(source.images, os.path.dirname(source.file) or ".")
 
 
 def ground_truth_source(name: str, root: str | os.PathLike | None = None) -> tuple[Path, Path, str]:

@@ -11,9 +11,16 @@ The names, their aliases (the released code's ``geo_loc_rm_20w``, ``img2gps3k``,
 
 ``GLOBE_DATA_ROOT`` defaults to ``<repo>/data`` (:func:`globe.catalog.data_root`). The files are
 what ``globe-data convert`` writes (relative image paths resolve against the file's folder). A
-released CSV/JSONL can be named directly too; rows that carry only an id find their image under ``<VAR>_IMAGES`` (e.g. ``GLOBE_MP16_TRAIN_IMAGES``),
-else in the released folder beside the file (``train_images/``, ``eval_images/``,
-``im2gps3ktest/``, ``osv-test-mini-3k/``), and rows whose image is missing are dropped. The two
+distributed file can be named directly too (``GLOBE_YFCC4K=.../yfcc4k_places365.csv``,
+``GLOBE_OSV5M_TEST=.../osv5m/test.csv``, ``GLOBE_YFCC4K=.../yfcc4k/info.txt``): its rows are read
+through the layout the catalog names for that file (:func:`globe.catalog.file_layout`; column
+spellings, image naming, country codes, reverse-geocoded places), as ``globe-eval`` reads it.
+With neither a variable nor a converted JSONL, a name reads the set's distributed file under the
+data root the same way (:func:`globe.catalog.registered_file`), as ``globe-eval --dataset`` does.
+Rows that carry only an id find their image under ``<VAR>_IMAGES`` (e.g.
+``GLOBE_MP16_TRAIN_IMAGES``), else in the distributed folder placed beside the file as in the
+distribution (``train_images/``, ``im2gps3ktest/``, ``osv5m/test.csv`` -> ``osv5m/images/test``,
+``yfcc4k/info.txt`` -> ``yfcc4k/images``), and rows whose image is missing are dropped. The two
 MP16-Reason train names also carry the hub id ``globe-project/MP16-Reason``
 (``--dataset hf::mp16-reason-train``), best effort: the release's hub layout is not verified here;
 the converted local file is the supported path.
@@ -42,7 +49,7 @@ except ImportError:  # loaded by path (--external_plugins) from a checkout that 
 from swift.dataset import DatasetMeta, RowPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 
-from globe.catalog import DATASETS, DatasetEntry, converted_file, id_image_folder
+from globe.catalog import DATASETS, DatasetEntry, file_layout, id_image_folder, registered_file
 from globe.data.swift_rows import to_swift_row
 from globe.families import sft_prefill
 
@@ -55,15 +62,16 @@ class GlobePreprocessor(RowPreprocessor):
     """
 
     def __init__(self, task: str, *, base_dir: str | None = None, image_dir: str | None = None,
-                 think_prefill: str = "", **kwargs: Any):
+                 layout: str | None = None, think_prefill: str = "", **kwargs: Any):
         super().__init__(**kwargs)
         self.task = task
         self.base_dir = base_dir
         self.image_dir = image_dir
+        self.layout = layout
         self.think_prefill = think_prefill
 
     def preprocess(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        return to_swift_row(row, self.task, base_dir=self.base_dir, image_dir=self.image_dir,
+        return to_swift_row(row, self.task, base_dir=self.base_dir, image_dir=self.image_dir, layout=self.layout,
                             think_prefill=self.think_prefill)
 
 
@@ -86,15 +94,17 @@ class GlobeDatasetLoader(DatasetLoader):
 
 
 def _meta(entry: DatasetEntry, name: str, root: str | os.PathLike | None) -> DatasetMeta:
-    path, var = converted_file(entry, root)
+    path, var = registered_file(entry, root)
     image_dir = id_image_folder(entry, path, var)
+    preprocess = GlobePreprocessor(entry.task, base_dir=str(path.parent), image_dir=str(image_dir),
+                                   layout=file_layout(entry, path),
+                                   think_prefill=sft_prefill() if entry.task == "sft" else "")
     return DatasetMeta(
         dataset_name=name,
         dataset_path=str(path),
         hf_dataset_id=entry.hub_id,
         split=[entry.split],
-        preprocess_func=GlobePreprocessor(entry.task, base_dir=str(path.parent), image_dir=str(image_dir),
-                                          think_prefill=sft_prefill() if entry.task == "sft" else ""),
+        preprocess_func=preprocess,
         loader=GlobeDatasetLoader,
         tags=["globe", "geo", "vision", entry.task],
         help=entry.help if name == entry.name else f"{entry.help} (the released name of {entry.name})",

@@ -58,7 +58,7 @@ from .geocode import GEOCODE_MAX_KM, GEOCODE_MIN_POPULATION, GeoLookup
 from .idset import IdSet, digests
 from .image_paths import ImageOutsideRoot, confined_names, find_layout_image
 from .images import IMAGE_CHECKS, image_problem
-from .layouts import CSV, ColumnMap, Layout, get_layout, resolve_layout
+from .layouts import CSV, ColumnMap, Layout, detect_file_layout, get_layout, resolve_layout
 from .report import ConversionReport
 
 DEDUPE_KEYS = ("id", "id+reasoning")
@@ -175,9 +175,9 @@ class Converter:
 
     # -- setup ---------------------------------------------------------------------------------
     def _prepare(self) -> tuple[Layout, ColumnMap]:
-        table = CSV if self.options.layout == "auto" else get_layout(self.options.layout).table
-        header = read_header(self.csv_path, table)
-        layout, columns = resolve_layout(header, self.options.layout, str(self.csv_path))
+        name = detect_file_layout(self.csv_path) if self.options.layout == "auto" else self.options.layout
+        header = read_header(self.csv_path, get_layout(name).table)
+        layout, columns = resolve_layout(header, name, str(self.csv_path))
         self.table = layout.table
         self.report.layout = layout.name
         self.report.columns = columns.names()

@@ -7,7 +7,10 @@ which file in the image folder carries it), whether country cells are ISO codes 
 a missing city/country comes from, and how the file is tabulated (a header line or fixed
 positions, comma or tab). ``globe-data`` (convert, validate) and ``globe-eval`` both read a file
 through its :class:`Layout`, so a test set with its own naming is one layout here plus one entry
-in :mod:`globe.catalog`, and both tools agree on every row.
+in :mod:`globe.catalog`, and both tools agree on every row (the ms-swift rows of
+:mod:`globe.data.swift_rows` too). A file given without a layout is detected by
+:func:`detect_file_layout`: its header, the catalog's file name where layouts share a header, or
+its first line being a YFCC100M record (that form has no header).
 
 =============  ===========================================================  =================
 layout         columns (what GLOBE reads; others are ignored)                 city / country
@@ -256,8 +259,22 @@ def map_columns(header: Sequence[str], layout: Layout | None = None) -> ColumnMa
     return ColumnMap(header=stripped, index=index)
 
 
-def detect_layout(header: Sequence[str]) -> str:
-    """The layout a header most plausibly belongs to (see the module table)."""
+def detect_layout(header: Sequence[str], file_name: str | None = None) -> str:
+    """The layout a header most plausibly belongs to (see the module table).
+
+    Several layouts share one header (every ``*_places365.csv`` reads ``IMG_ID, AUTHOR, LAT, LON,
+    S3_Label, ...``); ``file_name``, when it is a file name the catalog lists for a test set
+    (``im2gps_places365.csv``, ``yfcc4k_places365.csv``, ``test.csv``...), picks that set's layout
+    among those the header cannot tell apart, so IM2GPS's image naming is not lost to IM2GPS3K's.
+    """
+    detected = _layout_by_header(header)
+    named = _catalog_layout(file_name) if file_name else None
+    if named is not None and _header_alike(LAYOUTS[named], LAYOUTS[detected]):
+        return named
+    return detected
+
+
+def _layout_by_header(header: Sequence[str]) -> str:
     columns = map_columns(header)
     lowered = {h.lower() for h in columns.header}
     if any(columns.has(c) for c in _REASON_MARKERS):
@@ -271,6 +288,71 @@ def detect_layout(header: Sequence[str]) -> str:
     return "mp16-reason"
 
 
+def _catalog_layout(file_name: str) -> str | None:
+    """The layout the catalog lists for a distributed file of this name, if any."""
+    from globe.catalog import DATASETS  # the base layer; imported here to keep this module's import light
+
+    name = os.path.basename(file_name)
+    for entry in DATASETS:
+        for source in entry.sources():
+            if os.path.basename(source.file) == name:
+                return source.layout
+    return None
+
+
+def _header_alike(a: Layout, b: Layout) -> bool:
+    """Whether two layouts read the same header the same way (they differ only in image naming)."""
+    return (a.required, a.places, a.country_is_code, a.table, dict(a.aliases)) == (
+        b.required, b.places, b.country_is_code, b.table, dict(b.aliases))
+
+
+#: The fewest tab-separated fields a YFCC100M dataset line has for the positions GLOBE reads.
+_YFCC_MIN_FIELDS = YFCC100M_FIELDS.index("latitude") + 1
+
+
+def looks_like_yfcc100m_line(line: str) -> bool:
+    """Whether a line is a YFCC100M dataset record (OSV-5M's ``info.txt``): tab-separated, a numeric
+    photo id at position 1, a longitude and a latitude in range at positions 12 and 13."""
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) < _YFCC_MIN_FIELDS or not fields[1].strip().isdigit():
+        return False
+    try:
+        lon = float(fields[YFCC100M_FIELDS.index("longitude")])
+        lat = float(fields[YFCC100M_FIELDS.index("latitude")])
+    except ValueError:
+        return False
+    return -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0
+
+
+def detect_file_layout(path: str | os.PathLike) -> str:
+    """The layout of a ground-truth file given without ``--layout``: from its header and name
+    (:func:`detect_layout`), or ``yfcc100m-info`` when its first line is a YFCC100M dataset
+    record (that form has no header). A tab-separated first line that is neither a header GLOBE
+    reads nor such a record is ambiguous: LayoutError says to name the layout."""
+    first = _first_line(path)
+    if looks_like_yfcc100m_line(first):
+        return "yfcc100m-info"
+    header = next(csv.reader([first]), [])
+    columns = map_columns(header)
+    if "\t" in first and not (columns.has("id") and columns.has("lat")):
+        raise LayoutError(
+            f"{path}: the first line is tab-separated and names no id/latitude column GLOBE reads, and it is "
+            f"not a YFCC100M dataset line either (photo id, longitude, latitude at tab positions 1, 12, 13). "
+            f"If the file holds YFCC100M lines without a header (OSV-5M's yfcc4k info.txt), pass "
+            f"--layout yfcc100m-info; otherwise save it as a comma-separated CSV with a header row."
+        )
+    return detect_layout(header, os.fspath(path))
+
+
+def _first_line(path: str | os.PathLike) -> str:
+    """The first non-blank line of a text file ("" for an empty one)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        for line in handle:
+            if line.strip():
+                return line.rstrip("\r\n")
+    return ""
+
+
 def get_layout(name: str) -> Layout:
     """The layout called ``name``; LayoutError lists the known ones."""
     if name not in LAYOUTS:
@@ -281,7 +363,7 @@ def get_layout(name: str) -> Layout:
 def resolve_layout(header: Sequence[str], layout: str, source: str) -> tuple[Layout, ColumnMap]:
     """The layout to use (``auto`` detects it) and the column map; raise LayoutError if unusable."""
     if layout == "auto":
-        layout = detect_layout(header)
+        layout = detect_layout(header, source)
     spec = get_layout(layout)
     columns = map_columns(header, spec)
     missing = [c for c in spec.required if not columns.has(c)]

@@ -24,7 +24,7 @@ import json
 import math
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -94,18 +94,56 @@ def _dataset_name(value: str) -> str | None:
         return None
 
 
-def load_run(path: str | Path, dataset: str | None = None, label: str | None = None) -> Result:
-    """A run's summary JSON as a :class:`Result`; ``dataset`` names its test set when the summary
-    does not (a ``--gt-file`` run records the file's path)."""
-    path = Path(path)
+#: What an old summary's missing rule means: every globe-eval before ``threshold_rule`` was recorded counted d <= t.
+LEGACY_RULE = "le"
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """The JSON object of a run summary; CompareError says what the file is instead and which file to pass."""
+    hint = "pass the .json summary globe-eval (run or score) writes beside its predictions CSV"
+    if path.name.endswith(".run.json"):
+        hint = f"this is a run record (the settings of a run); pass its summary {path.name[:-len('.run.json')]}.json"
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CompareError(f"{path}: no such run summary (the .json globe-eval writes beside its CSV)") from None
-    except json.JSONDecodeError as exc:
-        raise CompareError(f"{path}: not a JSON run summary ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CompareError(f"{path}: not a JSON run summary ({exc}); {hint}") from None
     if not isinstance(summary, dict) or "n" not in summary:
-        raise CompareError(f"{path}: not a globe-eval run summary (no 'n'); pass the .json beside a run's CSV")
+        what = "a JSON object" if isinstance(summary, dict) else f"a JSON {type(summary).__name__}"
+        raise CompareError(f"{path}: {what} without the row count 'n', not a globe-eval run summary; {hint}")
+    return summary
+
+
+def _accuracies(summary: dict[str, Any], path: Path) -> dict[float, float | None]:
+    """Threshold km -> accuracy % of a summary: its ``thresholds_km``, else (older summaries) its
+    ``acc_<t>km`` keys; CompareError when it has none or one is not a fraction."""
+    recorded = summary.get("thresholds_km")
+    thresholds = recorded if isinstance(recorded, list) and recorded else sorted(
+        float(m.group(1)) for key in summary if (m := _ACC_KEY.match(key)))
+    if not thresholds:
+        raise CompareError(f"{path}: a summary without accuracies (no thresholds_km, no acc_<t>km keys); "
+                           "rescore its CSV with `globe-eval score` to write one")
+    accuracies: dict[float, float | None] = {}
+    for threshold in thresholds:
+        key = f"acc_{float(threshold):g}km"
+        value = summary.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and 0.0 <= value <= 1.0):
+            raise CompareError(f"{path}: {key}={value!r} is not a fraction in [0, 1]; is this a globe-eval summary?")
+        accuracies[float(threshold)] = None if value is None else 100.0 * float(value)
+    return accuracies
+
+
+def load_run(path: str | Path, dataset: str | None = None, label: str | None = None) -> Result:
+    """A run's summary JSON as a :class:`Result`; ``dataset`` names its test set when the summary
+    does not (a ``--gt-file`` run records the file's path).
+
+    A summary written before the rule was recorded (no ``threshold_rule``, no ``thresholds_km``)
+    is read by its ``acc_<t>km`` keys under :data:`LEGACY_RULE`, and says so in its note.
+    """
+    path = Path(path)
+    summary = _read_summary(path)
     recorded = str(summary.get("dataset") or "")
     name = _dataset_name(dataset or "") if dataset else _dataset_name(recorded)
     if dataset and name is None:
@@ -113,15 +151,47 @@ def load_run(path: str | Path, dataset: str | None = None, label: str | None = N
     if name is None:
         raise CompareError(f"{path}: its test set is {recorded or 'not recorded'!s}, not a named test set; pass "
                            f"--dataset NAME to say which set its ground truth is")
-    thresholds = summary.get("thresholds_km") or sorted(
-        float(m.group(1)) for key in summary if (m := _ACC_KEY.match(key)))
-    accuracies = {}
-    for threshold in thresholds:
-        value = summary.get(f"acc_{float(threshold):g}km")
-        accuracies[float(threshold)] = None if value is None else 100.0 * float(value)
-    return Result(label=label or path.stem, dataset=name, accuracies=accuracies,
-                  geoscore=summary.get("geoscore"), threshold_rule=str(summary.get("threshold_rule") or "le"),
+    rule = str(summary.get("threshold_rule") or "")
+    note = ""
+    if not rule:
+        rule, note = LEGACY_RULE, ("threshold rule not recorded (a summary from before GLOBE recorded it); "
+                                   "globe-eval then always counted d <= t")
+    return Result(label=label or path.stem, dataset=name, accuracies=_accuracies(summary, path),
+                  geoscore=summary.get("geoscore"), threshold_rule=rule, note=note,
                   extra={"n": summary.get("n"), "model": summary.get("model")})
+
+
+def run_labels(paths: Sequence[str | Path], labels: Sequence[str | None] | None = None) -> list[str]:
+    """A distinct label per run: the ones given (CompareError if two are equal), else each file's
+    name, widened by its folders while two runs share one (``a/summary``, ``b/summary``)."""
+    if labels is not None and any(labels):
+        given = [str(label) for label in labels]
+        repeated = sorted({label for label in given if given.count(label) > 1})
+        if repeated:
+            raise CompareError(f"--labels names {', '.join(map(repr, repeated))} more than once; give each run its "
+                               "own name")
+        return given
+    parts = [Path(path).with_suffix("").parts for path in paths]
+    depth = 1
+    while True:
+        out = ["/".join(p[-depth:]) for p in parts]
+        files_per_label = {label: {q for q, other in zip(parts, out) if other == label} for label in out}
+        if all(len(files) == 1 for files in files_per_label.values()) or depth >= max(map(len, parts)):
+            break
+        depth += 1
+    seen: dict[str, int] = {}
+    unique = []
+    for label in out:  # the same file given twice: number the repeats
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return unique
+
+
+def apart_from_published(runs: Sequence[Result], published: Sequence[Result]) -> list[Result]:
+    """Runs whose label is a published method's of the same set, renamed ``<label> (run)`` so no
+    table line or plot legend reads as the paper's number."""
+    taken = {row.label for row in published if row.dataset in {run.dataset for run in runs}}
+    return [replace(run, label=f"{run.label} (run)") if run.label in taken else run for run in runs]
 
 
 def same_test_set(runs: Sequence[Result], paths: Sequence[str | Path]) -> str:
@@ -145,6 +215,12 @@ def comparison(runs: Sequence[Result], published: Sequence[Result]) -> tuple[lis
     return [*runs, *peers], thresholds
 
 
+def no_published_rows(dataset: str) -> str:
+    """What to say when a test set has no published rows: the runs stand alone."""
+    return (f"no published rows for {dataset} in the published table; only your runs are shown "
+            "(add a paper's rows with --published FILE, same columns as globe/eval/published.csv)")
+
+
 def _cell(value: float | None, digits: int = 2) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -164,6 +240,10 @@ def format_markdown(rows: Sequence[Result], thresholds: Sequence[float]) -> str:
         cells = [row.label, *(_cell(row.accuracies.get(t)) for t in thresholds), _cell(row.geoscore, 0),
                  _RULES.get(row.threshold_rule, "?"), _source(row), row.checked or "-"]
         lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"- {row.label}: {row.note}" for row in rows if not row.published and row.note]
+    lines += ["", *notes] if notes else []
+    if not any(row.published for row in rows):
+        lines += ["", no_published_rows(rows[0].dataset)]
     lines += ["", "accuracies in % of all rows within each distance; published rows as their papers report them; "
                   "rule: how a distance d counts within a threshold t (d <= t, d < t; ? = not recorded); "
                   "checked: no = typed from memory, secondary = agrees with a third-party summary, paper = re-read "
@@ -196,6 +276,8 @@ def format_latex(rows: Sequence[Result], thresholds: Sequence[float]) -> str:
         if group is theirs and theirs and ours:
             lines.append(r"\midrule")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    if not theirs:
+        lines.append("% " + no_published_rows(_latex(rows[0].dataset)))
     return "\n".join(lines)
 
 
@@ -213,7 +295,7 @@ def plot_curves(rows: Sequence[Result], path: str | Path, title: str = "") -> Pa
             continue
         xs, ys = zip(*points)
         ax.plot(xs, ys, marker="o" if not row.published else ".", linewidth=2.2 if not row.published else 1.0,
-                linestyle="-" if not row.published else "--", label=row.label + ("" if row.published else " (run)"))
+                linestyle="-" if not row.published else "--", label=row.label if row.published or row.label.endswith("(run)") else row.label + " (run)")
     ax.set_xscale("log")
     ax.set_xlabel("distance threshold (km)")
     ax.set_ylabel("accuracy (% within threshold)")
@@ -245,14 +327,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    labels = [label.strip() for label in args.labels.split(",")] if args.labels else [None] * len(args.runs)
-    if len(labels) != len(args.runs):
+    labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
+    if labels is not None and len(labels) != len(args.runs):
         print(f"error: --labels gives {len(labels)} names for {len(args.runs)} runs", file=sys.stderr)
         return 2
     try:
-        runs = [load_run(path, args.dataset, label) for path, label in zip(args.runs, labels)]
+        names = run_labels(args.runs, labels)
+        runs = [load_run(path, args.dataset, label) for path, label in zip(args.runs, names)]
         same_test_set(runs, args.runs)
-        rows, thresholds = comparison(runs, load_published(args.published))
+        published = load_published(args.published)
+        rows, thresholds = comparison(apart_from_published(runs, published), published)
     except (CompareError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 from globe.catalog import GroundTruthRow
 from globe.data.csvfile import CsvEncodingError, CsvRecord, detect_swap, open_csv
 from globe.data.geocode import PlaceLabel, place_labels
-from globe.data.layouts import CSV, ColumnMap, Layout, LayoutError, TableFormat, detect_layout, get_layout, map_columns
+from globe.data.layouts import (CSV, ColumnMap, Layout, LayoutError, TableFormat, detect_file_layout, detect_layout,
+                                get_layout, map_columns)
 from globe.geo.countries import expand_country_code
 
 SWAP_CHOICES = ("auto", "yes", "no")
@@ -138,6 +139,8 @@ def load_ground_truth(
         raise ValueError(f"swap_lat_lon={swap_lat_lon!r}: choose one of {', '.join(SWAP_CHOICES)}")
     gt_path = Path(gt_file)
     root = Path(image_root)
+    if layout == "auto" and gt_path.is_file():
+        layout = _detected_layout(gt_path)
     table = CSV if layout == "auto" else _layout(layout).table
     header, records = read_csv_rows(gt_path, table)
     spec, columns = _columns(header, layout, gt_path)
@@ -177,6 +180,14 @@ def load_ground_truth(
     )
 
 
+def _detected_layout(gt_path: Path) -> str:
+    """The layout of a file given without one (:func:`globe.data.layouts.detect_file_layout`)."""
+    try:
+        return detect_file_layout(gt_path)
+    except LayoutError as exc:
+        raise GroundTruthError(str(exc)) from None
+
+
 def _layout(name: str) -> Layout:
     try:
         return get_layout(name)
@@ -187,7 +198,7 @@ def _layout(name: str) -> Layout:
 def _columns(header: list[str], layout: str, gt_path: Path) -> tuple[Layout, ColumnMap]:
     """The layout and column map of a ground-truth file; GroundTruthError names what is missing
     (evaluation needs an id and both coordinates, whatever the layout requires for conversion)."""
-    spec = _layout(detect_layout(header) if layout == "auto" else layout)
+    spec = _layout(detect_layout(header, gt_path.name) if layout == "auto" else layout)
     columns = map_columns(header, spec)
     missing = [(label, logical) for label, logical in (("image id", "id"), ("latitude", "lat"), ("longitude", "lon"))
                if not columns.has(logical)]

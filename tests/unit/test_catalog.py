@@ -19,13 +19,14 @@ def test_the_released_names_are_aliases_of_ours():
 
 def test_every_name_and_alias_is_unique():
     names = [name for entry in catalog.DATASETS for name in (entry.name, *entry.aliases)]
-    assert len(names) == len(set(names)) == 11
+    assert len(names) == len(set(names)) == 16
 
 
 def test_unknown_names_list_the_known_ones():
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps3k, mp16-reason-rm"):
+    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: im2gps, im2gps3k, mp16-reason-rm"):
         catalog.find_dataset("nope")
-    with pytest.raises(ValueError, match=r"known: im2gps3k, mp16-reason-test-12k, osv5m-test-mini-3k \(or pass --gt-file"):
+    with pytest.raises(ValueError, match=r"known: im2gps, im2gps3k, mp16-reason-test-12k, osv5m-test, "
+                                         r"osv5m-test-mini-3k, yfcc26k, yfcc4k \(or pass --gt-file"):
         catalog.find_dataset("mp16-reason-train", evaluable=True)
 
 
@@ -62,3 +63,20 @@ def test_the_catalog_is_a_light_import():
 
     code = "import sys, globe.catalog; print(sorted(m for m in sys.modules if m.split('.')[0] in ('swift', 'torch', 'numpy', 'aiohttp')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("name", "file", "layout", "images"), [
+    ("yfcc4k", "yfcc4k_places365.csv", "yfcc4k", "yfcc4k"),
+    ("yfcc4k", "yfcc4k/info.txt", "yfcc100m-info", "yfcc4k/images"),
+    ("osv5m-test", "osv5m/test.csv", "osv5m", "osv5m/images/test"),
+    ("osv5m-test", "osv5m-test.jsonl", "osv5m", "osv5m/images/test"),  # converted: the entry's images beside it
+    ("mp16-reason-train", "mp16-reason-train.csv", "mp16-reason", "train_images"),
+])
+def test_a_file_given_for_a_name_is_read_through_its_distributed_forms_layout_and_folder(tmp_path, monkeypatch,
+                                                                                         name, file, layout, images):
+    monkeypatch.delenv(f"{catalog.find_dataset(name).env[0]}_IMAGES", raising=False)
+    entry = catalog.find_dataset(name)
+    path = tmp_path / "somewhere" / file
+    assert catalog.file_layout(entry, path) == layout
+    # A file sits in its distribution's tree: the images are where that tree puts them relative to it.
+    assert catalog.id_image_folder(entry, path, None) == tmp_path / "somewhere" / images

@@ -118,3 +118,53 @@ def test_sft_targets_start_with_the_served_familys_prefill(folder: Path, prefill
     # the other tasks never carry a prefill: GRPO and eval have no assistant turn, the RM answers yes/no
     assert to_swift_row(converted_row(), "rm", base_dir=str(folder), think_prefill=prefill)["messages"][2][
         "content"] == "yes"
+
+
+def _photo(folder: Path, name: str) -> Path:
+    Image.new("RGB", (8, 8), (90, 90, 200)).save(folder / name, format="JPEG")
+    return folder / name
+
+
+def test_a_raw_osv5m_row_reads_its_columns_and_iso_codes_through_the_layout(tmp_path: Path) -> None:
+    image = _photo(tmp_path, "91000.jpg")
+    raw = {"id": 91000, "latitude": 60.1699, "longitude": 24.9384, "thumb_original_url": "http://x", "country": "FI",
+           "region": "Uusimaa", "sub-region": "", "city": "Helsinki"}
+    row = to_swift_row(raw, "grpo", image_dir=str(tmp_path), layout="osv5m")
+    assert (row["image_id"], row["images"], row["country"], row["city"]) == ("91000", [str(image)], "Finland", "Helsinki")
+    assert (row["lat"], row["lon"], row["solution"]) == (60.1699, 24.9384, "Finland\tHelsinki")
+    # The MP16 layout reads the same cell as a name, as globe-eval does for that layout.
+    assert to_swift_row(raw, "grpo", image_dir=str(tmp_path))["country"] == "FI"
+
+
+def test_a_places365_row_gets_its_place_by_reverse_geocoding_as_globe_eval_does(tmp_path: Path) -> None:
+    _photo(tmp_path, "1000093.jpg")
+    raw = {"IMG_ID": "1000093.jpg", "AUTHOR": "a@N00", "LAT": 48.8566, "LON": 2.3522, "S3_Label": 1}
+    row = to_swift_row(raw, "grpo", image_dir=str(tmp_path), layout="yfcc4k")
+    assert (row["country"], row["city"], row["solution"]) == ("France", "Paris", "France\tParis")
+    # A layout whose file names its places trains only on rows that have them (globe-data's rule) ...
+    osv = {"id": "1000093", "latitude": 48.8566, "longitude": 2.3522, "country": "", "city": ""}
+    assert to_swift_row(osv, "grpo", image_dir=str(tmp_path), layout="osv5m") is None
+    # ... while evaluation fills an empty cell from the coordinates, as globe-eval does.
+    assert to_swift_row(osv, "eval", image_dir=str(tmp_path), layout="osv5m")["country"] == "France"
+
+
+def test_a_yfcc100m_line_is_read_by_position_and_a_short_line_is_dropped(tmp_path: Path) -> None:
+    from globe.data.layouts import YFCC100M_FIELDS
+
+    image = _photo(tmp_path, "8000001.jpg")
+    fields = ["0", "8000001", "hash", "12@N00", "nick", "2010-01-01", "1262304000", "Canon", 'a "quoted title',
+              "desc", "t1,t2", "", "139.6917", "35.6895", "16"]  # a dump may stop after the fields read
+    row = to_swift_row({"text": "\t".join(fields)}, "eval", image_dir=str(tmp_path), layout="yfcc100m-info")
+    assert (row["image_id"], row["images"], row["lat"], row["lon"]) == ("8000001", [str(image)], 35.6895, 139.6917)
+    assert (row["country"], row["city"]) == ("Japan", "Tokyo")
+    assert len(YFCC100M_FIELDS) > len(fields)
+    assert to_swift_row({"text": "\t".join(fields[:13])}, "eval", image_dir=str(tmp_path), layout="yfcc100m-info") is None
+
+
+def test_an_im2gps_id_finds_its_prefixed_file_and_never_one_outside_the_folder(tmp_path: Path) -> None:
+    image = _photo(tmp_path, "Paris_00001_231521295_a1_1_1@N00.jpg")
+    raw = {"IMG_ID": "231521295_a1_1_1@N00.jpg", "LAT": 48.8566, "LON": 2.3522}
+    assert to_swift_row(raw, "eval", image_dir=str(tmp_path), layout="im2gps")["images"] == [str(image)]
+    assert to_swift_row(raw, "eval", image_dir=str(tmp_path), layout="yfcc4k") is None  # no such rule there
+    assert to_swift_row({**raw, "IMG_ID": "../231521295_a1_1_1@N00.jpg"}, "eval", image_dir=str(tmp_path),
+                        layout="im2gps") is None

@@ -7,17 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from globe.catalog import find_dataset, id_image_folder
 from globe.data.convert import ConvertOptions, convert
 from globe.data.sample import write_raw_files
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT, geo_prompt
+from globe.eval.data import load_ground_truth
 from globe.rewards import accuracy_rewards, distance_rewards, visual_match_rewards
+
+from distributed_sets import PLACES, im2gps, osv5m_test, yfcc4k_info_txt, yfcc4k_places365  # tests/unit is on sys.path
 
 swift_dataset = pytest.importorskip("swift.dataset", reason="ms-swift is not installed")
 
 NAMES = ["mp16-reason-train", "mp16-reason-sft", "mp16-reason-rm", "mp16-reason-test-12k", "im2gps3k",
          "osv5m-test-mini-3k"]
 ENV_VARS = ["GLOBE_DATA_ROOT", "GLOBE_MP16_TRAIN", "GLOBE_MP16_SFT", "GLOBE_MP16_RM", "GLOBE_MP16_TEST",
-            "GLOBE_IM2GPS3K", "GLOBE_OSV5M_MINI", "GLOBE_MP16_TRAIN_IMAGES", "GLOBE_MP16_TEST_IMAGES"]
+            "GLOBE_IM2GPS3K", "GLOBE_OSV5M_MINI", "GLOBE_MP16_TRAIN_IMAGES", "GLOBE_MP16_TEST_IMAGES",
+            "GLOBE_YFCC4K", "GLOBE_OSV5M_TEST", "GLOBE_IM2GPS"]
 REWARD_COLUMNS = {"messages", "images", "image_id", "solution", "country", "city", "lat", "lon", "entities", "dataset"}
 
 
@@ -184,3 +189,51 @@ def test_sft_targets_follow_model_family_and_enable_thinking(registry, monkeypat
     monkeypatch.delenv("MODEL_FAMILY")
     monkeypatch.delenv("ENABLE_THINKING")
     assert all(t.startswith("<think>") and "</think>\n" not in t for t in targets())
+
+
+@pytest.mark.parametrize(
+    ("name", "variable", "write", "file", "layout"),
+    [
+        ("yfcc4k", "GLOBE_YFCC4K", yfcc4k_places365, "yfcc4k_places365.csv", "yfcc4k"),
+        ("yfcc4k", "GLOBE_YFCC4K", yfcc4k_info_txt, "yfcc4k/info.txt", "yfcc100m-info"),  # headerless, tab-separated
+        ("osv5m-test", "GLOBE_OSV5M_TEST", osv5m_test, "osv5m/test.csv", "osv5m"),  # ISO codes, one empty city
+        ("im2gps", "GLOBE_IM2GPS", im2gps, "im2gps_places365.csv", "im2gps"),  # files named by more than the id
+    ],
+)
+def test_a_distributed_test_file_named_by_its_variable_is_read_through_its_layout_as_globe_eval_reads_it(
+        registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name, variable, write, file, layout) -> None:
+    ids = write(tmp_path)
+    monkeypatch.setenv(variable, str(tmp_path / file))
+    registry.register_globe_datasets()
+    rows = load(name)
+    assert set(rows.column_names) == REWARD_COLUMNS
+    assert rows["image_id"] == ids
+    assert [(row["country"], row["city"]) for row in rows] == [(country, city) for _, country, city, _, _ in PLACES]
+    images = id_image_folder(find_dataset(name), tmp_path / file, variable)
+    truth = load_ground_truth(tmp_path / file, images, layout=layout).rows
+    assert [(row["image_id"], row["country"], row["city"], row["lat"], row["lon"], row["images"][0]["path"])
+            for row in rows] == [(gt.image_id, gt.country, gt.city, gt.lat, gt.lon, str(images / name_))
+                                 for gt in truth for name_ in [gt_file_name(images, gt.image_id, layout)]]
+
+
+def gt_file_name(images: Path, image_id: str, layout: str) -> str:
+    """The file globe-eval resolves an id to, relative to the image folder."""
+    from globe.data.image_paths import resolve_image_path
+    from globe.data.layouts import get_layout
+
+    spec = get_layout(layout)
+    return str(resolve_image_path(images, image_id, spec.image_names, spec.file_id).relative_to(images))
+
+
+def test_without_a_converted_file_a_name_reads_the_distributed_file_under_the_data_root(
+        registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = osv5m_test(tmp_path)
+    monkeypatch.setenv("GLOBE_DATA_ROOT", str(tmp_path))
+    registry.register_globe_datasets()
+    assert swift_dataset.DATASET_MAPPING["osv5m-test"].dataset_path == str(tmp_path.resolve() / "osv5m" / "test.csv")
+    rows = load("osv5m-test")
+    assert rows["image_id"] == ids and rows[0]["country"] == "France"
+    # Once converted, the JSONL is what the name reads.
+    (tmp_path / "osv5m-test.jsonl").write_text("")
+    registry.register_globe_datasets()
+    assert swift_dataset.DATASET_MAPPING["osv5m-test"].dataset_path == str(tmp_path.resolve() / "osv5m-test.jsonl")

@@ -133,3 +133,78 @@ def test_score_measures_the_error_on_a_sphere_when_asked_as_osv5m_does(tmp_path)
     assert (geodesic["distance"], sphere["distance"]) == ("geodesic", "haversine")
     assert sphere["median_km"] != geodesic["median_km"]
     assert sphere["median_km"] == pytest.approx(geodesic["median_km"], rel=5e-3)
+
+
+# -- cases beyond two fresh runs of one set --
+
+def test_a_summary_from_before_the_rule_was_recorded_compares_under_the_rule_globe_then_used(tmp_path, capsys):
+    old = tmp_path / "old.json"  # no thresholds_km, no threshold_rule, no geoscore: an older GLOBE summary
+    old.write_text(json.dumps({"n": 2997, "dataset": "im2gps3k", "acc_1km": 0.1, "acc_25km": 0.35, "acc_200km": 0.5,
+                               "acc_750km": 0.68, "acc_2500km": 0.8, "country_acc": 0.7}))
+    run = load_run(old)
+    assert run.accuracies == {1.0: 10.0, 25.0: 35.0, 200.0: 50.0, 750.0: 68.0, 2500.0: 80.0}
+    assert run.threshold_rule == "le" and "not recorded" in run.note and run.geoscore is None
+    assert eval_main(["compare", str(old), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "| old | 10.00 | 35.00 | 50.00 | 68.00 | 80.00 | - | d <= t | this run (n=2997) | - |" in out
+    assert "- old: threshold rule not recorded" in out
+
+
+def test_a_set_without_published_rows_prints_the_runs_alone_and_says_so(tmp_path, capsys):
+    published = tmp_path / "published.csv"
+    published.write_text("method,dataset,acc_1km,acc_25km,acc_200km,acc_750km,acc_2500km,geoscore,source,table,"
+                         "checked,rule,note\nX,im2gps3k,1,2,3,4,5,,Someone 2020,Table 1,no,,\n")
+    a = _summary(tmp_path / "a.json", "osv5m-test-mini-3k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    b = _summary(tmp_path / "b.json", "osv5m-test-mini-3k", (0.2, 0.3, 0.4, 0.6, 0.8))
+    assert eval_main(["compare", str(a), str(b), "--published", str(published)]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0] for line in table] == ["| method", "| a", "| b"]
+    assert "no published rows for osv5m-test-mini-3k" in out
+    assert (tmp_path / "a.compare.png").read_bytes()[:8] == PNG_MAGIC
+    assert eval_main(["compare", str(a), "--latex", "--no-plot", "--published", str(published)]) == 0
+    latex = capsys.readouterr().out
+    assert "\\midrule\na (ours)" in latex and "% no published rows for osv5m-test-mini-3k" in latex
+
+
+def test_colliding_labels_are_told_apart_or_refused(tmp_path, capsys):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "tuned").mkdir()
+    a = _summary(tmp_path / "base" / "summary.json", "yfcc4k", (0.1, 0.2, 0.3, 0.5, 0.7))
+    b = _summary(tmp_path / "tuned" / "summary.json", "yfcc4k", (0.2, 0.3, 0.4, 0.6, 0.8))
+    assert eval_main(["compare", str(a), str(b), "--no-plot"]) == 0
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1:3] == ["| base/summary", "| tuned/summary"]
+    assert eval_main(["compare", str(a), str(a), "--no-plot"]) == 0  # the same file twice
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1:3] == ["| summary", "| summary #2"]
+    assert eval_main(["compare", str(a), str(b), "--no-plot", "--labels", "mine,mine"]) == 2
+    assert "--labels names 'mine' more than once" in capsys.readouterr().err
+    # A run named like a published method never reads as the paper's line.
+    assert eval_main(["compare", str(a), "--no-plot", "--labels", "G3"]) == 0
+    out = capsys.readouterr().out
+    assert "| G3 (run) | 10.00 |" in out and "| G3 | 23.99 |" in out
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    ("[1, 2, 3]", "list.json", "a JSON list without the row count 'n'"),
+    ('{"model": "m", "dataset": "im2gps3k"}', "out.run.json", "pass its summary out.json"),
+    ('{"image_id": "1"}\n{"image_id": "2"}\n', "preds.jsonl", "not a JSON run summary"),
+    ("gt_index,pred\n0,Paris\n", "out.csv", "not a JSON run summary"),
+    ('{"n": 3, "dataset": "im2gps3k"}', "counts.json", "without accuracies"),
+    ('{"n": 3, "dataset": "im2gps3k", "acc_1km": 9.84}', "percent.json", "acc_1km=9.84 is not a fraction"),
+])
+def test_a_file_that_is_not_a_run_summary_is_refused_saying_what_to_pass(tmp_path, capsys, content, name, message):
+    path = tmp_path / name
+    path.write_text(content)
+    assert eval_main(["compare", str(path), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+
+
+def test_an_osv5m_test_run_stands_beside_the_osv5m_paper_geoscore_only(tmp_path, capsys):
+    run = _summary(tmp_path / "osv.json", "osv5m-test", (0.01, 0.1, 0.3, 0.6, 0.8), distance="haversine")
+    assert eval_main(["compare", str(run)]) == 0  # the plot skips a row without accuracies
+    out = capsys.readouterr().out
+    assert "| OSV-5M baseline (Astruc et al.) | - | - | - | - | - | 3361 | ? | Astruc et al., OpenStreetView-5M" in out
+    assert all(0 <= row.geoscore <= 5000 for row in load_published() if row.geoscore is not None)

@@ -14,129 +14,19 @@ from globe.data import layouts
 from globe.data.cli import main as data_main
 from globe.data.layouts import Layout, im2gps_file_id
 from globe.eval.cli import main as eval_main
-from globe.geo import resolve
+from globe.eval.data import GroundTruthError, load_ground_truth
 from globe.runfiles import read_jsonl
-from globe.testing.fake_openai import FakeOpenAIServer, image_marker, marked_jpeg
+from globe.testing.fake_openai import FakeOpenAIServer, image_marker
 
-#: (key, country, city, ISO code, answer): the place a photo was taken and what the scripted model says.
-PLACES = [
-    ("paris", "France", "Paris", "FR", "<answer>country: France\ncity: Paris</answer>"),  # exact
-    ("tokyo", "Japan", "Tokyo", "JP", "<answer>country: Japan\ncity: Osaka</answer>"),  # ~400 km off
-    ("nyc", "United States", "New York City", "US", "<answer>country: USA\ncity: NYC</answer>"),  # exact
-    ("sydney", "Australia", "Sydney", "AU", "no idea"),  # no answer: wrong everywhere
-]
+from distributed_sets import (  # tests/unit is on sys.path
+    FIXTURES, PLACES, PLACES365_HEADER, coordinates, im2gps, write_csv, write_image, yfcc4k_info_txt, yfcc4k_places365)
+
 EXPECTED = {"n": 4, "n_failed": 0, "acc_1km": 0.5, "acc_25km": 0.5, "acc_200km": 0.5, "acc_750km": 0.75,
             "acc_2500km": 0.75, "country_acc": 0.75, "city_acc": 0.5}
 
 
-def _coordinates(country: str, city: str) -> tuple[float, float]:
-    place = resolve(country, city)
-    return float(place.lat), float(place.lon)
-
-
-def _image(folder: Path, name: str, key: str) -> None:
-    (folder / name).parent.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(marked_jpeg(image_marker(key)))
-
-
 def _answers() -> dict[str, str]:
     return {image_marker(key): answer for key, _, _, _, answer in PLACES}
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-PLACES365_HEADER = ["IMG_ID", "AUTHOR", "LAT", "LON", "S3_Label", "S16_Label", "S365_Label", "Prob_indoor",
-                    "Prob_natural", "Prob_urban"]
-
-
-def yfcc4k_places365(root: Path) -> list[str]:
-    """``yfcc4k_places365.csv`` as G3 distributes it, images in ``yfcc4k/`` named by IMG_ID."""
-    ids = []
-    rows = []
-    for index, (key, country, city, _, _) in enumerate(PLACES):
-        image_id = f"{1000 + index}{index}93.jpg"
-        lat, lon = _coordinates(country, city)
-        rows.append([image_id, f"user{index}@N00", lat, lon, 1, 5, 100, 0.1, 0.2, 0.7])
-        _image(root / "yfcc4k", image_id, key)
-        ids.append(image_id)
-    _write_csv(root / "yfcc4k_places365.csv", PLACES365_HEADER, rows)
-    return ids
-
-
-def yfcc4k_info_txt(root: Path) -> list[str]:
-    """OSV-5M's ``yfcc4k/info.txt``: YFCC100M dataset lines (tab-separated, no header, free text with
-    stray quotes), photo id at position 1, longitude 12, latitude 13; images ``yfcc4k/images/<id>.jpg``."""
-    ids = []
-    lines = []
-    for index, (key, country, city, _, _) in enumerate(PLACES):
-        photo_id = str(8_000_000 + index)
-        lat, lon = _coordinates(country, city)
-        fields = [str(index), photo_id, "hash", "12@N00", "nick", "2010-01-01 00:00:00.0", "1262304000", "Canon",
-                  f'my "best {city} trip', "a\tdesc".replace("\t", " "), "tag1,tag2", "", f"{lon}", f"{lat}", "16",
-                  "http://page", "http://dl", "license", "http://lic", "1", "2", "s", "so", "jpg", "0"]
-        lines.append("\t".join(fields))
-        _image(root / "yfcc4k" / "images", f"{photo_id}.jpg", key)
-        ids.append(photo_id)
-    (root / "yfcc4k").mkdir(parents=True, exist_ok=True)
-    (root / "yfcc4k" / "info.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return ids
-
-
-def im2gps(root: Path) -> list[str]:
-    """``im2gps_places365.csv`` lists bare Flickr ids; ``gps_query_imgs`` names each file
-    ``<Place>_<NNNNN>_<id>``, so the image is found by the layout's file-id rule."""
-    ids = []
-    rows = []
-    for index, (key, country, city, _, _) in enumerate(PLACES):
-        image_id = f"{231521295 + index}_a1b2c3d4e5_{index}_1234567@N00.jpg"
-        lat, lon = _coordinates(country, city)
-        rows.append([image_id, "author", lat, lon, 1, 2, 3, 0.1, 0.2, 0.7])
-        _image(root / "gps_query_imgs", f"{city.replace(' ', '_')}_{index:05d}_{image_id}", key)
-        ids.append(image_id)
-    _image(root / "gps_query_imgs", "Rome_00099_99_ff_1_1@N00.jpg", "unlisted")  # not in the CSV
-    _write_csv(root / "im2gps_places365.csv", PLACES365_HEADER, rows)
-    return ids
-
-
-def yfcc26k(root: Path) -> list[str]:
-    """``yfcc25600_places365.csv``: nested MP16-style ids (``3f/0a/<id>.jpg``) over a flat ``yfcc25600/``."""
-    ids = []
-    rows = []
-    for index, (key, country, city, _, _) in enumerate(PLACES):
-        image_id = f"3f/0a/{5466264617 + index}.jpg"
-        lat, lon = _coordinates(country, city)
-        rows.append([image_id, "author", lat, lon, 1, 2, 3, 0.1, 0.2, 0.7])
-        _image(root / "yfcc25600", image_id.replace("/", "_"), key)
-        ids.append(image_id)
-    _write_csv(root / "yfcc25600_places365.csv", PLACES365_HEADER, rows)
-    return ids
-
-
-def osv5m_test(root: Path) -> list[str]:
-    """OSV-5M ``test.csv``: numeric ids, ``latitude``/``longitude``, ISO country codes, one empty city
-    (filled by reverse geocoding); images ``osv5m/images/test/<id>.jpg``."""
-    ids = []
-    rows = []
-    for index, (key, country, city, code, _) in enumerate(PLACES):
-        image_id = str(91_000 + index)
-        lat, lon = _coordinates(country, city)
-        rows.append([image_id, lat, lon, "http://thumb", code, "region", "sub", "" if key == "sydney" else city])
-        _image(root / "osv5m" / "images" / "test", f"{image_id}.jpg", key)
-        ids.append(image_id)
-    _write_csv(root / "osv5m" / "test.csv", ["id", "latitude", "longitude", "thumb_original_url", "country",
-                                               "region", "sub-region", "city"], rows)
-    return ids
-
-
-FIXTURES = {"yfcc4k": yfcc4k_places365, "yfcc4k-info": yfcc4k_info_txt, "im2gps": im2gps, "yfcc26k": yfcc26k,
-            "osv5m-test": osv5m_test}
 
 
 def _evaluate(root: Path, dataset: str, output: Path, *extra: str) -> tuple[dict, list[dict[str, str]]]:
@@ -241,9 +131,9 @@ def test_a_new_test_set_needs_one_catalog_entry_and_one_layout(tmp_path, monkeyp
     root = tmp_path / "data"
     lines = ["shot;y_deg;x_deg;nation;town"]
     for index, (key, country, city, _, _) in enumerate(PLACES):
-        lat, lon = _coordinates(country, city)
+        lat, lon = coordinates(country, city)
         lines.append(f"{index:03d};{lat};{lon};{country};{'' if key == 'tokyo' else city}")
-        _image(root / "shots", f"IMG-{index:03d}.png", key)
+        write_image(root / "shots", f"IMG-{index:03d}.png", key)
     root.mkdir(parents=True, exist_ok=True)
     (root / "myset.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -260,9 +150,76 @@ def test_eval_reads_country_cells_as_the_layout_says_not_as_iso_codes_everywhere
     """Only a layout whose country cells are ISO codes (OSV-5M) expands them; a names layout keeps its cells."""
     from globe.eval.data import load_ground_truth
 
-    gt = _write_csv(tmp_path / "gt.csv", ["IMG_ID", "LAT", "LON", "country", "city"],
+    gt = write_csv(tmp_path / "gt.csv", ["IMG_ID", "LAT", "LON", "country", "city"],
                     [["a.jpg", 46.2, 6.14, "CH", "Geneva"]])
     assert load_ground_truth(gt, tmp_path, layout="mp16-reason").rows[0].country == "CH"
-    osv = _write_csv(tmp_path / "test.csv", ["id", "latitude", "longitude", "country", "city"],
+    osv = write_csv(tmp_path / "test.csv", ["id", "latitude", "longitude", "country", "city"],
                      [["1", 46.2, 6.14, "CH", "Geneva"]])
     assert load_ground_truth(osv, tmp_path, layout="osv5m").rows[0].country == "Switzerland"
+
+
+# -- a file given without --layout: its layout detected from its header, its name, or its lines --
+
+#: OSV-5M's test.csv header as distributed (its columns beyond those GLOBE reads included).
+OSV5M_TEST_HEADER = ["id", "latitude", "longitude", "thumb_original_url", "country", "sequence", "captured_at",
+                     "lon_bin", "lat_bin", "cell", "land_cover", "road_index", "drive_side", "climate", "soil",
+                     "dist_sea", "region", "sub-region", "city", "unique_city", "unique_sub-region", "unique_region",
+                     "unique_country", "quadtree_10_5000", "quadtree_10_25000", "quadtree_10_1000",
+                     "quadtree_10_50000", "quadtree_10_12500", "quadtree_10_500", "quadtree_10_2500",
+                     "creator_username", "creator_id"]
+
+
+def test_osv5m_test_csv_header_is_detected_and_its_codes_expanded(tmp_path):
+    helsinki = ["91000", 60.1699, 24.9384, "http://t", "FI", *[""] * 11, "Uusimaa", "", "Helsinki", *[""] * 13]
+    path = write_csv(tmp_path / "test.csv", OSV5M_TEST_HEADER, [helsinki])
+    assert layouts.detect_file_layout(path) == "osv5m"
+    gt = load_ground_truth(path, tmp_path, layout="auto")
+    assert gt.layout.name == "osv5m" and (gt.rows[0].country, gt.rows[0].city) == ("Finland", "Helsinki")
+
+
+@pytest.mark.parametrize(("file_name", "expected"), [
+    ("yfcc4k_places365.csv", "yfcc4k"), ("yfcc25600_places365.csv", "yfcc26k"), ("im2gps_places365.csv", "im2gps"),
+    ("img2gps3k_gt.csv", "im2gps3k"), ("my_copy.csv", "im2gps3k"),  # an unknown name: the shared places365 reading
+])
+def test_a_places365_header_takes_the_layout_the_catalog_names_for_its_file(tmp_path, file_name, expected):
+    path = write_csv(tmp_path / file_name, PLACES365_HEADER, [["1.jpg", "a", 1.0, 2.0, 1, 2, 3, 0.1, 0.2, 0.7]])
+    assert layouts.detect_file_layout(path) == expected
+
+
+def test_a_known_file_name_never_overrides_a_header_that_reads_differently(tmp_path):
+    # An MP16-style file saved as test.csv: OSV-5M's file name, but names (not codes) and MP16 ids.
+    path = write_csv(tmp_path / "test.csv", ["IMG_ID", "LAT", "LON", "city", "country"],
+                     [["7e_c3_1.jpg", 41.9, 12.5, "Rome", "IT"]])
+    assert layouts.detect_file_layout(path) == "mp16-reason"
+
+
+def test_im2gps_given_by_gt_file_without_layout_still_finds_its_prefixed_images(tmp_path):
+    root = tmp_path / "data"
+    ids = im2gps(root)
+    gt = load_ground_truth(root / "im2gps_places365.csv", root / "gps_query_imgs", layout="auto",
+                           reverse_geocode=lambda lats, lons: [("X", "Y")] * len(lats))
+    assert gt.layout.name == "im2gps"
+    assert [gt.image_path(row.image_id).is_file() for row in gt.rows] == [True] * len(ids)
+
+
+def test_yfcc100m_info_lines_are_recognised_without_a_header(tmp_path):
+    root = tmp_path / "data"
+    ids = yfcc4k_info_txt(root)
+    assert layouts.detect_file_layout(root / "yfcc4k" / "info.txt") == "yfcc100m-info"
+    gt = load_ground_truth(root / "yfcc4k" / "info.txt", root / "yfcc4k" / "images", layout="auto")
+    assert [row.image_id for row in gt.rows] == ids
+    assert [(row.country, row.city) for row in gt.rows] == [(country, city) for _, country, city, _, _ in PLACES]
+
+
+@pytest.mark.parametrize("first_line", [
+    "0\t8000000\thash\t12@N00\tnick\t2010\t1262304000\tCanon\ttitle\tdesc\ttags\t\t\t\t16",  # no coordinates
+    "0\tabc\thash\t12@N00\tnick\t2010\t1262304000\tCanon\ttitle\tdesc\ttags\t\t2.35\t48.85\t16",  # no numeric id
+    "IMG_ID\tLAT\tLON",  # a tab-separated header
+])
+def test_an_ambiguous_tab_separated_file_asks_for_the_yfcc100m_layout_by_name(tmp_path, capsys, first_line):
+    path = tmp_path / "info.txt"
+    path.write_text(first_line + "\n", encoding="utf-8")
+    with pytest.raises(GroundTruthError, match=r"pass --layout yfcc100m-info"):
+        load_ground_truth(path, tmp_path, layout="auto")
+    assert data_main(["validate", "--csv", str(path), "--image-root", str(tmp_path), "--no-progress"]) != 0
+    assert "--layout yfcc100m-info" in capsys.readouterr().err
