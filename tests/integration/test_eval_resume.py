@@ -13,7 +13,7 @@ import pytest
 
 from globe.eval.cli import main
 from globe.eval.runner import read_output_rows
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from globe.chat_client import ChatClient, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
 from globe.rewards import locatability_reward_from_logprobs
 from globe.locatability import LocatabilityScorer, rm_input_text
-from globe.testing.images import jpeg_bytes, write_images
-from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
+from globe.swift_run import TINY_MODEL_ARGS, run_swift
+from tests.support.images import jpeg_bytes, write_images
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,6 @@
-"""Support code for tests, benchmarks and the demo: a tiny offline VLM, fake servers, sample images.
+"""Support code for tests and benchmarks: a loopback fake OpenAI server, generated images and photos.
 
-Shipped inside the package because the demo (``make demo``) and the benchmarks use it too,
-not only pytest. Nothing here is imported by the training or evaluation code paths.
+It lives outside the installed package (``setup.py`` packages ``globe`` only) and is imported from a
+checkout as ``tests.support``; what the app and demo need at run time is in ``globe`` itself
+(``globe.tiny_model``, ``globe.swift_run``).
 """

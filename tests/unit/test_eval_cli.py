@@ -14,7 +14,7 @@ from globe.eval.cli import build_run_parser, main
 from globe.eval.infer import main as infer_main
 from globe.geo import distance_km, resolve
 from globe.prompts import RELEASED_EVAL_COT_PROMPT, RELEASED_EVAL_DIRECT_PROMPT
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 REPO = Path(__file__).resolve().parents[2]
 CORE_KEYS = ("n", "n_failed", "country_acc", "city_acc", "country_acc_string", "city_acc_string", "acc_1km",

@@ -10,7 +10,7 @@ import pytest
 import globe
 from globe import geo
 from globe.plugin_path import main as plugin_path_main
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 PLUGIN_FILE = Path(globe.__file__).resolve().parent / "plugin.py"
 NAMES = ["globe_accuracy", "globe_locatability", "globe_locatablity", "globe_visual_match", "globe_format",
