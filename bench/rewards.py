@@ -152,7 +152,7 @@ def clear_name_caches() -> None:
     from globe.geo import countries, gazetteer
 
     clear_text_caches()
-    for cached in (scoring.match_place, scoring.resolve_place, scoring._named_as_country,
+    for cached in (scoring.same_place, scoring.resolve_place, scoring._named_as_country,
                    rewards._row_patterns, rewards._entity_pattern,
                    getattr(gazetteer, "resolve_cached", None),
                    getattr(countries, "_country_code_cached", None)):

@@ -19,7 +19,7 @@ Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of 
   ``<think>`` never count: :func:`globe.answers.answer_block_fields`). Inside it the field lines
   are read leniently (markdown, ``Country :``, both fields on one line, the last line of each
   key; released: the first case-sensitive ``country:`` match), and names are compared by
-  :func:`globe.scoring.match_place` instead of a case-insensitive substring test with a 0.7 length
+  :func:`globe.scoring.same_place` instead of a case-insensitive substring test with a 0.7 length
   ratio, which scored "USA" for "United States" as wrong and "Niger" for "Nigeria" as right
   ("niger" is 5/7 of "nigeria"): aliases, other scripts and diacritics count; the country must be
   named as a country ("Massachusetts" earns nothing); a different municipality is a different city
@@ -66,7 +66,7 @@ from globe.answers import (
     think_text,
     verdict_probability,
 )
-from globe.scoring import is_city, match_place, released_match, score_answer, valid_point
+from globe.scoring import is_city, same_place, released_match, score_answer, valid_point
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ def split_solution(solution: Any) -> tuple[str | None, str | None]:
 
 
 def _place_score(pred_country: str | None, pred_city: str | None, gt_country: str, gt_city: str | None) -> float:
-    """1.0 / 0.2 / 0.0 by :func:`globe.scoring.match_place` (memoised there)."""
-    country_match, city_match = match_place(pred_country, pred_city, gt_country, gt_city)
+    """1.0 / 0.2 / 0.0 by :func:`globe.scoring.same_place` (memoised there)."""
+    country_match, city_match = same_place(pred_country, pred_city, gt_country, gt_city)
     if country_match and city_match:
         return CITY_REWARD
     if country_match:
@@ -201,7 +201,7 @@ def accuracy_rewards(
     city: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
-    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.scoring.match_place`.
+    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.scoring.same_place`.
 
     Ground truth per row: ``solution`` (``"country\\tcity"``) first, and the ``country`` /
     ``city`` columns for whatever it lacks. Raises ``ValueError`` when none of these columns

@@ -26,7 +26,7 @@ answer whose reasoning is kept is the first surviving teacher's, so list your be
 
 **Place matching modes** (for ground truth and between teachers):
 
-- ``city``: the same city by identity (:func:`globe.scoring.match_place`, the accuracy reward's
+- ``city``: the same city by identity (:func:`globe.scoring.same_place`, the accuracy reward's
   rule: the same GeoNames place, or a district inside the other's core, in a country named as
   a country; equal names neither gazetteer knows);
 - ``km``: the predicted place, resolved by :func:`globe.scoring.score_names`, is a city
@@ -47,7 +47,7 @@ from typing import Any
 
 from globe.answers import verdict_from_text
 from globe.catalog import GroundTruthRow
-from globe.scoring import match_place, score_names
+from globe.scoring import same_place, score_names
 
 from .teacher import TeacherAnswer
 
@@ -155,7 +155,7 @@ def compare_places(
     ref_point: tuple[float, float] | None = None,
 ) -> PlaceComparison:
     """Compare a prediction with a reference place; ``ref_point`` defaults to the reference city's point."""
-    country_match, city_match = match_place(pred_country, pred_city, ref_country, ref_city)
+    country_match, city_match = same_place(pred_country, pred_city, ref_country, ref_city)
     if ref_point is None:
         ref_point = city_point(ref_country, ref_city)
     scored = score_names(pred_country, pred_city, *(ref_point or (None, None)))
