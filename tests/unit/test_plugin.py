@@ -89,6 +89,14 @@ def test_the_released_reward_funcs_are_all_registered(orms):
     assert [name for name in RELEASED_REWARD_FUNCS if name not in orms] == []
 
 
+def test_the_plugin_registers_exactly_the_rewards_of_the_registry(orms):
+    from globe.rewards import REWARDS
+
+    ours = {name for name, cls in orms.items() if hasattr(cls, "reward_name")}
+    assert ours == set(REWARDS)
+    assert orms["globe_locatablity"] is orms["globe_locatability"]
+
+
 def test_released_rewards_through_ms_swift_reward_loop(orms):
     tagged = "<think>Zinc roofs.</think><answer>country: France\ncity: Paris</answer>"
     cases = [

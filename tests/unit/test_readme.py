@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from globe import REPO_ROOT
+from globe.rewards import reward_table
 from globe.scoring import ANSWERED_STATUSES
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -24,3 +25,7 @@ def table_first_column(text: str) -> list[str]:
 
 def test_the_answered_row_statuses_listed_are_the_codes() -> None:
     assert table_first_column(section("Row statuses")) == list(ANSWERED_STATUSES)
+
+
+def test_the_reward_table_is_the_registry() -> None:
+    assert reward_table() in section("Rewards")
