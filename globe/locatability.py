@@ -1,81 +1,12 @@
 """The locatability reward: asks a served reward model whether a completion's reasoning fits the image.
 
-For each completion the reward model (RM) gets the system prompt
-:data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a user turn with the row's image, then the
-completion's text, and answers "yes" or "no"; the reward is P(yes) / (P(yes) + P(no)) from
-the first token's top logprobs (:func:`globe.answers.verdict_probability`, the one yes/no reader).
-
-**The released request is the default.** The paper's released plugin (``GeoLocatablityORM``)
-sends the whole completion, samples with temperature 0.6 and ``max_tokens`` 5, asks for 5
-top logprobs, scores 0.0 when neither yes nor no is among them, and 0.0 when the request
-fails. GLOBE's variants are knobs (``RECIPE=globe`` in the launchers sets the GLOBE column):
-
-==========================  ===============  ===============  ===========================================
-variable                    released         GLOBE            why GLOBE differs
-==========================  ===============  ===============  ===========================================
-``GLOBE_RM_INPUT``          ``completion``   ``reasoning``    the RM is trained on image + plain reasoning
-                                                              (the ``rm`` rows of :mod:`globe.data.swift_rows`),
-                                                              never on ``<answer>``/``country:`` lines, and the
-                                                              verdict is meant to be about the evidence;
-                                                              ``reasoning`` sends :func:`globe.answers.think_text`
-                                                              (the whole text when that is empty)
-``GLOBE_RM_TEMPERATURE``    0.6              0.0              only the first token's logprobs are read; the
-``GLOBE_RM_MAX_TOKENS``     5                3                sampled reply matters only for ``text`` below
-``GLOBE_RM_NO_VERDICT``     ``zero``         ``text``         neither yes nor no among the top logprobs:
-                                                              ``zero`` scores 0.0 (released), ``text`` reads
-                                                              the reply's first word, else the fallback
-``GLOBE_RM_FALLBACK``       0.0              0.5              a failed request says nothing about the
-                                                              completion; 0.0 ranks it below every scored
-                                                              sibling in its GRPO group, and the longest
-                                                              reasoning times out first; 0.5 is the RM's
-                                                              own "undecided"
-==========================  ===============  ===============  ===========================================
-
-The other settings (GLOBE's own; the released plugin had a hard-coded private IP, one client
-per sample called sequentially, a 300 s timeout and no retries):
-
-============================  =========  ==========================================================
-variable                      default    meaning
-============================  =========  ==========================================================
-``GLOBE_RM_URL``              required   OpenAI-compatible base URL, e.g. ``http://127.0.0.1:8000/v1``
-``GLOBE_RM_MODEL``            auto       unset: the only model ``/v1/models`` lists, else the only LoRA
-                                         among them (see below), else an error listing the names
-``GLOBE_RM_API_KEY``          none       sent as a Bearer token (never logged: ``repr`` shows ``***``)
-``GLOBE_RM_TIMEOUT``          20         seconds per attempt
-``GLOBE_RM_DEADLINE``         25         seconds for a whole batch: the model lookup, every attempt,
-                                         retry and backoff; what is not scored by then falls back
-``GLOBE_RM_RETRIES``          2          extra attempts after a 429/5xx/timeout/connection error
-``GLOBE_RM_BACKOFF``          0.5        first retry delay in seconds (doubles, with jitter)
-``GLOBE_RM_CONCURRENCY``      64         requests in flight per training process
-``GLOBE_RM_MAX_RESPONSE_BYTES`` 16 MiB   largest reply accepted (a broken RM cannot take the trainer's memory)
-``GLOBE_RM_TOP_LOGPROBS``     5          top logprobs requested for the first token (released: 5)
-``GLOBE_RM_FAIL_FAST``        0          1: raise :class:`LocatabilityError` instead of falling back
-``GLOBE_RM_COOLDOWN``         60         seconds between re-tries of a reward model that stopped answering
-``GLOBE_RM_PROBE_TIMEOUT``    5          seconds the one re-try request may take
-============================  =========  ==========================================================
-
-**A hung reward model costs one deadline, not one per batch.** A batch in which no row was
-scored and some failed for the server's sake (timeout, refused connection, 5xx, 429, an
-unreadable ``/v1/models``) opens a circuit breaker: the next batches get the fallback at
-once, without a request, and the log says so once. After ``GLOBE_RM_COOLDOWN`` seconds the
-next batch sends one probe request (``GLOBE_RM_PROBE_TIMEOUT``); if it is answered, the
-breaker closes, the log says so once, and the batch is scored as usual. Every fallback is
-counted: ``rewards/GlobeLocatability/failed`` (share of the batch that got the fallback) and
-``rewards/GlobeLocatability/circuit_open`` in the trainer's logged metrics (see
-:mod:`globe.plugin`), plus one warning line per batch with other failures.
-
-**Which model, when ``GLOBE_RM_MODEL`` is unset.** ``serve_rm.sh`` serves the base model as
-``globe-rm-base`` and the trained LoRA as ``globe-rm``; vLLM lists base models first and each
-LoRA module after them with a ``"parent"``. Taking the first listed would score with the
-untrained base model, silently. So: one model listed -> that one; several -> the one entry
-with a non-null ``parent`` (logged once); none or several such entries -> a
-:class:`LocatabilityError` naming the served models.
-
-**Event loops.** ms-swift 4.6 runs every ``AsyncORM`` of a batch with ``asyncio.run``: a new
-event loop per batch. An aiohttp session belongs to the loop that created it, so
-:meth:`LocatabilityScorer.score` opens one client for the batch and closes it at the end (the
-model name and the breaker's state are kept across batches). Code with a long-lived loop
-(benchmarks, evaluation) can keep one client open with ``async with scorer:``.
+For each completion the reward model (RM) gets :data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a
+user turn with the row's image and the completion's text; the reward is P(yes) / (P(yes) + P(no))
+from the first token's top logprobs (:func:`globe.answers.verdict_probability`, the one yes/no
+reader). The released request is the default and every departure is a ``GLOBE_RM_*`` knob; a whole
+batch is scored concurrently under one deadline, with retries, a circuit breaker for a hung RM and
+a fallback reward counted in the trainer's metrics. The knobs (released value, GLOBE value, why),
+which model is used when ``GLOBE_RM_MODEL`` is unset, and the breaker: README, "Rewards".
 """
 from __future__ import annotations
 
@@ -421,6 +352,11 @@ class CircuitBreaker:
 
 class LocatabilityScorer:
     """Scores a batch of completions against their images with one client; see the module docstring.
+
+    ms-swift runs every ``AsyncORM`` of a batch with ``asyncio.run`` (a new event loop per batch) and an
+    aiohttp session belongs to the loop that made it, so :meth:`score` opens one client per batch and
+    keeps only the model name and the breaker's state across batches; code with a long-lived loop
+    (benchmarks, evaluation) can keep one client open with ``async with scorer:``.
 
     Settings: ``config`` (a :class:`LocatabilityConfig`), else ``url`` and keyword overrides of
     its fields over the ``GLOBE_RM_*`` variables of ``env`` (``None``: ``os.environ``).

@@ -27,6 +27,8 @@ API_KEY_ENV = "GLOBE_APP_API_KEY"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from globe.data.images import DEFAULT_MAX_PIXELS
+
     parser = argparse.ArgumentParser(
         prog="globe-app", description="Try a geolocation model on your own photo, in the browser (offline map).")
     where = parser.add_mutually_exclusive_group(required=True)
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, default=1024, help="tokens a sample may generate (default 1024)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="photos with more pixels are downscaled to this many before sending, as globe-eval "
-                             "does (default: GLOBE_MAX_IMAGE_PIXELS, else 1003520; 0 sends photos as they are)")
+                             f"does (default: GLOBE_MAX_IMAGE_PIXELS, else {DEFAULT_MAX_PIXELS}; 0 sends photos as they are)")
     parser.add_argument("--samples-dir", type=Path, default=None,
                         help="the bundled sample folder offered on the page (default: data/sample of this checkout)")
     parser.add_argument("--no-samples", action="store_true", help="offer no sample images")
