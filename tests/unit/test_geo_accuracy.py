@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from globe.geo.accuracy import FAR_KM, city_score, country_score, place_score, read_rows
+from tests.support.geocoder_benchmark import FAR_KM, city_score, country_score, place_score, read_rows
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPLITS = ["tuning", "holdout", "holdout3", "holdout4"]
