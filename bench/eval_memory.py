@@ -1,4 +1,4 @@
-"""Benchmark: peak memory of reading huge images for evaluation requests (issue 14, item 8).
+"""Benchmark: peak memory of reading huge images for evaluation requests.
 
 Target: evaluating sixteen 12000x12000 JPEGs stays under 500 MB RSS. Each case runs in a fresh
 interpreter so its peak RSS (``ru_maxrss``) is its own; all use the same generated files:

@@ -1,6 +1,7 @@
 """The README says what the code does: tables kept in the README are checked against their one owner."""
 from __future__ import annotations
 
+import importlib
 import re
 
 from globe import REPO_ROOT
@@ -29,3 +30,28 @@ def test_the_answered_row_statuses_listed_are_the_codes() -> None:
 
 def test_the_reward_table_is_the_registry() -> None:
     assert reward_table() in section("Rewards")
+
+
+def code_spans(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+def test_how_to_change_x_names_files_that_exist() -> None:
+    paths = [span for span in code_spans(section("How to change X")) if "/" in span and "." in span.rsplit("/", 1)[1]]
+    assert len(paths) >= 6
+    assert [path for path in paths if not list(REPO_ROOT.glob(path))] == []
+
+
+def test_how_to_change_x_names_code_that_exists() -> None:
+    names = [span for span in code_spans(section("How to change X")) if re.fullmatch(r"globe(\.\w+)+", span)]
+    assert len(names) >= 6
+    missing = []
+    for name in names:
+        module, _, attribute = name.rpartition(".")
+        if module == "globe.plugin":  # imports ms-swift: read its source instead
+            found = f"def {attribute}(" in (REPO_ROOT / "globe" / "plugin.py").read_text()
+        else:
+            found = hasattr(importlib.import_module(module), attribute)
+        if not found:
+            missing.append(name)
+    assert missing == []
