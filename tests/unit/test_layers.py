@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-GLOBE = Path(__file__).resolve().parents[2] / "globe"
+from globe import REPO_ROOT
+
+GLOBE = REPO_ROOT / "globe"
 #: The layers of /work/shared/DESIGN.md, lowest first: a module may import its own layer and those below.
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("base", re.compile(r"globe(\.(geo(\..*)?|answers|prompts|catalog|chat_client|runfiles|families|scoring))?")),
