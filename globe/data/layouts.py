@@ -1,10 +1,21 @@
 """The released CSV layouts GLOBE reads, and how to tell them apart from a header.
 
-Each source names the same facts differently (``IMG_ID``/``id``, ``LAT``/``latitude``...), so columns
-are found by alias, case-insensitively (:data:`COLUMN_ALIASES`), and a layout (:data:`LAYOUTS`) only
-adds what differs: which columns it must have, how an id becomes an image file name, and whether the
-country is an ISO code. ``globe-data layouts`` prints every layout with its description and the
-accepted spellings; adding a test set with its own layout: README, "How to change X".
+Each source names the same facts differently (``IMG_ID``/``id``, ``LAT``/``latitude``...), so
+columns are found by alias, case-insensitively, and a layout only adds what differs: which
+columns it must have, how an id becomes an image file name, and where city/country come from.
+
+=============  ===========================================================  =================
+layout         columns (what GLOBE reads; others are ignored)                 city / country
+=============  ===========================================================  =================
+mp16-reason    IMG_ID, LAT, LON, city, country, response|reasoning,          columns, else the
+               solution (``<country>X</country><city>Y</city>``),              solution tags
+               entities, locatable (train CSV; the test CSV has the first 5)
+mp16-pro       IMG_ID, AUTHOR, LAT, LON, neighbourhood, city, county, state,   columns
+               region, country, continent (IMG_ID may hold ``7e/c3/x.jpg``)
+im2gps3k       IMG_ID, AUTHOR, LAT, LON, S3_Label, ... (no city/country)       reverse geocoding
+osv5m          id, latitude, longitude, ..., country (ISO code), region,       columns
+               sub-region, city; images are ``<id>.jpg``
+=============  ===========================================================  =================
 """
 from __future__ import annotations
 
@@ -76,8 +87,7 @@ LAYOUTS: dict[str, Layout] = {
         "mp16-reason",
         required=("id",),
         image_names=mp16_image_names,
-        description="MP16-Reason train/test CSV (IMG_ID, LAT, LON, city, country, reasoning...; city/country "
-                    "from the solution's <country>/<city> tags when the columns are empty)",
+        description="MP16-Reason train/test CSV (IMG_ID, LAT, LON, city, country, reasoning...)",
     ),
     "mp16-pro": Layout(
         "mp16-pro",
