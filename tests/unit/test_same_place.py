@@ -90,3 +90,15 @@ def test_a_wrong_country_with_its_own_namesake_or_other_city_matches_nothing(pre
 @pytest.mark.parametrize("pred", [(None, None), ("", ""), ("asdf", "qwer"), ("x" * 5000, None)])
 def test_unusable_prediction_matches_nothing(pred):
     assert same_place(*pred, "France", "Paris") == (False, False)
+
+
+def test_no_other_module_keeps_a_same_place_rule_or_renames_this_one():
+    import re
+
+    from globe import REPO_ROOT
+
+    second_rule = re.compile(r"^\s*def (same_place|match_place|same_city)\b|CITY_MATCH_KM|\bas same_place\b|"
+                             r"import same_place as\b", re.MULTILINE)
+    offenders = sorted(str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "globe").rglob("*.py")
+                       if path.name != "scoring.py" and second_rule.search(path.read_text(encoding="utf-8")))
+    assert offenders == []
