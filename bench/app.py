@@ -36,8 +36,8 @@ import httpx  # noqa: E402
 
 from globe.chat_client import ChatClient, user_message  # noqa: E402
 from globe.prompts import geo_prompt  # noqa: E402
-from globe.testing.images import jpeg_bytes  # noqa: E402
-from globe.testing.swift_run import free_port, stop_process, wait_for_server  # noqa: E402
+from globe.swift_run import free_port, stop_process, wait_for_server  # noqa: E402
+from tests.support.images import jpeg_bytes  # noqa: E402
 
 ANSWER = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: United Kingdom\ncity: London</answer>"
 TARGET_MS = 100.0
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         photo_path = Path(folder) / "photo.jpg"
         photo_path.write_bytes(jpeg_bytes(11, size=(640, 480)))
         env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
-        fake_cmd = [sys.executable, "-m", "globe.testing.fake_openai", "--latency", str(args.latency), "--answer", ANSWER]
+        fake_cmd = [sys.executable, "-m", "tests.support.fake_openai", "--latency", str(args.latency), "--answer", ANSWER]
         with child(fake_cmd, env) as fake:
             server_url = fake.stdout.readline().strip()
             wait_for_server(server_url, fake, timeout=30)

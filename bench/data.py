@@ -1,6 +1,6 @@
 """Benchmark ``globe-data convert`` on a synthetic MP16-Pro-style CSV: speed and flat memory.
 
-Target (issue 4): 100,000 rows in under a minute on this machine, with memory that does not grow
+Target: 100,000 rows in under a minute on this machine, with memory that does not grow
 with the file. Every case runs in a fresh interpreter (``python -m globe.data convert``) so its
 peak RSS (``ru_maxrss``) is its own; a second pass of the same case under ``tracemalloc`` gives the
 Python heap peak (timed separately: tracing slows Python ~2x).

@@ -8,7 +8,7 @@ Compares, in the same run and against the same server process:
 
 Then requests/s for our client at 50 ms of server latency with concurrency 1, 16 and 64
 (the ideal is concurrency / 0.05 s). The server runs in its own process
-(``python -m globe.testing.fake_openai``) so it does not share the client's interpreter lock.
+(``python -m tests.support.fake_openai``) so it does not share the client's interpreter lock.
 Each request carries a small JPEG as a data URL and the CoT prompt, like an eval request.
 
     python bench/eval_client.py            # ~30 s
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.chat_client import ChatClient, image_data_url, user_message  # noqa: E402
 from globe.prompts import geo_prompt  # noqa: E402
-from globe.testing.fake_openai import server_process  # noqa: E402
-from globe.testing.images import jpeg_bytes  # noqa: E402
+from tests.support.fake_openai import server_process  # noqa: E402
+from tests.support.images import jpeg_bytes  # noqa: E402
 
 ANSWER = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: United Kingdom\ncity: London</answer>"
 

@@ -1,4 +1,4 @@
-"""Benchmark: peak memory of reading huge images for evaluation requests (issue 14, item 8).
+"""Benchmark: peak memory of reading huge images for evaluation requests.
 
 Target: evaluating sixteen 12000x12000 JPEGs stays under 500 MB RSS. Each case runs in a fresh
 interpreter so its peak RSS (``ru_maxrss``) is its own; all use the same generated files:
@@ -90,7 +90,7 @@ def run_eval(folder: Path, count: int) -> dict:
     gt.write_text("IMG_ID,LAT,LON,country,city\n" + "".join(f"img{i:02d}.jpg,48.85,2.35,France,Paris\n"
                                                            for i in range(count)))
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    server = subprocess.Popen([sys.executable, "-m", "globe.testing.fake_openai"], stdout=subprocess.PIPE,
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.fake_openai"], stdout=subprocess.PIPE,
                               text=True, env=env, cwd=ROOT)
     try:
         url = server.stdout.readline().strip()

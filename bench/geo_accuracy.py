@@ -1,4 +1,4 @@
-"""Accuracy of globe.geo.resolve on the labelled sets (issue 16).
+"""Accuracy of globe.geo.resolve on the labelled sets (a geocoder benchmark, tests/support/geocoder_benchmark.py).
 
     python bench/geo_accuracy.py                       # figures for every set
     python bench/geo_accuracy.py --misses holdout3     # also list the misses of a set (all when none named)
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from globe.geo.accuracy import FAR_KM, city_score, country_score, place_score, read_rows  # noqa: E402
+from tests.support.geocoder_benchmark import FAR_KM, city_score, country_score, place_score, read_rows  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 TARGETS = {"places": 0.90, "cities": 0.98, "countries": 0.98}

@@ -5,7 +5,7 @@ Measured in one run, each against a baseline:
 * **hashing** images/s: ``hash_image`` (JPEG draft-mode decode, dHash + pHash from one decode)
   with 1 and 2 worker processes, against the plain way (full-size decode, then
   ``imagehash.phash`` and ``imagehash.dhash``) in one process. Images: generated 640x480
-  photo-like JPEGs (``globe.testing.photos``). Target: >= 500 images/s on 2 cores.
+  photo-like JPEGs (``tests.support.photos``). Target: >= 500 images/s on 2 cores.
 * **query**: 3k test hashes against 1M training hashes: the multi-index search
   (``HammingIndex.nearest``, radius 11) against the numpy brute force (``brute_force_nearest``,
   xor + popcount over every training hash), timed on a slice of the queries and scaled to all.
@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.data.leakage import HammingIndex, brute_force_nearest, hash_image, hash_images  # noqa: E402
-from globe.testing.photos import write_photos  # noqa: E402
+from tests.support.photos import write_photos  # noqa: E402
 
 
 def plain_hash(path: Path) -> tuple[int, int]:

@@ -152,7 +152,7 @@ def clear_name_caches() -> None:
     from globe.geo import countries, gazetteer
 
     clear_text_caches()
-    for cached in (scoring.match_place, scoring.resolve_place, scoring._named_as_country,
+    for cached in (scoring.same_place, scoring.resolve_place, scoring._named_as_country,
                    rewards._row_patterns, rewards._entity_pattern,
                    getattr(gazetteer, "resolve_cached", None),
                    getattr(countries, "_country_code_cached", None)):
@@ -206,7 +206,7 @@ def bench_text(repeats: int) -> pd.DataFrame:
 def start_fake_rm(latency_s: float) -> tuple[subprocess.Popen, str]:
     """The fake RM in its own process, so the server's work does not share our GIL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "globe.testing.fake_openai", "--latency", str(latency_s), "--answer", "yes"],
+        [sys.executable, "-m", "tests.support.fake_openai", "--latency", str(latency_s), "--answer", "yes"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     url = process.stdout.readline().strip()
@@ -245,7 +245,7 @@ def released_locatability(url: str, completions, images) -> list[float]:
 
 def bench_locatability(latency_s: float, repeats: int) -> pd.DataFrame:
     from globe.locatability import LocatabilityScorer
-    from globe.testing.fake_openai import marked_jpeg
+    from tests.support.fake_openai import marked_jpeg
 
     batch = make_batch()
     completions = batch["completions"]

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.locatability import LocatabilityScorer  # noqa: E402
-from globe.testing.fake_openai import marked_jpeg, server_process  # noqa: E402
+from tests.support.fake_openai import marked_jpeg, server_process  # noqa: E402
 
 N = 128
 COMPLETION = "<think>Red double-decker buses and left-hand traffic.</think><answer>country: UK\ncity: London</answer>"

@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from globe.data.leakage import hash_images  # noqa: E402
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg  # noqa: E402
-from globe.testing.photos import write_photos  # noqa: E402
-from globe.testing.ray_cluster import local_ray_cluster  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg  # noqa: E402
+from tests.support.photos import write_photos  # noqa: E402
+from tests.support.ray_cluster import local_ray_cluster  # noqa: E402
 
 
 def bench_hashing(n_images: int, address: str) -> list[tuple[str, float]]:

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
+from globe import REPO_ROOT
+
 MP16_REASON_HUB_ID = "globe-project/MP16-Reason"
 TASKS = ("grpo", "sft", "rm", "eval")  # how globe.data.swift_rows shapes a name's rows
 
@@ -147,8 +148,8 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("GLOBE_DATA_ROOT")
     if env:
         return Path(env).expanduser()
-    if (CHECKOUT_ROOT / "setup.py").is_file():
-        return CHECKOUT_ROOT / "data"
+    if (REPO_ROOT / "setup.py").is_file():
+        return REPO_ROOT / "data"
     return Path.cwd() / "data"
 
 

@@ -3,7 +3,7 @@
 Every stage runs the real entry point a GPU user runs, changing knobs only (no demo-only copy
 of any script's logic):
 
-1. model          the tiny random Qwen2.5-VL (``globe.testing.tiny_vlm``), or ``GLOBE_MODEL``
+1. model          the tiny random Qwen2.5-VL (``globe.tiny_model``), or ``GLOBE_MODEL``
 2. data           ``globe-data convert`` on ``data/sample`` (train, reward-model rows)
 3. sft            ``train_sft.sh`` for a few steps on the registered ``mp16-reason-sft``
 4. rm             ``train_rm.sh`` (LoRA) for a few steps on ``mp16-reason-rm``
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from globe.testing.swift_run import (
+from globe import REPO_ROOT
+from globe.swift_run import (
     CPU_TRAIN_ARGS,
-    REPO_ROOT,
     free_port,
     offline_env,
     stop_process,
@@ -227,7 +227,7 @@ class Demo:
     def prepare_model(self) -> dict[str, Any]:
         if self.settings.model:
             return {"model": self.settings.model, "kind": "GLOBE_MODEL"}
-        from globe.testing.tiny_vlm import tiny_model_dir
+        from globe.tiny_model import tiny_model_dir
 
         return {"model": str(tiny_model_dir()), "kind": "tiny random Qwen2.5-VL (cached)"}
 

@@ -1,16 +1,5 @@
 """The locatability reward: asks a served reward model whether a completion's reasoning fits the image.
 
-For each completion the reward model (RM) gets the system prompt
-:data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a user turn with the row's image, then the
-completion's text, and answers "yes" or "no"; the reward is P(yes) / (P(yes) + P(no)) from
-the first token's top logprobs (:func:`globe.answers.verdict_probability`, the one yes/no reader).
-
-**The released request is the default.** The paper's released plugin (``GeoLocatablityORM``)
-sends the whole completion, samples with temperature 0.6 and ``max_tokens`` 5, asks for 5
-top logprobs, scores 0.0 when neither yes nor no is among them, and 0.0 when the request
-fails. GLOBE's variants are knobs (``RECIPE=globe`` in the launchers sets the GLOBE column):
-
-==========================  ===============  ===============  ===========================================
 variable                    released         GLOBE            why GLOBE differs
 ==========================  ===============  ===============  ===========================================
 ``GLOBE_RM_INPUT``          ``completion``   ``reasoning``    the RM is trained on image + plain reasoning
@@ -85,6 +74,14 @@ event loop per batch. An aiohttp session belongs to the loop that created it, so
 :meth:`LocatabilityScorer.score` opens one client for the batch and closes it at the end (the
 model name and the breaker's state are kept across batches). Code with a long-lived loop
 (benchmarks, evaluation) can keep one client open with ``async with scorer:``.
+=======
+For each completion the reward model (RM) gets :data:`globe.prompts.LOCATABILITY_SYSTEM_PROMPT` and a
+user turn with the row's image and the completion's text; the reward is P(yes) / (P(yes) + P(no))
+from the first token's top logprobs (:func:`globe.answers.verdict_probability`, the one yes/no
+reader). The released request is the default and every departure is a ``GLOBE_RM_*`` knob; a whole
+batch is scored concurrently under one deadline, with retries, a circuit breaker for a hung RM and
+a fallback reward counted in the trainer's metrics. The knobs (released value, GLOBE value, why),
+which model is used when ``GLOBE_RM_MODEL`` is unset, and the breaker: README, "Rewards".
 """
 from __future__ import annotations
 
@@ -450,6 +447,11 @@ def read_verdict(result: ChatResult, reading: str) -> float | None:
 
 class LocatabilityScorer:
     """Scores a batch of completions against their images with one client; see the module docstring.
+
+    ms-swift runs every ``AsyncORM`` of a batch with ``asyncio.run`` (a new event loop per batch) and an
+    aiohttp session belongs to the loop that made it, so :meth:`score` opens one client per batch and
+    keeps only the model name and the breaker's state across batches; code with a long-lived loop
+    (benchmarks, evaluation) can keep one client open with ``async with scorer:``.
 
     Settings: ``config`` (a :class:`LocatabilityConfig`), else ``url`` and keyword overrides of
     its fields over the ``GLOBE_RM_*`` variables of ``env`` (``None``: ``os.environ``).

@@ -1,11 +1,5 @@
 """ms-swift glue: GLOBE's rewards as ``ORM`` / ``AsyncORM`` classes registered in ``swift.rewards.orms``.
 
-Load it with ``--external_plugins`` (pass the dataset plugin too; the console script prints both)::
-
-    swift rlhf --rlhf_type grpo --external_plugins $(globe-plugin-path) \\
-        --reward_funcs globe_accuracy globe_locatability globe_visual_match globe_format ...
-
-================================  ==================  ====================================================
 ``--reward_funcs`` name           needs columns       reward
 ================================  ==================  ====================================================
 ``globe_accuracy``                solution or         1.0 city+country / 0.2 country / 0.0 (paper values), first
@@ -24,6 +18,12 @@ Load it with ``--external_plugins`` (pass the dataset plugin too; the console sc
 Trainer metrics are named after the classes: ``rewards/GlobeAccuracy/mean`` and so on.
 All logic lives in :mod:`globe.rewards` and :mod:`globe.locatability`; this is the only module
 that imports ``swift.rewards``.
+=======
+Load it with ``--external_plugins $(globe-plugin-path)`` (the console script prints this file and the
+dataset plugin). It registers exactly the names of :data:`globe.rewards.REWARDS` (what each gives and
+reads: README, "Rewards"), each by the class whose ``reward_name`` it is; trainer metrics are named
+after the classes (``rewards/GlobeAccuracy/mean``). All logic lives in :mod:`globe.rewards` and
+:mod:`globe.locatability`; this is the only module that imports ``swift.rewards``.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ from swift.rewards import ORM, AsyncORM, orms
 from globe.locatability import LocatabilityScorer
 from globe.rewards import (
     DEFAULT_TAU_KM,
+    REWARDS,
     accuracy_rewards,
     distance_rewards,
     format_rewards,
@@ -56,12 +57,16 @@ from globe.rewards import (
 class GlobeAccuracy(ORM):
     """1.0 / 0.2 / 0.0 for city and country / country only / neither (aliases and scripts count)."""
 
+    reward_name = "globe_accuracy"
+
     def __call__(self, completions: List[Any], solution=None, country=None, city=None, **kwargs) -> List[float]:
         return accuracy_rewards(completions, solution=solution, country=country, city=city)
 
 
 class GlobeAccuracyReleased(ORM):
     """The released accuracy reward bit for bit: first answer block, 0.7-ratio substring rule."""
+
+    reward_name = "globe_accuracy_released"
 
     def __call__(self, completions: List[Any], solution=None, country=None, city=None, **kwargs) -> List[float]:
         return released_accuracy_rewards(completions, solution=solution, country=country, city=city)
@@ -70,12 +75,16 @@ class GlobeAccuracyReleased(ORM):
 class ReleasedFormat(ORM):
     """ms-swift 3.x's ``MathFormat``: ``^<think>.*?</think>\\s*<answer>.*?</answer>`` and nothing after."""
 
+    reward_name = "external_math_format"
+
     def __call__(self, completions: List[Any], **kwargs) -> List[float]:
         return released_format_rewards(completions)
 
 
 class GlobeVisualMatch(ORM):
     """Share of the row's ground-truth visual entities that the reasoning names."""
+
+    reward_name = "globe_visual_match"
 
     def __call__(self, completions: List[Any], entities=None, **kwargs) -> List[float]:
         return visual_match_rewards(completions, entities)
@@ -84,6 +93,8 @@ class GlobeVisualMatch(ORM):
 class GlobeVisualMatchReleased(ORM):
     """The released visual-match reward bit for bit: lower-case substrings before ``</think>``."""
 
+    reward_name = "globe_visual_match_released"
+
     def __call__(self, completions: List[Any], entities=None, **kwargs) -> List[float]:
         return released_visual_match_rewards(completions, entities)
 
@@ -91,12 +102,16 @@ class GlobeVisualMatchReleased(ORM):
 class GlobeFormat(ORM):
     """1.0 for ``<think>...</think><answer>country: ..\\ncity: ..</answer>``, else 0.0."""
 
+    reward_name = "globe_format"
+
     def __call__(self, completions: List[Any], **kwargs) -> List[float]:
         return format_rewards(completions)
 
 
 class GlobeDistance(ORM):
     """exp(-d / tau) from the answered place to the row's coordinates; tau from ``GLOBE_DISTANCE_TAU_KM``."""
+
+    reward_name = "globe_distance"
 
     def __init__(self, args: Any = None, **kwargs: Any):
         super().__init__(args, **kwargs)
@@ -119,6 +134,8 @@ class GlobeLocatability(AsyncORM):
     rollout. ms-swift awaits ``__call__`` inside ``asyncio.run`` (a new loop per batch), and
     the scorer opens one client per call, so no session outlives its loop.
     """
+
+    reward_name = "globe_locatability"
 
     def __init__(self, args: Any = None, **kwargs: Any):
         super().__init__(args, **kwargs)
@@ -156,12 +173,20 @@ def _log_metrics(trainer: Any, reward_name: str, metrics: dict) -> None:
         store.setdefault(mode, {}).setdefault(f"rewards/{reward_name}/{name}", []).append(float(value))
 
 
-orms["globe_accuracy"] = GlobeAccuracy
-orms["globe_accuracy_released"] = GlobeAccuracyReleased
-orms["external_math_format"] = ReleasedFormat  # the released recipes' name (ms-swift 3.x built it in)
-orms["globe_locatability"] = GlobeLocatability
-orms["globe_locatablity"] = GlobeLocatability  # the released recipes' spelling
-orms["globe_visual_match"] = GlobeVisualMatch
-orms["globe_visual_match_released"] = GlobeVisualMatchReleased  # the released recipes' visual match
-orms["globe_format"] = GlobeFormat
-orms["globe_distance"] = GlobeDistance
+def register(classes: tuple[type, ...]) -> None:
+    """Register each name of :data:`globe.rewards.REWARDS` in ms-swift by its class; refuse a name without one."""
+    by_name = {cls.reward_name: cls for cls in classes}
+    for name, reward in REWARDS.items():
+        target = reward.alias_of or name
+        if target not in by_name:
+            raise RuntimeError(f"globe.rewards.REWARDS names {name!r} but globe/plugin.py has no class with "
+                               f"reward_name = {target!r}: add one (an ORM subclass calling the reward function)")
+        orms[name] = by_name[target]
+    unlisted = sorted(set(by_name) - set(REWARDS))
+    if unlisted:
+        raise RuntimeError(f"globe/plugin.py has reward classes for {unlisted} that globe.rewards.REWARDS does not "
+                           "list: add them there (name, value, reads) so the README's table shows them")
+
+
+register((GlobeAccuracy, GlobeAccuracyReleased, ReleasedFormat, GlobeVisualMatch, GlobeVisualMatchReleased, GlobeFormat, GlobeDistance,
+          GlobeLocatability))

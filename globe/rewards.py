@@ -1,52 +1,15 @@
 """GLOBE's reward logic as plain functions over lists (no ms-swift, torch or network imports).
 
-Each ``*_rewards`` function takes the batch's completions plus the dataset columns it needs
-(the way ms-swift passes them: one list per column, aligned with ``completions``) and returns
-one float in ``[0, 1]`` per completion. They never raise on what a model writes (any text,
-``None``, 100 kB, broken tags); they raise ``ValueError`` only when the *dataset* lacks the
-column a reward needs, because training on a silently constant reward wastes a GPU-day
-(``globe_accuracy_released`` also raises on a ``solution`` cell the released reward could not
-split). Placing an answer and measuring its distance is :mod:`globe.scoring`'s, shared with
-evaluation and distillation; each reward here is a policy on top (its scope, values, floors).
-:mod:`globe.plugin` wraps them for ms-swift; the locatability reward needs a server and lives
-in :mod:`globe.locatability`, except its pure scoring rule, :func:`globe.answers.verdict_probability`
-(also importable here as ``locatability_reward_from_logprobs``).
-
-Differences from the released rewards (``examples/train/grpo/geo/plugin.py`` of the paper's code), and why:
-
-* accuracy (``globe_accuracy``): the released scope, our names. Only the *first*
-  ``<answer>...</answer>`` block is read, as released (no block: 0; lines outside it or inside
-  ``<think>`` never count: :func:`globe.answers.answer_block_fields`). Inside it the field lines
-  are read leniently (markdown, ``Country :``, both fields on one line, the last line of each
-  key; released: the first case-sensitive ``country:`` match), and names are compared by
-  :func:`globe.scoring.match_place` instead of a case-insensitive substring test with a 0.7 length
-  ratio, which scored "USA" for "United States" as wrong and "Niger" for "Nigeria" as right
-  ("niger" is 5/7 of "nigeria"): aliases, other scripts and diacritics count; the country must be
-  named as a country ("Massachusetts" earns nothing); a different municipality is a different city
-  ("Cambridge" for Boston earns 0.2) while a district inside the city's core counts ("Manhattan",
-  "Brooklyn" for New York City); a region, island or landmark is not a city (0.2 at best).
-  ``globe_accuracy_released`` (:func:`released_accuracy_rewards`) is the released rule bit for
-  bit, for exact reproduction.
-* visual match: whole-word matches on normalised text, so "bus" does not match "business"
-  or "abuse"; the entity's last word may carry a plural "s"/"es" ("palm tree" is found in
-  "palm trees", "bus" in "buses") and an apostrophe inside a word joins it ("Peter's" reads
-  "peters"), so possessives and plurals of what the annotator named still count. Duplicate
-  entities count once (as released). Released: a lower-case substring test on the text before
-  ``</think>`` (the whole completion when it has none), registered as ``globe_visual_match_released``
-  (:func:`released_visual_match_rewards`), for exact reproduction.
-* format (``globe_format``): the released pattern plus non-placeholder ``country:`` and ``city:``
-  lines in the one answer block, no second think/answer tag anywhere, and whitespace allowed
-  around the completion. A chat template's think prefill (Qwen3.5's empty ``<think>\\n\\n</think>``
-  block, an opening ``<think>\\n``) in front of the model's own ``<think>`` is not the model's
-  and is not scored, by format or visual match (:func:`globe.answers.model_text`): a completion
-  scores the same under every family. The released rewards read the raw text. ``external_math_format`` (:func:`released_format_rewards`) is ms-swift
-  3.x's / the released plugin's ``MathFormat``, registered under its released name.
-* distance (``globe_distance``): new, ``exp(-d / tau)`` for recipes that want a denser signal
-  than 1.0 / 0.2 / 0.0, read from the first answer block like accuracy. An answer placed only at
-  country level counts as at least :data:`COUNTRY_LEVEL_FLOOR_KM` away, one placed at a region,
-  island or landmark as at least :data:`REGION_LEVEL_FLOOR_KM` (see there).
-* locatability (``globe_locatability``, :mod:`globe.rm_client`): see that module for its
-  departures (what is sent, the fallback).
+Each ``*_rewards`` function takes the batch's completions plus the dataset columns it needs (one list
+per column, aligned with ``completions``, as ms-swift passes them) and returns one float in ``[0, 1]``
+per completion. They never raise on what a model writes; they raise ``ValueError`` only when the
+*dataset* lacks a column a reward needs, because training on a silently constant reward wastes a
+GPU-day. Placing an answer is :mod:`globe.scoring`'s; each reward is a policy on top, and GLOBE's
+rewards read a completion through :func:`globe.answers.model_text` (a chat template's think prefill
+is not the model's), while the released ones read the raw text. :data:`REWARDS`
+names and describes every ``--reward_funcs`` name once: :mod:`globe.plugin` registers exactly those
+with ms-swift, and the README's reward table is built from it (README, "Rewards", also says how each
+departs from the released reward and why).
 """
 from __future__ import annotations
 
@@ -56,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, NamedTuple
 
 from anyascii import anyascii
 
@@ -71,7 +34,7 @@ from globe.answers import (
     think_text,
     verdict_probability,
 )
-from globe.scoring import is_city, match_place, released_match, score_answer, valid_point
+from globe.scoring import is_city, same_place, released_match, score_answer, valid_point
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +125,8 @@ def split_solution(solution: Any) -> tuple[str | None, str | None]:
 
 
 def _place_score(pred_country: str | None, pred_city: str | None, gt_country: str, gt_city: str | None) -> float:
-    """1.0 / 0.2 / 0.0 by :func:`globe.scoring.match_place` (memoised there)."""
-    country_match, city_match = match_place(pred_country, pred_city, gt_country, gt_city)
+    """1.0 / 0.2 / 0.0 by :func:`globe.scoring.same_place` (memoised there)."""
+    country_match, city_match = same_place(pred_country, pred_city, gt_country, gt_city)
     if country_match and city_match:
         return CITY_REWARD
     if country_match:
@@ -206,7 +169,7 @@ def accuracy_rewards(
     city: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
-    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.scoring.match_place`.
+    """Paper accuracy (1.0 / 0.2 / 0.0) per completion, decided by :func:`globe.scoring.same_place`.
 
     Ground truth per row: ``solution`` (``"country\\tcity"``) first, and the ``country`` /
     ``city`` columns for whatever it lacks. Raises ``ValueError`` when none of these columns
@@ -620,14 +583,67 @@ locatability_reward_from_logprobs = verdict_probability
 
 # --------------------------------------------------------------------------- registry
 
-#: Name -> batch reward function, for callers that pick rewards by name (scripts, tests); the trainer's
-#: names are the ``--reward_funcs`` names registered in :mod:`globe.plugin`.
-REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {
-    "accuracy": accuracy_rewards,
-    "accuracy_released": released_accuracy_rewards,
-    "visual_match": visual_match_rewards,
-    "visual_match_released": released_visual_match_rewards,
-    "format": format_rewards,
-    "format_released": released_format_rewards,
-    "distance": distance_rewards,
+
+class Reward(NamedTuple):
+    """One ``--reward_funcs`` name as the README's reward table shows it."""
+
+    #: What the reward gives, and how it departs from the released one where it does.
+    value: str
+    #: The dataset columns (or settings) it reads.
+    reads: str = ""
+    #: Another name for the reward registered under this name (a released spelling).
+    alias_of: str | None = None
+
+
+#: Every ``--reward_funcs`` name GLOBE registers, in the README table's order (the one registry:
+#: :mod:`globe.plugin` registers these and no other, so a new reward starts here).
+REWARDS: dict[str, Reward] = {
+    "globe_accuracy": Reward(
+        "1.0 city and country right, 0.2 country only, else 0 (the paper's values), from the first `<answer>` "
+        "block only, as released; names decided by `globe.scoring.same_place`, so aliases, scripts and "
+        "spellings count; the country must be named as a country (\"Massachusetts / Boston\" earns 0); a city "
+        "counts only with its country (\"France, Geneva\" for Geneva earns 0) and only as the same municipality "
+        "(\"Cambridge\" for Boston earns 0.2; a district inside the city's core, such as Manhattan or Brooklyn "
+        "for New York City, counts); a region, island or landmark is not a city; a name shared by several "
+        "countries (\"Congo\", \"Korea\") counts for the one the named city is in",
+        "`solution` (`\"country\\tcity\"`) or `country`/`city`"),
+    "globe_accuracy_released": Reward(
+        "the released accuracy reward bit for bit: first `<answer>` block, first `country:`/`city:` match, "
+        "case-insensitive substring with a 0.7 length ratio", "same"),
+    "globe_locatability": Reward(
+        "P(yes) / (P(yes) + P(no)) from the first token's top logprobs of a reward model behind an OpenAI API",
+        "`images`; endpoint from `GLOBE_RM_URL`"),
+    "globe_locatablity": Reward("the same", "same", alias_of="globe_locatability"),
+    "globe_visual_match": Reward(
+        "share of the row's ground-truth visual entities named in the reasoning: whole words with case, "
+        "diacritics and apostrophes folded and a plural \"s\"/\"es\" allowed (\"St. Peter's\" = \"St Peters\", "
+        "\"bus\" matches \"buses\" but never \"business\"); 0 for a row without entities", "`entities`"),
+    "globe_visual_match_released": Reward(
+        "the released visual-match reward bit for bit (`GeoVisalEntityMatching2ORM`, which the released code "
+        "registered as `globe_visual_match`): the share of the row's distinct lower-cased entity texts found as "
+        "plain substrings of the lower-cased text before the first `</think>` (the whole completion when there is "
+        "none; `<think>` removed; text before it counts); an empty entity string is always found; 0 for a row "
+        "without entities", "`entities`"),
+    "globe_format": Reward(
+        "1 for exactly `<think>...</think><answer>...</answer>` with real `country:` and `city:` lines"),
+    "external_math_format": Reward(
+        "ms-swift 3.x's format reward under its released name: `^<think>.*?</think>\\s*<answer>.*?</answer>` "
+        "and nothing after, so the released command lines run unchanged"),
+    "globe_distance": Reward(
+        "exp(-d/τ) from the true coordinates to the answered place (first `<answer>` block), "
+        "τ = `GLOBE_DISTANCE_TAU_KM` (750); an answer placed only at country level counts as at least 200 km off, "
+        "one placed at a region, island or landmark as at least 100 km off, so dropping the city never beats a "
+        "real city guess and naming the region never beats the right city", "`lat`, `lon`"),
 }
+
+
+def reward_table() -> str:
+    """The README's reward table, from :data:`REWARDS` (an alias shares its reward's row)."""
+    aliases = {reward.alias_of: name for name, reward in REWARDS.items() if reward.alias_of}
+    lines = ["| name | value | reads |", "|---|---|---|"]
+    for name, reward in REWARDS.items():
+        if reward.alias_of:
+            continue
+        shown = f"`{name}` (alias `{aliases[name]}`)" if name in aliases else f"`{name}`"
+        lines.append(f"| {shown} | {reward.value} | {reward.reads} |")
+    return "\n".join(lines) + "\n"

@@ -1,25 +1,10 @@
-"""One scoring path: answer text -> parsed names -> resolved place -> distance and level.
+"""One scoring path: answer text -> parsed names -> resolved place -> distance, level, and the "same place" rule.
 
-The rewards, evaluation, distillation and the app all score an answer here, so the same answer
-gets the same place, level and distance everywhere; each applies its own policy on top (a
-reward's floor, eval's buckets, distill's filter), never its own copy of these rules:
-
-* **Which names.** :func:`score_answer` reads the first ``<answer>`` block only by default, the
-  released reward's scope (:func:`globe.answers.answer_block_fields`); ``lenient=True`` is
-  :func:`globe.answers.parse_answer`'s reading (last block, then lines outside the tags), for
-  evaluation, which also reports whether the names came from an answer block
-  (:attr:`ScoredAnswer.in_answer_block`).
-* **Which place.** :func:`globe.geo.resolve` (memoised here: GRPO names the same few thousand
-  places over and over), or any resolver with its signature (an online geocoder).
-* **Which level.** The place's ``level``. Only ``"city"`` is a city (:func:`is_city`); every
-  other level ("country", "region", "island", "landmark" and any added later) is not, so no
-  consumer needs to know the list.
-* **Which distance.** The geodesic km from the truth to the place (:func:`globe.geo.distance_km`),
-  ``None`` when the truth has no valid coordinates.
-* **Same place.** :func:`match_place`: identity of names (aliases, scripts, spellings), a
-  country named as a country, and a different municipality is a different city.
-
-No ms-swift, torch or network import: this is the base layer.
+The rewards, evaluation, distillation and the app all score an answer here, so the same answer gets
+the same place, level and distance everywhere, and :func:`same_place` is the only rule for "the
+right country / city"; each consumer applies its own policy on top (a reward's floor, eval's
+buckets, distill's filter), never its own copy. No ms-swift, torch or network import: this is the
+base layer. Which answer block counts, and what the accuracy rule accepts: README, "Rewards".
 """
 from __future__ import annotations
 
@@ -30,6 +15,7 @@ from typing import Any, Callable, NamedTuple
 from globe import geo
 from globe.answers import answer_block_fields, parse_answer
 from globe.geo import Place
+from globe.geo.text import ascii_key, clean_text, name_key
 
 #: The one level that is a city; anything else a resolver returns is not.
 CITY_LEVEL = "city"
@@ -41,8 +27,22 @@ RELEASED_MATCH_RATIO = 0.7
 #: Cambridge (4.2 km from Boston), Jersey City (another state) or Boulogne-Billancourt do not.
 DISTRICT_CORE_DENSITY_PER_KM2 = 20_000.0
 
-#: Statuses of :class:`ScoredAnswer`: placed, no names found, names that could not be placed.
-STATUSES = ("ok", "no_answer", "unresolved")
+#: Country names people use for more than one country. ``country_code`` must pick one ("Congo" -> CG,
+#: the ISO short name); when the named city settles which one was meant, the country counts.
+AMBIGUOUS_COUNTRY_NAMES: dict[str, frozenset[str]] = {
+    "congo": frozenset({"CG", "CD"}),
+    "korea": frozenset({"KR", "KP"}),
+    "guinea": frozenset({"GN", "GW", "GQ", "PG"}),
+    "sudan": frozenset({"SD", "SS"}),
+    "ireland": frozenset({"IE", "GB"}),  # the island: Belfast is in the UK
+    "virgin islands": frozenset({"VG", "VI"}),
+    "samoa": frozenset({"WS", "AS"}),
+}
+
+#: Statuses of a :class:`ScoredAnswer` (placed, no names found, names that could not be placed), and so of
+#: every evaluation row the model answered, whatever its quality; any other row status is a failure
+#: before an answer came (request, image, row), with its ``error``. Listed in the README ("Row statuses").
+ANSWERED_STATUSES = ("ok", "no_answer", "unresolved")
 
 PlaceResolver = Callable[[Any, Any], Any]
 
@@ -83,7 +83,7 @@ class ScoredAnswer(NamedTuple):
     place: Place | None
     #: Geodesic km from the truth to ``place``; ``None`` without a place or valid truth coordinates.
     distance_km: float | None
-    #: One of :data:`STATUSES`.
+    #: One of :data:`ANSWERED_STATUSES`.
     status: str
     #: Why there is no place (``None`` when placed).
     error: str | None = None
@@ -185,33 +185,54 @@ def _named_as_country(country: str | None) -> bool:
     return bool(country) and geo.country_code(country) is not None
 
 
+def _truth_country(country: str | None, place: Place | None) -> str | None:
+    """The truth's country code: its country column when recognisable, else its place's."""
+    code = geo.country_code(country) if clean_text(country) else None
+    return code if code is not None or place is None else place.country_code
+
+
+def _may_denote(country: str | None, code: str | None) -> bool:
+    """Whether an ambiguous country name ("Congo", "Korea") can mean the country ``code``."""
+    text = clean_text(country)
+    return bool(text) and code is not None and code in AMBIGUOUS_COUNTRY_NAMES.get(ascii_key(name_key(text)), ())
+
+
+def _same_city(pred: Place, truth: Place, pred_city: str, truth_city: str) -> bool:
+    """Whether two resolved places named as cities are one place (see :func:`same_place`)."""
+    if pred.country_code != truth.country_code:
+        return False
+    if is_city(pred.level) and is_city(truth.level):
+        return same_municipality(pred, truth)
+    if pred.level != truth.level:  # a city is never a region, island or landmark, nor those each other
+        return False
+    if pred.level == "country":  # neither name is a known place: both fell back to the country
+        return ascii_key(name_key(pred_city)) == ascii_key(name_key(truth_city))
+    return (pred.name, pred.lat, pred.lon) == (truth.name, truth.lat, truth.lon)  # one region, island, landmark
+
+
 @lru_cache(maxsize=1 << 16)
-def match_place(
+def same_place(
     pred_country: str | None, pred_city: str | None, gt_country: str | None, gt_city: str | None
 ) -> tuple[bool, bool]:
-    """``(country_match, city_match)`` of a predicted place against the truth, by identity.
+    """``(country_match, city_match)`` of a predicted place against the truth, by identity: the one rule.
 
-    * The country must be named as a country: "USA", "Deutschland", "日本" are; "Massachusetts"
-      is not (it matches nothing, even with the right city). Names shared by several countries
-      ("Congo", "Korea", "Ireland") count for the one the named city is in (:func:`globe.geo.same_place`).
-    * A city counts only together with its country, and only when both resolve at city level to
-      one municipality (:func:`same_municipality`): "Manhattan" for New York City counts,
-      "Cambridge" for Boston does not. A region, island or landmark is not a city. When neither
-      name is a known place (both fall back to the country), equal folded names count.
+    Rewards, evaluation, distillation and the app all decide "the same place" here (the README's
+    ``globe_accuracy`` row says what counts). The country must be named as a country ("USA",
+    "Deutschland", "日本"; "Massachusetts" matches nothing); a name shared by several countries
+    (:data:`AMBIGUOUS_COUNTRY_NAMES`) counts for the one the named city is in. A city counts only
+    together with its country, and only as one municipality (:func:`same_municipality`): "Manhattan"
+    for New York City counts, "Cambridge" for Boston does not; a region, island or landmark matches
+    only the same one, never a city; when neither name is a known place, equal folded names count.
     """
     if not _named_as_country(pred_country):
         return False, False
-    country_match, names_match = geo.same_place(pred_country, pred_city, gt_country, gt_city)
-    if not country_match or not (pred_city and gt_city):
-        return country_match, False
     pred, truth = resolve_place(pred_country, pred_city), resolve_place(gt_country, gt_city)
-    if pred is None or truth is None:
-        return True, False
-    if is_city(pred.level) and is_city(truth.level):
-        return True, same_municipality(pred, truth)
-    if not is_city(pred.level) and not is_city(truth.level):
-        return True, names_match
-    return True, False
+    pred_code, truth_code = geo.country_code(pred_country), _truth_country(gt_country, truth)
+    pred_city_text, truth_city_text = clean_text(pred_city), clean_text(gt_city)
+    city_match = bool(pred is not None and truth is not None and pred_city_text and truth_city_text
+                      and _same_city(pred, truth, pred_city_text, truth_city_text))
+    country_match = pred_code == truth_code or (city_match and _may_denote(pred_country, truth_code))
+    return country_match, city_match and country_match
 
 
 def released_match(pred: str, truth: str, ratio: float = RELEASED_MATCH_RATIO) -> bool:
@@ -219,7 +240,7 @@ def released_match(pred: str, truth: str, ratio: float = RELEASED_MATCH_RATIO) -
 
     Case-insensitive; lengths are taken before lower-casing, as released. An empty prediction
     never matches; an empty truth matches nothing. Calls "USA" vs "United States" wrong and
-    "Niger" vs "Nigeria" right, which is why :func:`match_place` is the headline rule.
+    "Niger" vs "Nigeria" right, which is why :func:`same_place` is the headline rule.
     """
     pred_len, truth_len = len(pred), len(truth)
     pred, truth = pred.lower(), truth.lower()

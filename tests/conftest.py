@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from globe import REPO_ROOT
 
 # Never reach a hub, even by accident, and keep caches inside the run's cache dir.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,7 +22,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model() -> str:
     """The tiny random Qwen2.5-VL, built once and cached under ``$GLOBE_CACHE_DIR``."""
-    from globe.testing.tiny_vlm import tiny_model_dir
+    from globe.tiny_model import tiny_model_dir
 
     return str(tiny_model_dir())
 
@@ -30,6 +30,6 @@ def tiny_model() -> str:
 @pytest.fixture()
 def sample_images(tmp_path: Path) -> list[Path]:
     """Eight small distinct JPEGs in a temp dir."""
-    from globe.testing.images import write_images
+    from tests.support.images import write_images
 
     return write_images(tmp_path / "images", 8)

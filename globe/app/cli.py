@@ -27,6 +27,8 @@ API_KEY_ENV = "GLOBE_APP_API_KEY"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from globe.data.images import DEFAULT_MAX_PIXELS
+
     parser = argparse.ArgumentParser(
         prog="globe-app", description="Try a geolocation model on your own photo, in the browser (offline map).")
     where = parser.add_mutually_exclusive_group(required=True)
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, default=1024, help="tokens a sample may generate (default 1024)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="photos with more pixels are downscaled to this many before sending, as globe-eval "
-                             "does (default: GLOBE_MAX_IMAGE_PIXELS, else 1003520; 0 sends photos as they are)")
+                             f"does (default: GLOBE_MAX_IMAGE_PIXELS, else {DEFAULT_MAX_PIXELS}; 0 sends photos as they are)")
     parser.add_argument("--samples-dir", type=Path, default=None,
                         help="the bundled sample folder offered on the page (default: data/sample of this checkout)")
     parser.add_argument("--no-samples", action="store_true", help="offer no sample images")
@@ -56,12 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def served_model(model: str, log_dir: Path) -> Iterator[str]:
     """Start a model server for ``model`` ('tiny' or a checkpoint path); yield its /v1 URL; stop it after."""
-    from globe.catalog import CHECKOUT_ROOT
-    from globe.testing.swift_run import deploy_tiny_model, free_port, stop_process, wait_for_server
+    from globe import REPO_ROOT
+    from globe.swift_run import deploy_tiny_model, free_port, stop_process, wait_for_server
 
     log_dir.mkdir(parents=True, exist_ok=True)
     if model == "tiny":
-        from globe.testing.tiny_vlm import tiny_model_dir
+        from globe.tiny_model import tiny_model_dir
 
         print("globe-app: starting `swift deploy` of the tiny random model (its answers are noise: it proves the "
               f"wiring); log: {log_dir / 'server.log'}", flush=True)
@@ -71,7 +73,7 @@ def served_model(model: str, log_dir: Path) -> Iterator[str]:
         return
     port = free_port()
     env = {**os.environ, "MODEL": model, "HOST": "127.0.0.1", "PORT": str(port)}
-    script = CHECKOUT_ROOT / "examples" / "train" / "grpo" / "globe" / "serve_policy.sh"
+    script = REPO_ROOT / "examples" / "train" / "grpo" / "globe" / "serve_policy.sh"
     print(f"globe-app: starting {script.name} for {model} on port {port}; log: {log_dir / 'server.log'}", flush=True)
     blocked = {signal.SIGINT, signal.SIGTERM}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # no Ctrl-C between Popen and the try

@@ -4,7 +4,7 @@ Why on the server and not in the browser: the ``/locate`` API takes any file, so
 say clearly when a file is not an image, and must not send a 40-megapixel photo to a model that
 resizes it to about one megapixel anyway. The bytes sent come from the evaluation's own bounded
 reader (:func:`globe.data.images.request_image`: regular files of at most 64 MiB, a JPEG decoded
-at reduced size, downscaled to ``GLOBE_MAX_IMAGE_PIXELS``, default 1003520 pixels), so the app
+at reduced size, downscaled to ``GLOBE_MAX_IMAGE_PIXELS``, default the family's budget), so the app
 sends a photo exactly as ``globe-eval`` would.
 """
 from __future__ import annotations
@@ -80,7 +80,8 @@ def exif_gps(image) -> tuple[float, float] | None:
 def prepare_image(path: str | Path, max_pixels: int | None = None) -> PreparedImage:
     """Read and check the photo at ``path``; the bytes to send are what ``globe-eval`` would send.
 
-    ``max_pixels``: the pixel budget (``None``: ``GLOBE_MAX_IMAGE_PIXELS``, else 1003520). Only the
+    ``max_pixels``: the pixel budget (``None``: ``GLOBE_MAX_IMAGE_PIXELS``, else
+    :data:`globe.data.images.DEFAULT_MAX_PIXELS`). Only the
     original's header is read again (size, EXIF GPS). Raises :class:`ImageProblem` naming the file.
     """
     import io

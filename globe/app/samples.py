@@ -33,9 +33,9 @@ class SampleImage:
 
 def default_sample_root() -> Path | None:
     """``data/sample`` of this checkout, or ``None`` when GLOBE is installed without one."""
-    from globe.catalog import CHECKOUT_ROOT
+    from globe import REPO_ROOT
 
-    root = CHECKOUT_ROOT / "data" / "sample"
+    root = REPO_ROOT / "data" / "sample"
     return root if root.is_dir() else None
 
 

@@ -11,8 +11,8 @@ before it is downscaled to the pixel budget, so sixteen 12000x12000 photos in fl
 MB, not gigabytes (``bench/eval_memory.py``).
 
 The pixel budget is a knob (``max_pixels``, else ``GLOBE_MAX_IMAGE_PIXELS``, else
-:data:`DEFAULT_MAX_PIXELS` = 1003520, the image budget the paper trains and serves Qwen2.5-VL
-with). An image within it is sent byte for byte, as the released eval did; a larger one is sent
+:data:`DEFAULT_MAX_PIXELS`, the image budget the paper trains and serves Qwen2.5-VL with,
+from :mod:`globe.families`). An image within it is sent byte for byte, as the released eval did; a larger one is sent
 as a JPEG (quality 95) of at most that many pixels, which a server capped at the same budget
 would have resized to anyway. ``GLOBE_MAX_IMAGE_PIXELS=0`` sends every image as is (decoded at
 1/8 scale only to check it). ``globe-eval --released-settings`` sends every file unchanged, as
@@ -28,7 +28,10 @@ import threading
 import warnings
 from typing import BinaryIO
 
-DEFAULT_MAX_PIXELS = 1_003_520
+from globe.families import DEFAULT_FAMILY, FAMILIES
+
+#: The default family's image budget in pixels (the released 1,280 visual tokens: 1003520 on Qwen2.5-VL).
+DEFAULT_MAX_PIXELS = FAMILIES[DEFAULT_FAMILY].budget_pixels()
 DEFAULT_MAX_BYTES = 64 << 20
 JPEG_QUALITY = 95
 #: Downscales at once in this process: each holds tens of MB (a 12000x12000 JPEG at 1/8 scale and its

@@ -5,7 +5,7 @@ perceptual hashes (``imagehash``'s 64-bit dHash and pHash), finds each test imag
 training image by dHash Hamming distance and writes one CSV row per test image. Resized and
 recompressed copies hash within a bit or two of their original; a light crop (2-3 % per side)
 moves the dHash by up to ~10 bits and the pHash by up to ~14 (measured on
-``globe.testing.photos``), so a pair is a **leak** when
+``tests.support.photos``), so a pair is a **leak** when
 
     dHash distance <= ``threshold`` (default :data:`LEAK_THRESHOLD` = 10 of 64 bits)
     and pHash distance <= ``phash_threshold`` (default :data:`PHASH_THRESHOLD` = 16 of 64 bits).

@@ -30,11 +30,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from globe import REPO_ROOT
+
 from .convert import ConvertOptions, convert
 from .geocode import GeoLookup
 from .report import ConversionReport
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 IMAGE_SIZE = (96, 96)
 IMAGE_FOLDERS = ("train_images", "eval_images", "im2gps3ktest", "osv-test-mini-3k")
 

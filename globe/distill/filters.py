@@ -1,43 +1,12 @@
 """The distillation filters: small pure functions, each a switch with a threshold.
 
-A row (one image) goes through a funnel of stages, in this order; the first stage it cannot
-pass names its drop reason, and every reason is counted in the report:
-
-==================  ==========================================  ==================================
-stage               an answer passes when                       drop reasons
-==================  ==========================================  ==================================
-answer              it was parsed with a country and reasoning   empty_answer, unparseable,
-                    (:mod:`globe.distill.teacher`)              no_country, no_reasoning
-locatability        ``locatable`` is yes and ``confidence`` >=   judged_unlocatable,
-                    ``min_confidence``                          low_confidence, no_locatability
-gt_agreement        its place matches the ground truth           gt_mismatch
-                    (``gt_match`` mode, ``gt_km``)
-teacher_agreement   at least ``min_agreeing`` surviving answers  teachers_disagree
-                    name the same place (``agreement_match``)
-grounding           the verifier sees at least ``min_entities``  too_few_grounded_entities
-                    of the chosen answer's entities
-==================  ==========================================  ==================================
-
-**Several teachers.** The per-answer stages (answer, locatability, gt_agreement) judge each
-teacher's answer alone. A row survives a stage while at least ``required`` answers survive it:
-``min_agreeing`` when teacher agreement is on (default: every teacher), else 1. The drop reason
-is the reason of the first teacher (in ``--teacher`` order) eliminated at that stage. The
-answer whose reasoning is kept is the first surviving teacher's, so list your best teacher first.
-
-**Place matching modes** (for ground truth and between teachers):
-
-- ``city``: the same city by identity (:func:`globe.scoring.match_place`, the accuracy reward's
-  rule: the same GeoNames place, or a district inside the other's core, in a country named as
-  a country; equal names neither gazetteer knows);
-- ``km``: the predicted place, resolved by :func:`globe.scoring.score_names`, is a city
-  (:func:`globe.scoring.is_city`) within ``km`` of the reference point (the ground truth's
-  coordinates, or the other teacher's resolved city). A prediction placed only at country,
-  region, island or landmark level never matches: its point says nothing about distance;
-- ``city-or-km`` (default, 25 km, the paper's "city" accuracy radius): either of the above.
-  It accepts a district or suburb named instead of its city ("Brooklyn" for New York) and
-  ground-truth labels that name a neighbouring municipality;
-- ``country``: the same country (ISO code). Loose: the kept reasoning may argue for another
-  city than the row's answer, so prefer a city mode for SFT data.
+A row (one image) goes through a funnel of stages (:data:`STAGES`); the first stage it cannot pass
+names its drop reason (:data:`DROP_REASONS`), and every reason is counted in the report. With several
+teachers a row goes on while at least ``required`` answers survive a stage; the drop reason is that
+of the first teacher (in ``--teacher`` order) eliminated, and the kept reasoning is the first
+surviving teacher's, so list your best teacher first. Places are compared by the one rule,
+:func:`globe.scoring.same_place`, or by distance (:data:`MATCH_MODES`). The stages, their flags and
+the matching modes: docs/rebuild_data.md, "Filters and thresholds".
 """
 from __future__ import annotations
 
@@ -47,7 +16,7 @@ from typing import Any
 
 from globe.answers import verdict_from_text
 from globe.catalog import GroundTruthRow
-from globe.scoring import match_place, score_names
+from globe.scoring import same_place, score_names
 
 from .teacher import TeacherAnswer
 
@@ -155,7 +124,7 @@ def compare_places(
     ref_point: tuple[float, float] | None = None,
 ) -> PlaceComparison:
     """Compare a prediction with a reference place; ``ref_point`` defaults to the reference city's point."""
-    country_match, city_match = match_place(pred_country, pred_city, ref_country, ref_city)
+    country_match, city_match = same_place(pred_country, pred_city, ref_country, ref_city)
     if ref_point is None:
         ref_point = city_point(ref_country, ref_city)
     scored = score_names(pred_country, pred_city, *(ref_point or (None, None)))

@@ -33,6 +33,7 @@ import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
 from globe.eval.consensus import RankedPlace, compares_like_geodesic_km, rank_places
+from globe.scoring import ANSWERED_STATUSES
 
 #: The thresholds of the paper's tables (IM2GPS3K, MP16-Reason-Test), in km.
 THRESHOLDS_KM: tuple[float, ...] = (1, 25, 200, 750, 2500)
@@ -41,8 +42,6 @@ GEOSCORE_SCALE_KM = 1492.7
 GEOSCORE_MAX = 5000.0
 #: The released eval's string rule: one name must contain the other and be >= 70% of its length.
 STRING_MATCH_RATIO = 0.7
-#: Statuses of rows that have a model answer (whatever its quality): the rest failed before one came.
-ANSWER_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
 #: Thresholds at or below this many km are city scale: a country-level prediction never counts there.
 CITY_SCALE_MAX_KM = 25.0
 #: Values of ``pred_level``: how precisely the prediction was placed (``globe.geo.Place.level``).
@@ -195,7 +194,7 @@ def released_names(row: Mapping[str, Any], use_cot: bool = True) -> tuple[str | 
     if "prediction" not in row:
         good = row.get("status") == "ok"
         return (row.get("pred_country"), row.get("pred_city")) if good else (None, None)
-    answered = str(row.get("status")) in ANSWER_STATUSES
+    answered = str(row.get("status")) in ANSWERED_STATUSES
     return released_answer_fields(str(row.get("prediction") or "") if answered else "", use_cot=use_cot)
 
 
@@ -256,13 +255,13 @@ def identity_matches(
     gt_countries: Sequence[str | None],
     gt_cities: Sequence[str | None],
 ) -> tuple[list[bool], list[bool]]:
-    """Per-row ``(country_match, city_match)`` by resolved identity (:func:`globe.scoring.match_place`).
+    """Per-row ``(country_match, city_match)`` by resolved identity (:func:`globe.scoring.same_place`).
 
     The accuracy reward's rule: "USA / NYC" matches "United States / New York City", "Manhattan"
     counts for New York City, "Cambridge" does not count for Boston, "Massachusetts" is not a
     country; a row without a prediction matches nothing.
     """
-    from globe.scoring import match_place as same_place
+    from globe.scoring import same_place
 
     countries: list[bool] = []
     cities: list[bool] = []
@@ -445,7 +444,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], threshold_rule: str = DEFAULT_T
     overall = group_metrics(errors, country_matches, city_matches, levels, threshold_rule)
     summary: dict[str, Any] = {
         "n": overall.pop("n"),
-        "n_failed": sum(str(row.get("status")) not in ANSWER_STATUSES for row in rows),
+        "n_failed": sum(str(row.get("status")) not in ANSWERED_STATUSES for row in rows),
         "n_no_answer": status_counts.get("no_answer", 0),
         "n_unresolved": status_counts.get("unresolved", 0),
         "n_country_level": sum(level == "country" for level in levels),

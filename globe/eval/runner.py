@@ -46,6 +46,7 @@ from globe.data.layouts import Layout
 from globe.eval.data import GroundTruthFile
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
+from globe.scoring import ANSWERED_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ RESULT_COLUMNS = [
     "prediction", "pred_country", "pred_city", "pred_lat", "pred_lon", "pred_level", "error_km",
     "status", "error", "attempts", "latency_s",
 ]
-#: Statuses of rows the model answered: kept on resume (redoing them would change sampled results).
-ANSWERED_STATUSES = frozenset({"ok", "unresolved", "no_answer"})
 
 #: Columns a run with several samples per image adds after :data:`RESULT_COLUMNS`.
 SAMPLE_COLUMNS = ["n_samples", "agreement", "samples"]
@@ -172,6 +171,7 @@ def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tu
         except (KeyError, ValueError):
             dropped += 1
             continue
+        # an answered row is kept (redoing it would change sampled results); a failed one is redone
         if row.get("status") in ANSWERED_STATUSES and index not in kept:
             kept[index] = row
         else:

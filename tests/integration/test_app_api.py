@@ -17,8 +17,8 @@ pytest.importorskip("gradio", reason="the app extra is not installed (pip instal
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg  # noqa: E402
-from globe.testing.images import gps_jpeg  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg  # noqa: E402
+from tests.support.images import gps_jpeg  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def app_url(fake_server):
     from globe.app.locate import Locator
     from globe.app.samples import default_sample_root, load_samples, truths_by_digest
     from globe.app.ui import build_app, launch
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
 
     samples = load_samples(default_sample_root())
     locator = Locator(fake_server.url, sample_truths=truths_by_digest(samples), max_pixels=200_000)
@@ -112,7 +112,7 @@ def test_bad_parameters_are_clear_errors(client, tmp_path):
 
 
 def test_a_huge_image_is_downscaled_before_it_is_sent(client, fake_server, tmp_path):
-    from globe.testing.fake_openai import _request_texts_and_images
+    from tests.support.fake_openai import _request_texts_and_images
 
     big = Image.new("RGB", (4000, 3000), (120, 160, 200))
     buffer = io.BytesIO()

@@ -43,8 +43,8 @@ def page_url():
     from globe.app.locate import Locator
     from globe.app.samples import default_sample_root, load_samples, truths_by_digest
     from globe.app.ui import build_app, launch
-    from globe.testing.fake_openai import FakeOpenAIServer
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
+    from tests.support.fake_openai import FakeOpenAIServer
 
     answers = itertools.cycle([ANSWERS[0], ANSWERS[0], ANSWERS[1]])
     with FakeOpenAIServer(responder=lambda request: next(answers), stream_chunk_delay_s=0.03) as server:

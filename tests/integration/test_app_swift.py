@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("gradio", reason="the app extra is not installed (pip install -e '.[app]')")
 from gradio_client import Client, handle_file  # noqa: E402
 
-from globe.testing.swift_run import free_port, offline_env, stop_process  # noqa: E402
+from globe.swift_run import free_port, offline_env, stop_process  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

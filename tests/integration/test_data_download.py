@@ -16,7 +16,7 @@ from PIL import Image
 pytest.importorskip("img2dataset")
 
 from globe.data.cli import main as data_main  # noqa: E402
-from globe.testing.photos import photo_like  # noqa: E402
+from tests.support.photos import photo_like  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from globe.data.sample import write_raw_files
-from globe.testing.swift_run import REPO_ROOT, TINY_MODEL_ARGS, run_swift
+from globe import REPO_ROOT
+from globe.swift_run import TINY_MODEL_ARGS, run_swift
 
 pytestmark = pytest.mark.integration
 

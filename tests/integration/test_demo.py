@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from globe import REPO_ROOT
+
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["model", "data", "sft", "rm", "grpo", "eval"]
 
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from globe import REPO_ROOT
 from globe.distill.cli import main
 from globe.distill.filters import DROP_REASONS
 from globe.distill.teacher import parse_teacher_answer
-from globe.testing.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
-from globe.testing.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+from globe.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+from tests.support.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAIN_SFT = REPO_ROOT / "examples" / "train" / "grpo" / "globe" / "train_sft.sh"
 PLACES = {
     "PAR": ("France", "Paris", 48.8566, 2.3522, ["Eiffel Tower", "Haussmann facades"]),

@@ -12,7 +12,7 @@ import pytest
 
 from globe.eval.cli import main
 from globe.eval.runner import ANSWERED_STATUSES, read_output_rows
-from globe.testing.fake_openai import write_scripted_eval_set
+from tests.support.fake_openai import write_scripted_eval_set
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from globe import REPO_ROOT
 from globe.eval.cli import main
 from globe.eval.runner import read_output_rows
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 CORE_KEYS = ("n", "n_failed", "country_acc", "city_acc", "country_acc_string", "city_acc_string", "acc_1km",
              "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km", "geoscore", "by_continent", "by_country")
 PLACES = [
@@ -46,7 +46,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
         assert main(_args(server.url, gt_file, images, reference)) == 0
 
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "examples/train/grpo/globe/eval.py"), *_args(server.url, gt_file, images, killed)],
+            [sys.executable, str(REPO_ROOT / "examples/train/grpo/globe/eval.py"), *_args(server.url, gt_file, images, killed)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + 60

@@ -15,9 +15,10 @@ import pytest
 from globe.chat_client import ChatClient, user_message
 from globe.eval.cli import main
 from globe.eval.infer import main as infer_main
-from globe.eval.runner import ANSWERED_STATUSES, read_output_rows
-from globe.testing.images import jpeg_bytes
-from globe.testing.fake_openai import write_scripted_eval_set
+from globe.eval.runner import read_output_rows
+from globe.scoring import ANSWERED_STATUSES
+from tests.support.images import jpeg_bytes
+from tests.support.fake_openai import write_scripted_eval_set
 
 pytestmark = pytest.mark.integration
 

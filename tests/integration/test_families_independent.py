@@ -16,8 +16,8 @@ import pytest
 from globe.answers import parse_answer, think_text
 from globe.families import FAMILIES
 from globe.rewards import accuracy_rewards, format_rewards, visual_match_rewards
-from globe.testing.images import write_images
-from globe.testing.tiny_families import tiny_family_dir
+from tests.support.images import write_images
+from tests.support.tiny_families import tiny_family_dir
 
 pytestmark = pytest.mark.integration
 

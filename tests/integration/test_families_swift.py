@@ -3,7 +3,7 @@
 Qwen2.5-VL runs through these stages in the other integration tests; here Qwen3-VL (thinking on:
 its template prefills ``<think>\\n``), Qwen3.5 (its default: an empty ``<think>\\n\\n</think>\\n\\n``
 block) and InternVL3 (transformers-native, no prefill) run on tiny scripted models
-(:mod:`globe.testing.tiny_families`) that write GLOBE's format after their template's prefill.
+(:mod:`tests.support.tiny_families`) that write GLOBE's format after their template's prefill.
 So the GRPO step proves the whole path a prefill takes (template -> completion -> reward): the
 scripted completion earns the full accuracy, visual-match and format rewards only if the
 rewards read past the prefill ms-swift puts at its front.
@@ -19,9 +19,9 @@ import pytest
 
 from globe.families import FAMILIES
 from globe.prompts import GEO_COT_PROMPT, format_answer
-from globe.testing.images import write_images
-from globe.testing.swift_run import CPU_TRAIN_ARGS, deploy_tiny_model, family_load_args, run_swift
-from globe.testing.tiny_families import SCRIPT_ANSWER, SCRIPT_REASONING, SCRIPTED_THINKING, tiny_family_dir
+from tests.support.images import write_images
+from globe.swift_run import CPU_TRAIN_ARGS, deploy_tiny_model, family_load_args, run_swift
+from tests.support.tiny_families import SCRIPT_ANSWER, SCRIPT_REASONING, SCRIPTED_THINKING, tiny_family_dir
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +99,7 @@ def test_globe_eval_and_infer_read_each_familys_replies_from_swift_deploy(deploy
     from globe.eval.cli import main as eval_main
     from globe.eval.infer import main as infer_main
     from globe.eval.runner import read_output_rows
-    from globe.testing.fake_openai import write_scripted_eval_set
+    from tests.support.fake_openai import write_scripted_eval_set
 
     name, url = deployed_family
     gt_file, images, _ = write_scripted_eval_set(tmp_path, [("a.jpg", 48.85341, 2.3488, "France", "Paris", ""),

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from globe.prompts import GEO_COT_PROMPT, LOCATABILITY_SYSTEM_PROMPT, format_answer
-from globe.testing.images import write_images
-from globe.testing.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+from globe.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+from tests.support.images import write_images
 
 pytestmark = pytest.mark.integration
 

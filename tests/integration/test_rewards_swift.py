@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from globe import REPO_ROOT
 from globe.chat_client import ChatClient, user_message
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
 from globe.answers import released_verdict_probability
 from globe.locatability import LocatabilityScorer, rm_input_text
-from globe.testing.images import jpeg_bytes, write_images
-from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
+from globe.swift_run import TINY_MODEL_ARGS, run_swift
+from tests.support.images import jpeg_bytes, write_images
 
 pytestmark = pytest.mark.integration
 
-PLUGIN_FILE = Path(__file__).resolve().parents[2] / "globe" / "plugin.py"
+PLUGIN_FILE = REPO_ROOT / "globe" / "plugin.py"
 COMPLETIONS = [
     "<think>Red double-decker buses and left-hand traffic.</think><answer>country: UK\ncity: London</answer>",
     "<think>Nothing but sky.</think><answer>country: France\ncity: Paris</answer>",

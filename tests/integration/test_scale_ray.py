@@ -21,8 +21,8 @@ from globe.chat_client import image_data_url  # noqa: E402
 from globe.data.cli import main as data_main  # noqa: E402
 from globe.data.images import request_image  # noqa: E402
 from globe.distill.cli import main as distill_main  # noqa: E402
-from globe.testing.fake_openai import FakeOpenAIServer  # noqa: E402
-from globe.testing.photos import NEAR_COPY_KINDS, near_copy, photo_like, write_photos  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
+from tests.support.photos import NEAR_COPY_KINDS, near_copy, photo_like, write_photos  # noqa: E402
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from globe.testing.images import make_image, write_images
-from globe.testing.swift_run import TINY_MODEL_ARGS, run_swift
-from globe.testing.tiny_vlm import QWEN_SPECIAL_TOKENS
+from globe.swift_run import TINY_MODEL_ARGS, run_swift
+from globe.tiny_model import QWEN_SPECIAL_TOKENS
+from tests.support.images import make_image, write_images
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from globe.geo import resolve
-from globe.testing.fake_openai import image_marker, marked_jpeg
+from tests.support.fake_openai import image_marker, marked_jpeg
 
 #: (key, country, city, ISO code, answer): the place a photo was taken and what the scripted model says.
 PLACES = [

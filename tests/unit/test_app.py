@@ -18,8 +18,8 @@ from globe.app.images import ImageProblem, exif_gps, file_digest, prepare_image
 from globe.app.locate import AppError, LocateOptions, LocateResult, Locator, Progress, score_answer
 from globe.app.samples import Truth, default_sample_root, load_samples
 from globe.app.worldmap import Pin, map_svg
-from globe.testing.fake_openai import FakeOpenAIServer
-from globe.testing.images import gps_jpeg, jpeg_bytes
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.images import gps_jpeg, jpeg_bytes
 
 AMSTERDAM = "<think>Canals and gabled brick houses.</think><answer>country: Netherlands\ncity: Amsterdam</answer>"
 BRUSSELS = "<think>Art nouveau and waffles.</think><answer>country: Belgium\ncity: Brussels</answer>"
@@ -194,7 +194,7 @@ def test_a_model_without_an_answer_is_reported_not_raised(tmp_path):
 
 
 def test_a_server_that_is_down_is_named_without_its_password(tmp_path):
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
 
     port = free_port()
     with pytest.raises(AppError) as caught:
@@ -256,7 +256,7 @@ def test_the_reward_model_adds_the_locatability_of_the_reported_reasoning(tmp_pa
 
 
 def test_a_reward_model_that_is_down_leaves_the_answer_and_says_why(tmp_path):
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
 
     rm_url = f"http://127.0.0.1:{free_port()}/v1"
     with FakeOpenAIServer(default_answer=AMSTERDAM) as policy:

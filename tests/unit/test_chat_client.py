@@ -1,4 +1,4 @@
-"""Specification of globe.chat_client against the loopback fake server (globe.testing.fake_openai)."""
+"""Specification of globe.chat_client against the loopback fake server (tests.support.fake_openai)."""
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +18,7 @@ from globe.chat_client import (
     redact,
     user_message,
 )
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 FAST = dict(backoff=0.01, timeout=5.0)
 

@@ -13,7 +13,7 @@ from globe.eval.data import load_ground_truth
 from globe.eval.runner import EvalSettings, read_output_rows, run_eval_with_server
 from globe.geo import resolve
 from globe.prompts import geo_prompt
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 
 def _jpeg(size: tuple[int, int]) -> bytes:

@@ -11,7 +11,7 @@ from globe.data.leakage import (
     PAIR_COLUMNS, HammingIndex, audit, brute_force_nearest, hash_image, index_path, popcount, read_excluded_ids,
     read_image_list,
 )
-from globe.testing.photos import NEAR_COPY_KINDS, near_copy, photo_like, write_photos
+from tests.support.photos import NEAR_COPY_KINDS, near_copy, photo_like, write_photos
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_cli_prints_how_many_test_images_leak(planted, tmp_path, capsys):
 
 
 def test_hashes_ignore_resizing_and_recompression(tmp_path):
-    from globe.testing.photos import jpeg
+    from tests.support.photos import jpeg
 
     image = photo_like(7)
     (tmp_path / "original.jpg").write_bytes(jpeg(image))

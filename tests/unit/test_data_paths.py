@@ -27,13 +27,13 @@ def test_a_home_relative_root_is_expanded(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_a_source_checkout_uses_its_own_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GLOBE_DATA_ROOT", raising=False)
-    assert catalog.data_root() == catalog.CHECKOUT_ROOT / "data"
-    assert (catalog.CHECKOUT_ROOT / "globe" / "catalog.py").is_file()
+    assert catalog.data_root() == catalog.REPO_ROOT / "data"
+    assert (catalog.REPO_ROOT / "globe" / "catalog.py").is_file()
 
 
 def test_an_installed_package_uses_the_working_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GLOBE_DATA_ROOT", raising=False)
-    monkeypatch.setattr(catalog, "CHECKOUT_ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(catalog, "REPO_ROOT", tmp_path / "site-packages")
     monkeypatch.chdir(tmp_path)
     assert catalog.data_root() == tmp_path / "data"
 

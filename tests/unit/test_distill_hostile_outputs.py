@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from globe.runfiles import RunLock
-from globe.testing.fake_openai import FakeOpenAIServer
+from tests.support.fake_openai import FakeOpenAIServer
 from test_distill_pipeline import distill, make_world, read_jsonl, scripted, teacher_json
 
 PARIS = teacher_json("France", "Paris", entities=["Eiffel Tower", "Haussmann facades"],

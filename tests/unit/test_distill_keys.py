@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from globe.distill.pipeline import Endpoint
-from globe.testing.fake_openai import FakeOpenAIServer
+from tests.support.fake_openai import FakeOpenAIServer
 
 from test_distill_pipeline import KNOWN, distill, make_world, scripted  # noqa: E402
 

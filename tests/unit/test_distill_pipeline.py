@@ -12,7 +12,7 @@ from globe.data.convert import OUTPUT_KEYS
 from globe.data.swift_rows import to_swift_row
 from globe.distill.cli import main
 from globe.prompts import LOCATABILITY_SYSTEM_PROMPT, format_answer
-from globe.testing.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
 
 # image id -> (lat, lon, city, country) of real places
 PLACES = {

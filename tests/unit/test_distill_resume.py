@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from globe import REPO_ROOT
 from globe.distill.cli import main
-from globe.testing.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, answer_by_marker, marked_jpeg
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 N_ROWS = 30
 
 

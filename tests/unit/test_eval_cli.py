@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from globe import REPO_ROOT
 from globe.eval.cli import build_run_parser, main
 from globe.eval.infer import main as infer_main
 from globe.geo import distance_km, resolve
 from globe.prompts import RELEASED_EVAL_COT_PROMPT, RELEASED_EVAL_DIRECT_PROMPT
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
-REPO = Path(__file__).resolve().parents[2]
 CORE_KEYS = ("n", "n_failed", "country_acc", "city_acc", "country_acc_string", "city_acc_string", "acc_1km",
              "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km", "geoscore", "by_continent", "by_country")
 ROWS = [
@@ -158,7 +158,7 @@ def test_infer_streams_the_answer_and_reports_timings(scripted, capsys):
 
 
 def test_entry_point_script_runs_the_cli():
-    result = subprocess.run([sys.executable, str(REPO / "examples/train/grpo/globe/eval.py"), "--help"],
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "examples/train/grpo/globe/eval.py"), "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--use-cot, --use_cot" in result.stdout and "--geocoder" in result.stdout
@@ -173,7 +173,7 @@ def test_online_geocoder_without_configuration_is_a_clear_error(scripted, tmp_pa
 
 @pytest.mark.parametrize("dataset", ["mp16-reason-test-12k", "im2gps3k", "osv5m-test-mini-3k"])
 def test_named_datasets_read_the_bundled_sample_layout(dataset, tmp_path):
-    sample = REPO / "data" / "sample"
+    sample = REPO_ROOT / "data" / "sample"
     if not sample.is_dir():
         pytest.skip("data/sample is not built (python -m globe.data sample)")
     output = tmp_path / "out.csv"

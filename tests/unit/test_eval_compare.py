@@ -10,7 +10,7 @@ import pytest
 from globe.eval.cli import main as eval_main
 from globe.eval.compare import PUBLISHED_THRESHOLDS_KM, load_published, load_run
 from globe.eval.metrics import counts_within, summarize
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

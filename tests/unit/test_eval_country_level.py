@@ -14,7 +14,7 @@ from geopy.distance import geodesic
 from globe.eval.cli import main
 from globe.eval.runner import read_output_rows
 from globe.geo import distance_km, resolve, reverse
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 OFFSET_KM = 5.0
 

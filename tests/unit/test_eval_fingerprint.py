@@ -23,7 +23,7 @@ from globe.eval.fingerprint import (
     run_fingerprint,
 )
 from globe.eval.runner import RESULT_COLUMNS, read_output_rows
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 ROWS = [
     ("a.jpg", 48.85341, 2.3488, "France", "Paris", "<answer>country: France\ncity: Paris</answer>"),

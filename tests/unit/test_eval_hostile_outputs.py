@@ -17,7 +17,7 @@ import pytest
 from globe.eval.cli import main
 from globe.eval.runner import read_output_rows
 from globe.runfiles import RunLock
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 PARIS = (48.85341, 2.3488)
 ANSWER = "<answer>country: France\ncity: Paris</answer>"

@@ -17,7 +17,7 @@ import pytest
 
 import released_oracle as oracle  # tests/unit is on sys.path
 from globe.eval.cli import main
-from globe.testing.fake_openai import FakeOpenAIServer, image_marker, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, image_marker, marked_jpeg
 
 OSV_HEADER = ["id", "latitude", "longitude", "thumb_original_url", "country", "sequence", "captured_at", "region",
               "sub-region", "city"]

@@ -23,7 +23,7 @@ from globe.eval.runner import (
 from globe.eval.score import scored_rows
 from globe.geo import distance_km, resolve
 from globe.prompts import geo_prompt
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 PARIS = (48.85341, 2.3488)  # GeoNames' Paris, so a "Paris" answer is exactly 0 km away
 
@@ -218,7 +218,7 @@ def test_path_traversal_corrupt_image_and_bad_rows_get_their_own_status(tmp_path
     (tmp_path / "secret.jpg").write_bytes(b"\xff\xd8\xff secret")
     (images / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     (images / "truncated.jpg").write_bytes(
-        __import__("globe.testing.fake_openai", fromlist=["marked_jpeg"]).marked_jpeg("t", size=(64, 64))[:200])
+        __import__("tests.support.fake_openai", fromlist=["marked_jpeg"]).marked_jpeg("t", size=(64, 64))[:200])
     gt_file = tmp_path / "gt.csv"
     gt_file.write_text("IMG_ID,LAT,LON,country,city\n"
                        "../secret.jpg,1,1,Ghana,Accra\n"

@@ -18,7 +18,7 @@ from globe.eval.runner import (
 from globe.eval.score import scored_rows
 from globe.geo import distance_km, resolve
 from globe.prompts import geo_prompt
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 PARIS = (48.85341, 2.3488)  # GeoNames' Paris: a "Paris" answer is 0 km away
 GARBLED = "I cannot tell."

@@ -13,7 +13,7 @@ import pytest
 
 from globe.eval.cli import build_run_parser, main
 from globe.eval.data import load_ground_truth
-from globe.testing.fake_openai import FakeOpenAIServer, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, write_scripted_eval_set
 
 # (image, true lat, true lon, country, city, the model's answer); three longitudes lie beyond +-90,
 # enough for detect_swap (at least 3 rows, 1 % of those read, none with |LON| > 90 once swapped).

@@ -10,13 +10,13 @@ prints those). Which set is blind to what:
   the code nor the tables, and dealt alternately into the two files; holdout3's misses were used
   to improve the resolver, holdout4's misses were never listed while it was being improved.
 """
-from pathlib import Path
 
 import pytest
 
-from globe.geo.accuracy import FAR_KM, city_score, country_score, place_score, read_rows
+from globe import REPO_ROOT
+from tests.support.geocoder_benchmark import FAR_KM, city_score, country_score, place_score, read_rows
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = REPO_ROOT / "tests" / "data"
 SPLITS = ["tuning", "holdout", "holdout3", "holdout4"]
 
 

@@ -12,7 +12,7 @@ from globe.data.convert import ConvertOptions, convert, read_jsonl, validate
 from globe.data.image_paths import ImageOutsideRoot, confined_names, resolve_image_path
 from globe.eval.cli import main as eval_main
 from globe.eval.data import load_ground_truth
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg, write_scripted_eval_set
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg, write_scripted_eval_set
 
 ANSWER = "<answer>country: France\ncity: Paris</answer>"
 

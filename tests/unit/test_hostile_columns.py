@@ -1,4 +1,4 @@
-"""Odd dataset columns (issue 14, item 12): entities nested 5,000 deep and a latitude of 10**400.
+"""Odd dataset columns: entities nested 5,000 deep and a latitude of 10**400.
 
 Each reader ends with a per-row status or a neutral value, never RecursionError or OverflowError.
 """

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from globe.eval.infer import main as infer_main
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 ANSWER = "<think>Fjords.</think><answer>country: Norway\ncity: Bergen</answer>"
 

@@ -719,7 +719,7 @@ def process_alive(pid: int) -> bool:
 
 
 def test_released_layout_starts_the_rollout_server_trains_then_stops_it(tmp_path: Path) -> None:
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
 
     swift, port = fake_swift(tmp_path), str(free_port())
     proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, SWIFT_BIN=str(swift),
@@ -747,7 +747,7 @@ def test_ctrl_c_during_training_stops_the_trainer_and_the_rollout_server(tmp_pat
     import signal
     import time
 
-    from globe.testing.swift_run import free_port
+    from globe.swift_run import free_port
 
     swift, port = fake_swift(tmp_path), str(free_port())
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}

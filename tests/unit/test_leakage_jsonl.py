@@ -7,7 +7,7 @@ import pytest
 
 from globe.data.cli import main as data_main
 from globe.data.leakage import audit, read_image_list
-from globe.testing.photos import near_copy, photo_like, write_photos
+from tests.support.photos import near_copy, photo_like, write_photos
 
 
 def _convert(csv_path, images, out) -> None:

@@ -19,7 +19,7 @@ from globe.locatability import (
     first_image,
     pick_served_model,
 )
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 IMG_A = marked_jpeg("IMG-A")
 IMG_B = marked_jpeg("IMG-B", color=(200, 30, 30))

@@ -17,7 +17,7 @@ import pytest
 
 import globe
 from globe.locatability import CIRCUIT_OPEN, CircuitBreaker, LocatabilityScorer
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 IMG = marked_jpeg("IMG-A")
 COMPLETION = "<think>Red buses.</think><answer>country: UK\ncity: London</answer>"

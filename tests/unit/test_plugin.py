@@ -10,7 +10,7 @@ import pytest
 import globe
 from globe import geo
 from globe.plugin_path import main as plugin_path_main
-from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
 PLUGIN_FILE = Path(globe.__file__).resolve().parent / "plugin.py"
 NAMES = ["globe_accuracy", "globe_locatability", "globe_locatablity", "globe_visual_match", "globe_format",
@@ -87,6 +87,14 @@ def test_rewards_through_ms_swift_reward_loop(orms, monkeypatch):
 
 def test_the_released_reward_funcs_are_all_registered(orms):
     assert [name for name in RELEASED_REWARD_FUNCS if name not in orms] == []
+
+
+def test_the_plugin_registers_exactly_the_rewards_of_the_registry(orms):
+    from globe.rewards import REWARDS
+
+    ours = {name for name, cls in orms.items() if hasattr(cls, "reward_name")}
+    assert ours == set(REWARDS)
+    assert orms["globe_locatablity"] is orms["globe_locatability"]
 
 
 def test_released_rewards_through_ms_swift_reward_loop(orms):

@@ -250,7 +250,7 @@ def test_locatability_reads_the_served_verdict_by_GLOBE_RM_VERDICT(variable, exp
     import asyncio
 
     from globe.locatability import LocatabilityScorer
-    from globe.testing.fake_openai import FakeOpenAIServer, marked_jpeg
+    from tests.support.fake_openai import FakeOpenAIServer, marked_jpeg
 
     entries = [{"token": token, "logprob": logprob}
                for token, logprob in [("yes", -1.0), ("yes", -1.0), (" yes", -0.1), ("NO", -0.7), ("\u0120no", -0.2)]]

@@ -12,7 +12,7 @@ from globe.rewards import (
     COUNTRY_LEVEL_FLOOR_KM,
     COUNTRY_REWARD,
     DEFAULT_TAU_KM,
-    REWARD_FUNCS,
+    REWARDS,
     accuracy_rewards,
     completion_text,
     distance_rewards,
@@ -24,7 +24,7 @@ from globe.rewards import (
     normalize_for_match,
     released_accuracy_rewards,
     released_format_rewards,
-    released_visual_match_rewards,
+    reward_table,
     split_solution,
     visual_match_rewards,
 )
@@ -606,13 +606,14 @@ def test_neither_yes_nor_no_is_none(logprobs):
 # --------------------------------------------------------------------------- registry
 
 
-def test_registry_names_the_batch_rewards():
-    assert REWARD_FUNCS == {
-        "accuracy": accuracy_rewards,
-        "accuracy_released": released_accuracy_rewards,
-        "visual_match": visual_match_rewards,
-        "visual_match_released": released_visual_match_rewards,
-        "format": format_rewards,
-        "format_released": released_format_rewards,
-        "distance": distance_rewards,
-    }
+def test_every_reward_name_says_what_it_gives_and_an_alias_names_a_reward():
+    assert {"globe_accuracy", "globe_locatability", "globe_visual_match", "globe_format"} <= set(REWARDS)
+    for name, reward in REWARDS.items():
+        assert reward.value, name
+        assert reward.alias_of is None or REWARDS[reward.alias_of].alias_of is None, name
+
+
+def test_the_reward_table_has_one_row_per_reward_and_its_aliases_on_that_row():
+    rows = reward_table().splitlines()[2:]
+    assert len(rows) == sum(reward.alias_of is None for reward in REWARDS.values())
+    assert any(row.startswith("| `globe_locatability` (alias `globe_locatablity`) |") for row in rows)

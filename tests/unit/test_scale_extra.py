@@ -41,7 +41,7 @@ def test_leakage_with_ray_missing_names_the_extra(tmp_path):
 
 
 def test_distill_with_ray_missing_names_the_extra_before_any_request(tmp_path):
-    from globe.testing.fake_openai import FakeOpenAIServer
+    from tests.support.fake_openai import FakeOpenAIServer
 
     gt = REPO_ROOT / "data" / "sample" / "mp16-reason-train.csv"
     with FakeOpenAIServer(model="m") as server:

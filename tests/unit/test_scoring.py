@@ -12,7 +12,7 @@ from globe.scoring import (
     DISTRICT_CORE_DENSITY_PER_KM2,
     ScoredAnswer,
     is_city,
-    match_place,
+    same_place,
     released_match,
     resolve_place,
     same_municipality,
@@ -121,7 +121,7 @@ def test_valid_point():
     assert valid_point(10**400, 0) is None  # too big for a float: no point, not a crash
 
 
-# --------------------------------------------------------------------------- match_place
+# --------------------------------------------------------------------------- same_place
 
 
 @pytest.mark.parametrize(
@@ -143,8 +143,8 @@ def test_valid_point():
         ((None, "Paris"), ("France", "Paris"), (False, False)),
     ],
 )
-def test_match_place(pred, truth, expected):
-    assert match_place(*pred, *truth) == expected
+def test_same_place(pred, truth, expected):
+    assert same_place(*pred, *truth) == expected
 
 
 def _city(geonameid, lat, lon, population, admin1="NY", cc="US"):

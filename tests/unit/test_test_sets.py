@@ -16,7 +16,7 @@ from globe.data.layouts import Layout, im2gps_file_id
 from globe.eval.cli import main as eval_main
 from globe.eval.data import GroundTruthError, load_ground_truth
 from globe.runfiles import read_jsonl
-from globe.testing.fake_openai import FakeOpenAIServer, image_marker
+from tests.support.fake_openai import FakeOpenAIServer, image_marker
 
 from distributed_sets import (  # tests/unit is on sys.path
     FIXTURES, PLACES, PLACES365_HEADER, coordinates, im2gps, write_csv, write_image, yfcc4k_info_txt, yfcc4k_places365)

@@ -1,8 +1,8 @@
 """Run the real ms-swift command-line tools on the tiny model, offline, on a CPU.
 
-Tests, benchmarks and the demo share these settings so that a flag ms-swift renames breaks in
-one place. The flags are the smallest set that makes ms-swift 4.x accept a local random model
-with no hub access and no GPU (see issue 2 for how each was found).
+The app (``--serve tiny``), the demo, tests and benchmarks share these settings, so a flag ms-swift
+renames breaks in one place. The flags are the smallest set that makes ms-swift 4.x accept a local
+random model with no hub access and no GPU.
 """
 from __future__ import annotations
 
@@ -60,7 +60,6 @@ def family_load_args(name: str, enable_thinking: bool | None = None) -> list[str
         args += ["--enable_thinking", str(enable_thinking).lower()]
     return args
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SwiftRunError(RuntimeError):

@@ -1,6 +1,6 @@
 """Tiny random Qwen3-VL, Qwen3.5 and InternVL3 (transformers-native) models that ms-swift 4.6 accepts.
 
-The same recipe as :mod:`globe.testing.tiny_vlm` (Qwen2.5-VL), per family: the real architecture
+The same recipe as :mod:`globe.tiny_model` (Qwen2.5-VL), per family: the real architecture
 from the family's transformers configuration, shrunk to a few layers of width 64, and a small
 byte-level BPE padded so that the special tokens sit on the ids ms-swift's templates hard-code
 (Qwen3.5's ``<|image_pad|>`` is 248056, Qwen's 151655, InternVL3's ``<IMG_CONTEXT>`` 151667).
@@ -15,7 +15,7 @@ end of turn. The chain starts from the token the template's prompt ends with, fo
 family is scripted for (:data:`SCRIPTED_THINKING`); the vision tower and every other weight stay
 random and run in full.
 
-Usage: ``python -m globe.testing.tiny_families FAMILY [OUT_DIR]`` prints the directory it built or reused.
+Usage: ``python -m tests.support.tiny_families FAMILY [OUT_DIR]`` prints the directory it built or reused.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from globe.families import FAMILIES
-from globe.testing.tiny_vlm import BPE_VOCAB_SIZE, QWEN_SPECIAL_TOKENS, _training_corpus, default_cache_dir
+from globe.tiny_model import BPE_VOCAB_SIZE, QWEN_SPECIAL_TOKENS, _training_corpus, default_cache_dir
 
 FORMAT_VERSION = "1"
 
@@ -274,7 +274,7 @@ def _is_complete(directory: Path) -> bool:
 
 
 def tiny_family_dir(family: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cached tiny model of ``family``, built once (atomically, as :func:`globe.testing.tiny_vlm.tiny_model_dir`)."""
+    """The cached tiny model of ``family``, built once (atomically, as :func:`globe.tiny_model.tiny_model_dir`)."""
     if family not in BUILDERS:
         raise ValueError(f"no tiny builder for family {family!r}: use one of {', '.join(BUILDERS)}")
     target = Path(cache_dir) if cache_dir else default_cache_dir() / f"tiny-{family}"

@@ -1,18 +1,10 @@
 """Build a tiny, randomly initialised Qwen2.5-VL that ms-swift accepts as ``qwen2_5_vl``.
 
-No model weights can be downloaded in CI or on a laptop without a hub login, yet every GLOBE
-feature must be proven inside real ``swift sft`` / ``swift rlhf`` / ``swift deploy`` runs. This
-module builds, fully offline, a model with the real architecture and the real special-token ids
-but a few hundred thousand parameters, so those runs take seconds on a CPU.
-
-Why the tokenizer looks the way it does: ms-swift's ``qwen2_5_vl`` template hard-codes Qwen's
-special-token ids (``<|image_pad|>`` = 151655 and friends). The tokenizer therefore keeps a
-small byte-level BPE (trained here on GLOBE's own prompts, so prompts stay short) and pads the
-vocabulary with filler entries up to Qwen's ids. Fillers are plain ASCII strings that no merge
-produces, so encoding never emits them, and they decode to readable noise when the random model
-samples them.
-
-Usage: ``python -m globe.testing.tiny_vlm [OUT_DIR]`` prints the directory it built or reused.
+The real architecture and special-token ids with a few hundred thousand parameters, built fully
+offline, so real ``swift sft`` / ``swift rlhf`` / ``swift deploy`` runs take seconds on a CPU. It
+lives in the package, not with the test support, because ``make app`` (``globe-app --serve tiny``)
+and ``make demo`` deploy it at run time. ``python -m globe.tiny_model [OUT_DIR]`` prints the
+directory it built or reused (see the README, "Two commands").
 """
 from __future__ import annotations
 
@@ -23,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-FORMAT_VERSION = "1"  # bump when the recipe below changes, so caches rebuild
+FORMAT_VERSION = "2"  # bump when the recipe below changes, so caches rebuild
 
 QWEN_SPECIAL_TOKENS: dict[int, str] = {
     151643: "<|endoftext|>",
@@ -92,7 +84,13 @@ def _training_corpus() -> list[str]:
 
 
 def build_tokenizer(out_dir: Path):
-    """Train the tiny byte-level BPE and wrap it as a ``Qwen2TokenizerFast``-compatible tokenizer."""
+    """Train the tiny byte-level BPE and wrap it as a ``Qwen2TokenizerFast``-compatible tokenizer.
+
+    ms-swift's ``qwen2_5_vl`` template hard-codes Qwen's special-token ids (``<|image_pad|>`` =
+    151655 and friends), so a small BPE (trained on GLOBE's own prompts, so prompts stay short) is
+    padded with filler entries up to Qwen's ids. Fillers are plain ASCII strings no merge produces:
+    encoding never emits them, and they decode to readable noise when the random model samples them.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -218,8 +216,9 @@ def _nudge_first_token_to_yes_no(model, processor, seed: int) -> None:
     """
     import torch
 
+    from PIL import Image
+
     from globe import prompts
-    from globe.testing.images import make_image
 
     tokenizer = processor.tokenizer
     yes_id, no_id = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
@@ -230,7 +229,7 @@ def _nudge_first_token_to_yes_no(model, processor, seed: int) -> None:
             {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]},
         ]
         prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = processor(text=[prompt], images=[make_image(i)], return_tensors="pt")
+        inputs = processor(text=[prompt], images=[Image.new("RGB", (96, 80), (60 + 120 * i, 140, 200 - 90 * i))], return_tensors="pt")
         with torch.no_grad():
             states.append(model(**inputs, output_hidden_states=True).hidden_states[-1][0, -1])
     hidden = torch.stack(states)

@@ -443,8 +443,10 @@ def server_process(*flags: str) -> Iterator[str]:
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "globe.testing.fake_openai", *flags], stdout=subprocess.PIPE,
-                               text=True, cwd=Path(__file__).resolve().parents[2])
+    from globe import REPO_ROOT
+
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.fake_openai", *flags], stdout=subprocess.PIPE,
+                               text=True, cwd=REPO_ROOT)
     try:
         url = process.stdout.readline().strip() if process.stdout else ""
         if not url.startswith("http"):

@@ -1,7 +1,7 @@
-"""Prediction vs ground truth by resolved identity, not spelling (globe.geo.same_place)."""
+"""Prediction vs ground truth by resolved identity, not spelling: the one rule (globe.scoring.same_place)."""
 import pytest
 
-from globe.geo import same_place
+from globe.scoring import same_place
 
 
 @pytest.mark.parametrize(
@@ -14,7 +14,7 @@ from globe.geo import same_place
         (("Россия", "Санкт-Петербург"), ("Russia", "St. Petersburg")),
         (("India", "Bombay"), ("India", "Mumbai")),
         (("USA", "Portland"), ("United States", "Portland, Oregon")),
-        (("USA", "Manhattan"), ("USA", "New York City")),  # a district within 10 km of its city
+        (("USA", "Manhattan"), ("USA", "New York City")),  # a district inside its city's core
         (("France", "Mont Saint-Michel"), ("France", "Mont-Saint-Michel")),  # the same landmark
         (("Italy", "Sicilia"), ("Italy", "Sicily")),  # the same island
         (("France", "Normandie"), ("France", "Normandy")),  # the same region
@@ -48,8 +48,15 @@ def test_country_only_prediction_can_match_the_country():
     assert same_place("Deutschland", None, "Germany", "Berlin") == (True, False)
 
 
-def test_missing_country_is_taken_from_the_city():
-    assert same_place(None, "Paris", "France", "Paris") == (True, True)
+def test_a_city_without_a_country_matches_nothing():
+    # the country must be named as a country, as the accuracy reward has always required
+    assert same_place(None, "Paris", "France", "Paris") == (False, False)
+    assert same_place("Massachusetts", "Boston", "United States", "Boston") == (False, False)
+
+
+def test_a_neighbouring_municipality_is_another_city_however_close():
+    assert same_place("United States", "Cambridge", "United States", "Boston") == (True, False)  # 4.2 km
+    assert same_place("USA", "Brooklyn", "United States", "New York City") == (True, True)  # inside the core
 
 
 def test_the_right_city_with_the_wrong_country_matches_neither():
@@ -83,3 +90,15 @@ def test_a_wrong_country_with_its_own_namesake_or_other_city_matches_nothing(pre
 @pytest.mark.parametrize("pred", [(None, None), ("", ""), ("asdf", "qwer"), ("x" * 5000, None)])
 def test_unusable_prediction_matches_nothing(pred):
     assert same_place(*pred, "France", "Paris") == (False, False)
+
+
+def test_no_other_module_keeps_a_same_place_rule_or_renames_this_one():
+    import re
+
+    from globe import REPO_ROOT
+
+    second_rule = re.compile(r"^\s*def (same_place|match_place|same_city)\b|CITY_MATCH_KM|\bas same_place\b|"
+                             r"import same_place as\b", re.MULTILINE)
+    offenders = sorted(str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "globe").rglob("*.py")
+                       if path.name != "scoring.py" and second_rule.search(path.read_text(encoding="utf-8")))
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""Accuracy of ``resolve`` on labelled name sets (the figures ``bench/geo_accuracy.py`` prints).
+"""A geocoder benchmark: how often ``globe.geo.resolve`` places labelled names right (``bench/geo_accuracy.py``).
 
 Three kinds of labelled CSV (UTF-8, header row), as kept in ``tests/data/geo_{tuning,holdout}_*.csv``:
 
@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .countries import country_code
-from .distance import haversine_km
-from .gazetteer import resolve
-from .place import Place
+from globe.geo import Place, country_code, haversine_km, resolve
 
 CITY_HIT_KM = 50.0
 FAR_KM = 1000.0
