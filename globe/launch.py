@@ -34,7 +34,7 @@ NO_BUDGET_ENV = "GLOBE_NO_IMAGE_BUDGET"  # FAMILY_BUDGET_ENV of a family no vari
 KINDS: dict[str, str] = {
     "RECIPE": "released|globe", "MODEL_FAMILY": "|".join(families.FAMILIES), "DRY_RUN": "bool",
     "EXTRA_ARGS": "text",
-    "MODEL": "text", "MODEL_TYPE": "text", "TEMPLATE": "text", "IMAGE_BUDGET": "int", "TORCH_DTYPE": "text",
+    "MODEL": "text", "MODEL_TYPE": "text", "TEMPLATE": "text", "IMAGE_BUDGET": "int", "TORCH_DTYPE": "text", "TUNER_TYPE": "full|lora",
     "DATASET": "words", "OUTPUT_DIR": "text", "NPROC_PER_NODE": "int",
     "NNODES": "int", "NODE_RANK": "int", "MASTER_ADDR": "text", "MASTER_PORT": "int",
     "DEEPSPEED": "text", "BATCH_SIZE": "int", "GRAD_ACCUM": "int", "MAX_STEPS": "int", "SAVE_STEPS": "int",

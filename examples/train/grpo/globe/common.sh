@@ -21,7 +21,7 @@ GLOBE_LAUNCHER=$(basename -- "$0" .sh)
 GLOBE_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../../../.." && pwd)
 
 RECIPE=${RECIPE:-released}                # released: the paper's scripts; globe: GLOBE's values (recipe_globe.sh)
-MODEL_FAMILY=${MODEL_FAMILY:-qwen2_5_vl}  # qwen2_5_vl, internvl3, qwen3_vl or qwen3_5: model, type, template, image budget
+MODEL_FAMILY=${MODEL_FAMILY:-qwen2_5_vl}  # a family of globe/families.py (qwen2_5_vl, internvl3, qwen3_vl, qwen3_5): model, type, template, image budget
 DRY_RUN=${DRY_RUN:-false}                 # 1: print the command(s), run nothing
 EXTRA_ARGS=${EXTRA_ARGS:-}                # more flags for the command, split on whitespace; the script's arguments follow
 
@@ -40,10 +40,10 @@ if [[ $PWD != "$GLOBE_ROOT" ]]; then
     for globe_knob in MODEL OUTPUT_DIR RM_ADAPTER DEEPSPEED; do globe_from_caller "$globe_knob"; done
     if [[ -n ${DATASET-} ]]; then  # several datasets; file.jsonl#N samples N rows
         read -ra globe_words <<< "$DATASET"
-        for globe_knob in "${!globe_words[@]}"; do
-            word=${globe_words[$globe_knob]}
-            globe_from_caller word
-            globe_words[globe_knob]=$word
+        for globe_i in "${!globe_words[@]}"; do
+            globe_word=${globe_words[$globe_i]}
+            globe_from_caller globe_word
+            globe_words[globe_i]=$globe_word
         done
         DATASET=${globe_words[*]}
     fi
@@ -70,10 +70,6 @@ NNODES=${NNODES-}                         # multi-node training: the number of n
 NODE_RANK=${NODE_RANK-}                   # multi-node training: this node's rank
 MASTER_ADDR=${MASTER_ADDR-}               # multi-node training: the address of node 0
 MASTER_PORT=${MASTER_PORT-}               # multi-node training: a free port on node 0
-TORCHRUN_ENV=()
-for globe_knob in NNODES NODE_RANK MASTER_ADDR MASTER_PORT; do
-    if [[ -n ${!globe_knob-} ]]; then TORCHRUN_ENV+=("$globe_knob=${!globe_knob}"); fi
-done
 
 # 3. RECIPE=globe
 GLOBE_YOURS=()  # recipe knobs you set yourself (named in the printed header)
@@ -92,12 +88,16 @@ source "$GLOBE_ROOT/examples/train/grpo/globe/recipe_globe.sh"
 
 # 4. checking, printing and running
 globe_check() {  # check every knob globe/launch.py knows for this launcher; normalise booleans and "none"
-    local names normalised
+    local names normalised name
     names=$(globe_python globe/launch.py knobs "$GLOBE_LAUNCHER")
     # shellcheck disable=SC2086,SC2163  # export each knob name (one word each) to the check only
     normalised=$(export $names; globe_python globe/launch.py check "$GLOBE_LAUNCHER")
     eval "$normalised"
     read -ra GLOBE_EXTRA_ARGS -d '' <<< "$EXTRA_ARGS" || true
+    TORCHRUN_ENV=()
+    for name in NNODES NODE_RANK MASTER_ADDR MASTER_PORT; do
+        if [[ -n ${!name} ]]; then TORCHRUN_ENV+=("$name=${!name}"); fi
+    done
 }
 
 globe_quote() {  # WORD as a shell reads it back

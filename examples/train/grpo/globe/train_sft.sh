@@ -20,6 +20,7 @@ MODEL_TYPE=${MODEL_TYPE:-$FAMILY_MODEL_TYPE}        # --model_type
 TEMPLATE=${TEMPLATE:-$FAMILY_TEMPLATE}              # --template
 IMAGE_BUDGET=${!FAMILY_BUDGET_ENV-$FAMILY_BUDGET}   # the family's image budget variable; none: the model's own
 TORCH_DTYPE=${TORCH_DTYPE:-bfloat16}                # --torch_dtype
+TUNER_TYPE=${TUNER_TYPE:-full}                      # full, or lora (ms-swift's LoRA defaults; pass --lora_rank etc.)
 DATASET=${DATASET:-mp16-reason-sft}                 # registered names and/or local files (file#N: N rows)
 OUTPUT_DIR=${OUTPUT_DIR:-experiments/sft_geoloc_reason}  # --output_dir
 NPROC_PER_NODE=${NPROC_PER_NODE:-8}                 # training processes (GPUs) per node
@@ -44,7 +45,7 @@ globe_run \
     --template "$TEMPLATE" \
     "${FAMILY_FLAGS[@]}" \
     --external_plugins globe/dataset.py \
-    --tuner_type full \
+    --tuner_type "$TUNER_TYPE" \
     --torch_dtype "$TORCH_DTYPE" \
     --dataset "${datasets[@]}" \
     --split_dataset_ratio 0.01 \
