@@ -288,7 +288,10 @@ def recipe_rows() -> list[tuple[list[str], str, str, str]]:
 
 
 def family_budgets() -> str:
-    return ", ".join(f"`{entry.budget_env}={entry.budget_value}` ({name})" for name, entry in families.FAMILIES.items())
+    """The GLOBE column of the image-budget row; the other families' values are globe/families.py's to list."""
+    paper = families.FAMILIES[families.DEFAULT_FAMILY]
+    return (f"`{paper.budget_env}={paper.budget_value}` on {families.DEFAULT_FAMILY}; the same visual tokens in "
+            "the family's own unit on the others (`globe/families.py`)")
 
 
 def shown(value: str) -> str:
@@ -322,7 +325,7 @@ def recipe_table() -> str:
     for launchers, knob, value, why in recipe_rows():
         released = {shown(released_default(launcher, knob)) for launcher in launchers}
         name = "image budget (`MAX_PIXELS`, `IMAGE_MAX_TOKEN_NUM`, `MAX_NUM`)" if knob == "$FAMILY_BUDGET_ENV" else f"`{knob}`"
-        globe = f"the family's: {family_budgets()}" if value == "$FAMILY_BUDGET" else f"`{value}`"
+        globe = family_budgets() if value == "$FAMILY_BUDGET" else f"`{value}`"
         lines.append(f"| {name} | {scope(launchers)} | {' / '.join(sorted(released))} | {globe} | {why} |")
     return "\n".join(lines)
 
@@ -342,7 +345,7 @@ def knob_table() -> str:
                 helps.setdefault(name, knob["help"])
     lines = ["| knob | kind | default (`RECIPE=released`) | meaning |", "|---|---|---|---|"]
     for name, by_value in defaults.items():
-        kind = KINDS[name]
+        kind = "a family of `globe/families.py`" if name == "MODEL_FAMILY" else KINDS[name]
         kind = " \\| ".join(f"`{choice}`" for choice in kind.split("|")) if "|" in kind else kind
         kind += " (or none)" if name in optional else ""
         every = sum(by_value.values(), [])

@@ -12,7 +12,7 @@
 # environment variables (README.md lists them all); arguments to this script go to `swift rollout` last.
 set -euo pipefail
 # shellcheck source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # from the checkout's root; RECIPE, MODEL_FAMILY
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # cd to the checkout; RECIPE (recipe_globe.sh), MODEL_FAMILY (globe/families.py)
 
 MODEL=${MODEL:-$FAMILY_MODEL}                       # hub id or local checkpoint
 MODEL_TYPE=${MODEL_TYPE:-$FAMILY_MODEL_TYPE}        # --model_type

@@ -14,7 +14,7 @@
 # shellcheck disable=SC2089,SC2090  # the JSON of MM_PROCESSOR_KWARGS is data, not shell quoting
 set -euo pipefail
 # shellcheck source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # from the checkout's root; RECIPE, MODEL_FAMILY
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # cd to the checkout; RECIPE (recipe_globe.sh), MODEL_FAMILY (globe/families.py)
 
 MODEL=${MODEL:-$FAMILY_WEIGHTS}                     # hub id or local checkpoint (default: the released GLOBE weights)
 MODEL_TYPE=${MODEL_TYPE:-$FAMILY_MODEL_TYPE}        # --model_type (swift deploy)

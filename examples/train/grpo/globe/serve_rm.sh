@@ -14,7 +14,7 @@
 # shellcheck disable=SC2089,SC2090  # the JSON of MM_PROCESSOR_KWARGS is data, not shell quoting
 set -euo pipefail
 # shellcheck source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # from the checkout's root; RECIPE, MODEL_FAMILY
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # cd to the checkout; RECIPE (recipe_globe.sh), MODEL_FAMILY (globe/families.py)
 
 newest_rm=$(globe_python globe/launch.py latest-checkpoint experiments/globe_rm_model)
 MODEL=${MODEL:-$FAMILY_MODEL}                       # the base model (or a merged reward model with RM_ADAPTER=none)

@@ -13,7 +13,7 @@
 # flag of `swift sft` is one line of the command, or an argument to this script.
 set -euo pipefail
 # shellcheck source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # from the checkout's root; RECIPE, MODEL_FAMILY
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # cd to the checkout; RECIPE (recipe_globe.sh), MODEL_FAMILY (globe/families.py)
 
 MODEL=${MODEL:-$FAMILY_MODEL}                       # hub id or local checkpoint
 MODEL_TYPE=${MODEL_TYPE:-$FAMILY_MODEL_TYPE}        # --model_type

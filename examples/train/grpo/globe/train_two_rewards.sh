@@ -15,7 +15,7 @@
 # argument to this script (arguments go last: they win).
 set -euo pipefail
 # shellcheck source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # from the checkout's root; RECIPE, MODEL_FAMILY
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"  # cd to the checkout; RECIPE (recipe_globe.sh), MODEL_FAMILY (globe/families.py)
 
 MODEL=${MODEL:-$FAMILY_MODEL}                       # hub id or local checkpoint
 MODEL_TYPE=${MODEL_TYPE:-$FAMILY_MODEL_TYPE}        # --model_type
