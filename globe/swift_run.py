@@ -9,15 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from globe.processes import ServerNotReady, stop_process, wait_until_answers  # noqa: F401 (stop_process: re-exported)
 
 SWIFT_OFFLINE_ENV: dict[str, str] = {
     "HF_HUB_OFFLINE": "1",
@@ -123,85 +121,10 @@ def free_port() -> int:
 
 def wait_for_server(base_url: str, proc: subprocess.Popen | None = None, timeout: float = 180) -> None:
     """Poll ``BASE_URL/models`` until it answers; fail early if the server process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SwiftRunError(f"server exited with {proc.returncode} before answering at {base_url}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
-        time.sleep(0.5)
-    raise SwiftRunError(f"no answer from {base_url}/models within {timeout:.0f} s")
-
-
-def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a process of another user reuses the id: not ours any more
-        return False
-    return True
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc), wherever its process group or session."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(stat[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
-    """Stop a server and everything it spawned, and wait until all of it is gone.
-
-    The process runs in its own process group (``start_new_session=True``). Waiting for the
-    group, not just its leader, matters: ``swift deploy`` starts the real server as a child,
-    which can still hold its port for a moment after the parent has exited. Descendants that
-    left the group (torchrun starts each worker in a session of its own) are killed too if they
-    outlive it.
-    """
-    pgid = proc.pid
-    strays = _descendants(pgid) if os.path.isdir("/proc") else []
-    try:
-        _stop_group(proc, pgid, grace)
-    finally:
-        for pid in strays:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if os.getpgid(pid) != pgid:
-                    os.kill(pid, signal.SIGKILL)
-
-
-def _stop_group(proc: subprocess.Popen, pgid: int, grace: float) -> None:
-    if proc.poll() is None or _group_alive(pgid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        proc.poll()
-        if proc.returncode is not None and not _group_alive(pgid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-    proc.wait(timeout=grace)
-    while _group_alive(pgid) and time.monotonic() < deadline + grace:
-        time.sleep(0.1)
+        wait_until_answers(f"{base_url}/models", proc, timeout)
+    except ServerNotReady as exc:
+        raise SwiftRunError(str(exc)) from exc
 
 
 @contextlib.contextmanager

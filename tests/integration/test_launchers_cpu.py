@@ -39,6 +39,7 @@ REWARD_METRICS = {
     "globe_accuracy_released": "GlobeAccuracyReleased",
     "globe_locatability": "GlobeLocatability",
     "globe_visual_match": "GlobeVisualMatch",
+    "globe_visual_match_released": "GlobeVisualMatchReleased",
     "globe_format": "GlobeFormat",
     "external_math_format": "ReleasedFormat",
 }
@@ -84,7 +85,8 @@ def run_launcher(script: str, tiny_model: str, dataset: Path, output: Path, **kn
     )
     tail = "\n".join(proc.stdout.splitlines()[-60:])
     assert proc.returncode == 0, f"{script} exited with {proc.returncode}:\n{tail}"
-    assert proc.stdout.startswith(f"# {script}: running\n# RECIPE={knobs.get('RECIPE', 'released')}")
+    assert proc.stdout.startswith(f"# {script} (running; ")
+    assert proc.stdout.splitlines()[1].startswith(f"# RECIPE={knobs.get('RECIPE', 'released')}")
     return proc.stdout
 
 
@@ -146,7 +148,7 @@ def test_train_all_rewards_scores_with_the_served_reward_model(
     assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
     logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
     assert logged == {REWARD_METRICS[name] for name in (
-        "globe_accuracy_released", "globe_locatability", "globe_visual_match", "external_math_format")}
-    assert "GLOBE_RM_INPUT=completion" in printed and "GLOBE_RM_FALLBACK=0.0" in printed  # the released request
+        "globe_accuracy_released", "globe_locatability", "globe_visual_match_released", "external_math_format")}
+    assert "GLOBE_RM_INPUT=completion" in printed and "GLOBE_RM_VERDICT=released" in printed  # the released request
     locatability = [entry["rewards/GlobeLocatability/mean"] for entry in logs if "rewards/GlobeLocatability/mean" in entry]
     assert locatability and all(0.0 <= value <= 1.0 for value in locatability)

@@ -1,18 +1,19 @@
-"""Fidelity: the launchers' RECIPE=released commands are the paper's released commands, translated.
+"""Fidelity: the launcher scripts' RECIPE=released commands are the paper's released commands, translated.
 
 The released scripts' flags are test data (``tests/data/released/flags.json``, with their source).
 :data:`TRANSLATION` turns them into ms-swift 4.x, one named rule per difference; the result must
-equal, flag for flag and variable for variable, what each launcher prints with ``DRY_RUN=1``.
-Each rule must have its row in the README's translation table, so a launcher value that changes
-without a documented reason fails here.
+equal, flag for flag and variable for variable, the commands each script itself prints with
+``DRY_RUN=1`` (its rollout server included). Each rule must have its row in the README's
+translation table, so a script value that changes without a documented reason fails here.
 
-RECIPE=globe must differ from RECIPE=released by exactly the recipe table (``globe/launch.py``'s
-:class:`Recipe` defaults, printed verbatim in the README): setting every recipe knob to its
-released value under RECIPE=globe gives the released command, and the other way round.
+RECIPE=globe must differ from RECIPE=released by exactly the recipe table (the rows of
+``recipe_globe.sh``, printed verbatim in the README): setting every recipe knob to its released
+value under RECIPE=globe gives the released commands, and the other way round.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,7 +21,7 @@ from typing import Callable
 import pytest
 
 from globe import launch
-from test_launchers import Printed, dry_run, read_printed, run_launcher  # tests/unit is on sys.path
+from test_launchers import Printed, dry_run, run_launcher  # tests/unit is on sys.path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RELEASED = json.loads((REPO_ROOT / "tests" / "data" / "released" / "flags.json").read_text())
@@ -55,7 +56,8 @@ def printed_run(printed: Printed) -> Run:
             flags[name] = []
         else:
             flags[name].append(word)
-    return Run(program, flags, dict(printed.env))
+    server = printed_run(printed.server) if printed.server is not None else None
+    return Run(program, flags, dict(printed.env), server)
 
 
 # --------------------------------------------------------------------------- 3.x -> 4.x, one rule per difference
@@ -80,7 +82,7 @@ def rename_train_type(launcher: str, run: Run) -> bool:
 
 def plugins_from_globe(launcher: str, run: Run) -> bool:
     released = run.flags.pop("external_plugins", []) + run.flags.pop("custom_register_path")
-    run.flags["external_plugins"] = [str(REPO_ROOT / "globe" / Path(path).name) for path in released]
+    run.flags["external_plugins"] = [f"globe/{Path(path).name}" for path in released]
     return True
 
 
@@ -93,12 +95,8 @@ def registered_dataset_names(launcher: str, run: Run) -> bool:
     return True
 
 
-def output_under_repo_root(launcher: str, run: Run) -> bool:
-    run.flags["output_dir"] = [str(REPO_ROOT / run.flags["output_dir"][0])]
-    return True
-
-
-REWARD_NAMES = {"globe_accuracy": "globe_accuracy_released", "globe_locatablity": "globe_locatability"}
+REWARD_NAMES = {"globe_accuracy": "globe_accuracy_released", "globe_visual_match": "globe_visual_match_released",
+                "globe_locatablity": "globe_locatability"}
 
 
 def reward_names(launcher: str, run: Run) -> bool:
@@ -155,11 +153,11 @@ def all_gpus_unset(launcher: str, run: Run) -> bool:
 
 
 RELEASED_RM_REQUEST = {"GLOBE_RM_INPUT": "completion", "GLOBE_RM_TEMPERATURE": "0.6", "GLOBE_RM_MAX_TOKENS": "5",
-                       "GLOBE_RM_NO_VERDICT": "zero", "GLOBE_RM_FALLBACK": "0.0"}
+                       "GLOBE_RM_VERDICT": "released", "GLOBE_RM_NO_VERDICT": "zero", "GLOBE_RM_FALLBACK": "0.0"}
 
 
 def rm_request_as_variables(launcher: str, run: Run) -> bool:
-    if run.flags.get("rlhf_type") != ["grpo"]:
+    if "globe_locatability" not in run.flags.get("reward_funcs", []):
         return False
     run.env.update(RELEASED_RM_REQUEST)
     return True
@@ -171,7 +169,6 @@ TRANSLATION: list[Rule] = [
     Rule("tuner type", "`--train_type`", rename_train_type),
     Rule("plugins", "`--external_plugins examples/train/grpo/geo/plugin.py`", plugins_from_globe),
     Rule("datasets", "`--dataset data/...`", registered_dataset_names),
-    Rule("output folders", "`--output_dir experiments/...`", output_under_repo_root),
     Rule("reward names", "`--reward_funcs globe_accuracy ...`", reward_names),
     Rule("rollout layout", "`--num_infer_workers 2`", rollout_server_on_the_spare_gpus),
     Rule("4.x defaults", "(ms-swift 3.x defaults)", ms_swift_3_defaults),
@@ -190,13 +187,8 @@ def translate(launcher: str) -> Run:
 
 
 def ours(launcher: str, tmp_path: Path, **knobs: str) -> Run:
-    printed = dry_run(f"{launcher}.sh", tmp_path, **knobs)
-    run = printed_run(printed)
-    if "started first by this launcher" in printed.note:
-        lines = printed.note.splitlines()
-        start = next(i for i, line in enumerate(lines) if line.startswith("# started first"))
-        run.server = printed_run(read_printed("\n".join(lines[start + 1:])))
-    return run
+    """What the script prints: its command, and the rollout server it starts first (parsed from DRY_RUN=1)."""
+    return printed_run(dry_run(f"{launcher}.sh", tmp_path, **knobs))
 
 
 def differences(expected: Run | None, actual: Run | None, where: str = "") -> list[str]:
@@ -238,11 +230,14 @@ def test_readme_tables_are_the_launchers_tables() -> None:
 
 
 def recipe_values(launcher: str, recipe: str) -> dict[str, str]:
-    """Every recipe knob of ``launcher`` set to its value in ``recipe`` (the README table's columns)."""
+    """Every recipe knob of ``launcher`` set to its value in ``recipe`` (the README table's columns), on
+    the default family (Qwen2.5-VL: its image budget is MAX_PIXELS)."""
+    shell = {"$FAMILY_BUDGET_ENV": "MAX_PIXELS", "$FAMILY_BUDGET": "1003520", "$RELEASED_RL_BUDGET": "none", "": "none"}
     values = {}
-    for name, knob in launch.recipe_knobs(launcher).items():
-        value = knob.value(recipe)
-        values[name] = "1003520" if value == launch.FAMILY_PIXELS else "none" if value is None else value
+    for launchers, knob, globe, _why in launch.recipe_rows():
+        if launcher in launchers:
+            value = globe if recipe == "globe" else launch.released_default(launcher, knob)
+            values[shell.get(knob, knob)] = shell.get(value, value)
     return values
 
 
@@ -281,16 +276,26 @@ def test_the_translation_has_teeth(tmp_path: Path) -> None:
 
 
 def test_released_reward_model_request_is_the_rm_clients_default() -> None:
-    """The launchers' released column for the RM request equals what globe.locatability does unset, and the
+    """The all-rewards script's released RM request equals what globe.locatability does unset, and the
     GLOBE column is accepted by it: the two layers cannot drift apart silently."""
     from globe.locatability import LocatabilityConfig
 
-    recipe = launch.recipe_knobs("train_all_rewards")
-    released = {name: recipe[name].released for name in launch.RM_REQUEST_KNOBS}
+    released = {name: value for name, value in recipe_values("train_all_rewards", "released").items()
+                if name.startswith("GLOBE_RM_")}
+    globe = {name: value for name, value in recipe_values("train_all_rewards", "globe").items()
+             if name.startswith("GLOBE_RM_")}
+    assert set(released) >= {"GLOBE_RM_INPUT", "GLOBE_RM_TEMPERATURE", "GLOBE_RM_MAX_TOKENS", "GLOBE_RM_VERDICT",
+                             "GLOBE_RM_NO_VERDICT", "GLOBE_RM_FALLBACK"}
     unset = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1"})
-    as_set = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1", **released})
-    assert as_set == unset
-    globe = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1",
-                                        **{name: recipe[name].globe for name in launch.RM_REQUEST_KNOBS}})
-    assert (globe.input, globe.temperature, globe.max_tokens, globe.no_verdict, globe.fallback) == (
-        "reasoning", 0.0, 3, "text", 0.5)
+    assert LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1", **released}) == unset
+    configured = LocatabilityConfig.from_env({"GLOBE_RM_URL": "http://rm:8001/v1", **globe})
+    assert (configured.input, configured.temperature, configured.max_tokens, configured.no_verdict,
+            configured.fallback) == ("reasoning", 0.0, 3, "text", 0.5)
+
+
+def test_readme_says_where_a_grpo_default_is_changed() -> None:
+    """The README's "how to change a GRPO default" names a line that is in each GRPO script as written."""
+    section = README.split("### How to change a GRPO default", 1)[1].split("\n#", 1)[0]
+    line = re.search(r"`(--top_k \d+) \\`", section).group(1)
+    for launcher in ("train_one_reward", "train_two_rewards", "train_all_rewards"):
+        assert f"\n    {line} \\\n" in (launch.LAUNCHER_DIR / f"{launcher}.sh").read_text()

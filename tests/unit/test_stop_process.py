@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from globe.swift_run import stop_process
+from globe.processes import stop_process
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process tree from /proc")
 
