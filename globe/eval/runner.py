@@ -33,7 +33,6 @@ import io
 import json
 import logging
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +258,7 @@ async def evaluate_row(
         record.update(status="outside_image_root", error=str(exc))
         return record
     try:
-        image = await _off_loop_if_large(path)
+        image = await asyncio.to_thread(request_image, path)  # bounded: see globe.data.images
     except FileNotFoundError:
         record.update(status="missing_image", error=f"image not found: {path}")
         return record
@@ -283,45 +282,8 @@ async def evaluate_row(
     if not result.ok:
         record.update(status=result.status, error=result.error)
         return record
-    return await _scored(score_prediction, record, result.text or "", resolver)
-
-
-#: Image files up to this size are read on the event loop: checking one (a JPEG decoded at 1/8 scale)
-#: takes well under a millisecond, less than handing it to a thread and back. Larger ones go to a thread.
-INLINE_IMAGE_BYTES = 64 << 10
-
-
-async def _off_loop_if_large(path: Path) -> bytes:
-    """:func:`globe.data.images.request_image` (the bounded reader), in a thread unless the file is small.
-
-    A thread hop costs two wake-ups and a GIL hand-over per row, which at a fast server is more than
-    reading a small image; a large photo's decoding releases the GIL and must not stall the loop.
-    """
-    try:
-        small = os.stat(path).st_size <= INLINE_IMAGE_BYTES
-    except OSError:
-        small = False  # let the reader raise its own error (missing, not a file...)
-    if small:
-        return request_image(path)
-    return await asyncio.to_thread(request_image, path)
-
-
-def scores_inline(resolver: PlaceResolver) -> bool:
-    """Whether answers are scored on the event loop: with the offline gazetteer (pure CPU, tens of
-    microseconds a name, memoised) a thread adds hand-overs and no parallelism. Any other
-    resolver (an online geocoder, which blocks on the network and on rate limits) runs in a thread,
-    so it never stalls the other requests."""
-    from globe import geo
-
-    return resolver is geo.resolve
-
-
-async def _scored(score: Callable[..., dict[str, Any]], record: dict[str, Any], answer: Any,
-                  resolver: PlaceResolver) -> dict[str, Any]:
-    """``score(record, answer, resolver)``, inline or in a thread (:func:`scores_inline`)."""
-    if scores_inline(resolver):
-        return score(record, answer, resolver)
-    return await asyncio.to_thread(score, record, answer, resolver)
+    # In a thread: an online geocoder blocks (rate limits) and must not stall the other requests.
+    return await asyncio.to_thread(score_prediction, record, result.text or "", resolver)
 
 
 @dataclass
@@ -389,7 +351,7 @@ async def _evaluate_samples(
     if failed is not None:  # the image is redone whole on resume: a row never holds part of its samples
         record.update(status=failed.status, error=failed.error, n_samples=len(texts))
         return record
-    return await _scored(score_predictions, record, texts, resolver)
+    return await asyncio.to_thread(score_predictions, record, texts, resolver)
 
 
 # --------------------------------------------------------------------------- the run
