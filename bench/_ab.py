@@ -246,7 +246,8 @@ def compare(probe: str, base_ref: str, config: dict[str, Any], rounds: int, tole
                              "the current checkout alone is timed, so there is no ratio")
                 sides = ["current"]
             for side in sides:  # one untimed repetition each: caches, connections, imports
-                workers[side].measure()
+                if workers[side].info.get("warm_up", True):
+                    workers[side].measure()
             metrics: dict[str, Metric] = {}
             for index in range(rounds):
                 order = sides if index % 2 == 0 else sides[::-1]
@@ -259,6 +260,12 @@ def compare(probe: str, base_ref: str, config: dict[str, Any], rounds: int, tole
             for worker in workers.values():
                 worker.close()
     ok = report(title, list(metrics.values()), tolerance, notes)
+    for side in ("base", "current"):
+        reference = workers[side].info.get("reference")
+        if reference and metrics and getattr(next(iter(metrics.values())), side):
+            median = statistics.median(getattr(next(iter(metrics.values())), side))
+            print(f"  {side}: {reference['label']} took {reference['seconds']:.2f} s in this run; "
+                  f"the median above is {reference['seconds'] / median:.1f}x faster")
     print(f"  ({time.perf_counter() - started:.0f} s in all, start-up and worktree included)")
     return 0 if ok else 1
 
@@ -277,3 +284,43 @@ def run_ab(probe: str, args: argparse.Namespace, config: dict[str, Any] | None =
     """Entry point for a bench script's ``--base``."""
     return compare(probe, args.base, config or {}, args.rounds, args.tolerance,
                    title or f"{probe}: same-run comparison with {args.base}", getattr(args, "verbose", False))
+
+
+# --------------------------------------------------------------------------- make bench BASE=REF
+
+#: What ``make bench BASE=REF`` runs: name -> the bench script and its arguments.
+AB_BENCHES = {
+    "eval_client": ["eval_client.py"],
+    "rewards": ["rewards.py", "--part", "text"],
+    "locatability": ["rewards.py", "--part", "locatability"],
+    "geo": ["geo.py"],
+    "leakage": ["leakage.py"],
+    "eval_report": ["eval_memory.py"],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benches against ``--base`` one after another; exit 1 if any regressed."""
+    parser = argparse.ArgumentParser(description="Same-run comparisons of this checkout with a base commit.")
+    parser.add_argument("--base", required=True, metavar="REF")
+    parser.add_argument("--only", default="", help=f"comma- or space-separated subset of {', '.join(AB_BENCHES)}")
+    parser.add_argument("extra", nargs="*", help="passed to every bench (e.g. --rounds 7)")
+    args = parser.parse_args(argv)
+    names = [name for name in args.only.replace(",", " ").split() if name] or list(AB_BENCHES)
+    unknown = [name for name in names if name not in AB_BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown bench(es) {', '.join(unknown)}: choose from {', '.join(AB_BENCHES)}")
+    started = time.perf_counter()
+    results = {}
+    for name in names:
+        script, *options = AB_BENCHES[name]
+        command = [sys.executable, str(BENCH / script), *options, "--base", args.base, *args.extra]
+        results[name] = subprocess.run(command, cwd=ROOT).returncode
+    print(f"\n== make bench BASE={args.base}: {time.perf_counter() - started:.0f} s")
+    for name, code in results.items():
+        print(f"  {name:<13} {'ok' if code == 0 else 'REGRESSION' if code == 1 else f'failed (exit {code})'}")
+    return 0 if all(code == 0 for code in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 LIMIT_MB = 500
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 _LOAD = r"""
 import io, json, os, resource, sys
@@ -105,7 +108,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--size", type=int, default=12000, help="width and height of each image")
+    parser.add_argument("--report-rows", default="210000",
+                        help="with --base: predictions CSV sizes for `globe-eval score`, comma-separated "
+                             "(OSV-5M's test set is 210,122 rows; add 1000000 to see the growth)")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser, rounds=3)
     args = parser.parse_args()
+    if args.base:
+        rows = [int(value) for value in args.report_rows.split(",") if value.strip()]
+        sys.exit(run_ab("eval_report", args, {"report_rows": rows},
+                        f"globe-eval score at OSV-5M scale, each in a fresh process (seconds and peak RSS): "
+                        f"base {args.base} vs this checkout, same run"))
     with tempfile.TemporaryDirectory(prefix="globe-eval-memory-") as tmp:
         folder = Path(tmp)
         file_bytes = make_images(folder, args.images, args.size)

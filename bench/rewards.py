@@ -31,6 +31,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 from globe import geo  # noqa: E402
 from globe import rewards  # noqa: E402
@@ -282,7 +285,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["all", "text", "locatability"], default="all")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (the fastest is reported)")
     parser.add_argument("--latency", type=float, default=0.05, help="fake RM latency in seconds")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser)
     args = parser.parse_args(argv)
+    if args.base:
+        status = 0
+        if args.part in ("all", "text"):
+            status |= run_ab("rewards", args, {"batch": make_batch(), "repeats": 10},
+                             f"(a) accuracy + format + visual match, {N} completions never parsed before, x10: "
+                             f"base {args.base} vs this checkout, same run")
+        if args.part in ("all", "locatability"):
+            status |= run_ab("locatability", args, {"latency": args.latency, "completions": N},
+                             f"(b) locatability, one batch of {N} completions in its own event loop, RM answering "
+                             f"in {args.latency * 1000:.0f} ms: base {args.base} vs this checkout, same run")
+        sys.exit(status)
     if args.part in ("all", "text"):
         bench_text(args.repeats)
     if args.part in ("all", "locatability"):
