@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -82,10 +83,11 @@ def _git(*args: str, check: bool = True) -> str:
 
 
 def side_cache_dir(commit: str | None) -> str:
-    """The geo cache a side uses: the caller's for the current checkout; one per base commit (its
-    index format may differ), kept between runs so the base pays its index build once."""
+    """The geo cache a side uses: the caller's for the current checkout and for a base whose
+    ``globe/geo`` is this checkout's; else one per base commit (its index format may differ),
+    kept between runs so the base pays its index build once."""
     mine = os.environ.get("GLOBE_CACHE_DIR") or str(Path.home() / ".cache" / "globe")
-    if commit is None:
+    if commit is None or subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", commit, "--", "globe/geo"]).returncode == 0:
         return mine
     return str(Path(mine) / "bench-base" / commit[:12])
 
@@ -213,7 +215,7 @@ def report(title: str, metrics: list[Metric], tolerance: float, notes: list[str]
     print("  " + "  ".join("-" * width for width in widths))
     for row in rows:
         print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
-    print("  [CPU]: CPU seconds of the worker process (all its threads) in the timed phase, the figure judged; "
+    print("  [CPU]: CPU seconds of the timed phase (the measuring process, all its threads), the figure judged; "
           "[wall]: elapsed seconds, shown")
     print(f"  speed-up = base / current per round, seconds or MB ({len(metrics[0].current) if metrics else 0} "
           f"alternating rounds); tolerance {tolerance:.0%}: "
@@ -228,6 +230,8 @@ def compare(probe: str, base_ref: str, config: dict[str, Any], rounds: int, tole
             verbose: bool = False) -> int:
     """Measure ``probe`` on ``base_ref`` and on this checkout, alternating; print the table; exit status."""
     started = time.perf_counter()
+    # A SIGTERM (a timeout, a CI cancel) unwinds like Ctrl-C, so the workers stop and the worktree goes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with base_worktree(base_ref) as (base_root, commit), _shared_resources(probe, config) as shared:
         full_config = {**config, **shared}
         head = _git("rev-parse", "--short", "HEAD").strip()

@@ -134,15 +134,27 @@ def _locatability_shared(config: dict[str, Any], root: Path) -> Iterator[dict[st
         yield {"url": url}
 
 
+#: Bump when :func:`write_predictions_csv` changes: the generated CSVs are kept between runs.
+PREDICTIONS_VERSION = 1
+
+
 @contextlib.contextmanager
 def _report_shared(config: dict[str, Any], root: Path) -> Iterator[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="globe-bench-report-") as folder:
-        paths = {}
-        for rows in config.get("report_rows", [210_000]):
-            path = Path(folder) / f"predictions_{rows}.csv"
-            write_predictions_csv(path, int(rows))
-            paths[str(rows)] = str(path)
-        yield {"csvs": paths, "folder": folder}
+    """Predictions CSVs of the asked sizes, generated once (a geodesic a row) and kept in the geo cache folder."""
+    from globe.geo.cache import cache_dir
+
+    folder = Path(cache_dir()) / "bench-inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for rows in config.get("report_rows", [210_000]):
+        path = folder / f"predictions_{int(rows)}_v{PREDICTIONS_VERSION}.csv"
+        if not path.exists():
+            print(f"  writing {path} ({int(rows):,} rows, once)", flush=True)
+            partial = path.with_suffix(".partial")
+            write_predictions_csv(partial, int(rows))
+            partial.replace(path)
+        paths[str(rows)] = str(path)
+    yield {"csvs": paths}
 
 
 def write_predictions_csv(path: Path, rows: int, seed: int = 0) -> None:
@@ -190,7 +202,7 @@ def write_predictions_csv(path: Path, rows: int, seed: int = 0) -> None:
 
     frame.loc[placed, "error_km"] = [distance_km((a, b), (c, d)) for a, b, c, d in zip(
         gt_lat[placed], gt_lon[placed], lats[guess][placed], lons[guess][placed])]
-    frame.to_csv(path, index=False, float_format="%r" if False else None)
+    frame.to_csv(path, index=False)
 
 
 _SHARED = {"eval_client": _eval_client_shared, "locatability": _locatability_shared, "eval_report": _report_shared}
@@ -456,12 +468,14 @@ class EvalReportProbe(Probe):
                                        stderr=subprocess.PIPE)
             _, status, usage = os.wait4(process.pid, 0)
             seconds = time.perf_counter() - started
+            cpu = usage.ru_utime + usage.ru_stime
             process.returncode = os.waitstatus_to_exitcode(status)
             if process.returncode:
                 raise RuntimeError(f"globe-eval score {rows} rows exited {process.returncode}: "
                                    f"{process.stderr.read()[-2000:].decode(errors='replace')}")
             process.stderr.close()
-            out[f"score {int(rows):,} rows, seconds (process)"] = seconds
+            out[f"score {int(rows):,} rows, whole process [CPU]"] = cpu
+            out[f"score {int(rows):,} rows, whole process [wall]"] = seconds
             out[f"score {int(rows):,} rows, peak RSS MB"] = usage.ru_maxrss / 1024
         return out
 
