@@ -24,8 +24,11 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-#: The loopback fake server, run from the current checkout (test support; moves with it).
-FAKE_SERVER_MODULE = "globe.testing.fake_openai"
+def fake_server_module(root: Path) -> str:
+    """The loopback fake server's module in this checkout: test support, outside the package
+    (``tests/support``) or, before it moved, ``globe.testing``."""
+    return "tests.support.fake_openai" if (root / "tests" / "support" / "fake_openai.py").exists() \
+        else "globe.testing.fake_openai"
 
 _SCRIPTED_SERVER = r"""
 import json, re, sys, threading
@@ -63,7 +66,7 @@ def scripted_server(answers: dict[str, str], latency_s: float, root: Path) -> It
         answers_file = Path(folder) / "answers.json"
         answers_file.write_text(json.dumps(answers))
         env = {**os.environ, "PYTHONPATH": str(root)}
-        process = subprocess.Popen([sys.executable, "-c", _SCRIPTED_SERVER % {"module": FAKE_SERVER_MODULE},
+        process = subprocess.Popen([sys.executable, "-c", _SCRIPTED_SERVER % {"module": fake_server_module(root)},
                                     str(answers_file), str(latency_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    text=True, env=env, cwd=root)
         try:
@@ -114,7 +117,9 @@ def shared_resources(probe: str, config: dict[str, Any]) -> Iterator[dict[str, A
 
 @contextlib.contextmanager
 def _eval_client_shared(config: dict[str, Any], root: Path) -> Iterator[dict[str, Any]]:
-    from globe.testing.fake_openai import write_scripted_eval_set
+    import importlib
+
+    write_scripted_eval_set = importlib.import_module(fake_server_module(root)).write_scripted_eval_set
 
     rows = int(config.get("rows", 1500))
     places = [(48.85, 2.35), (40.71, -74.0), (48.14, 11.58), (35.68, 139.69), (-33.87, 151.21)]

@@ -13,6 +13,13 @@ Each request carries a small JPEG as a data URL and the CoT prompt, like an eval
 
     python bench/eval_client.py            # ~30 s
     python bench/eval_client.py --quick    # ~10 s
+    python bench/eval_client.py --base c3e8018 [--rows 1500 --rounds 5]
+
+``--base REF``: the same-run A/B of ``bench/_ab.py``: 1,500 rows of a scripted eval set (tiny
+marked JPEGs, answers naming cities, aliases, countries, unplaceable names and no answer) against
+a zero-latency scripted server in its own process, evaluated by ``run_eval_with_server`` (read,
+request, parse, place, write) and then ``globe-eval score --no-plots``, each timed inside the
+worker, on the base's code and on this checkout's, alternating.
 """
 from __future__ import annotations
 

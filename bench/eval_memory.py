@@ -14,6 +14,11 @@ interpreter so its peak RSS (``ru_maxrss``) is its own; all use the same generat
 
     python bench/eval_memory.py                       # 16 images of 12000x12000 (~1-2 min)
     python bench/eval_memory.py --images 4 --size 6000
+    python bench/eval_memory.py --base REF [--report-rows 210000,1000000]
+
+``--base REF``: reports at OSV-5M scale (``bench/_ab.py``): ``globe-eval score --no-plots`` of a
+generated predictions CSV (210,000 rows by default, OSV-5M's test set; 1,000,000 to see growth)
+in a fresh process per repetition, CPU seconds, elapsed seconds and peak RSS, base vs this checkout.
 """
 from __future__ import annotations
 

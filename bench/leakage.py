@@ -14,6 +14,7 @@ Measured in one run, each against a baseline:
 
     python bench/leakage.py           # ~1 min
     python bench/leakage.py --quick   # ~20 s
+    python bench/leakage.py --base REF  # hashing, index build, query on REF and here (bench/_ab.py)
 """
 from __future__ import annotations
 

@@ -14,6 +14,10 @@
     50 ms latency per request: our scorer (one session, concurrent) against the released way
     (a new ``openai.OpenAI`` client per sample, called one after another), and against our own
     client at concurrency 1 (one session, sequential). Target: >= 30x faster than sequential.
+
+``--base REF`` (``bench/_ab.py``): (a) on a fresh batch per repeat, and (b) one batch of 128 in
+its own event loop (as ms-swift calls it), on the base's code and this checkout's, alternating;
+(b) also times each side's own client at concurrency 1 once, the sequential reference.
 """
 from __future__ import annotations
 
