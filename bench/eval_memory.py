@@ -117,7 +117,7 @@ def main() -> None:
                         help="with --base: predictions CSV sizes for `globe-eval score`, comma-separated "
                              "(OSV-5M's test set is 210,122 rows; add 1000000 to see the growth)")
     parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
-    add_ab_arguments(parser, rounds=3)
+    add_ab_arguments(parser, rounds=2)
     args = parser.parse_args()
     if args.base:
         rows = [int(value) for value in args.report_rows.split(",") if value.strip()]
