@@ -50,7 +50,7 @@ DEFAULT_TOLERANCE = 0.10
 
 def add_ab_arguments(parser: argparse.ArgumentParser, rounds: int = 5, tolerance: float = DEFAULT_TOLERANCE) -> None:
     """The ``--base/--rounds/--tolerance`` options every bench script takes."""
-    parser.add_argument("--base", default=os.environ.get("BASE") or None, metavar="REF",
+    parser.add_argument("--base", default=None, metavar="REF",
                         help="git ref to compare with in the same run (env BASE); HEAD checks the bench's own noise")
     parser.add_argument("--rounds", type=int, default=rounds, help=f"alternating rounds per side (default {rounds})")
     parser.add_argument("--tolerance", type=float, default=tolerance,
