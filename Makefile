@@ -60,8 +60,20 @@ APP_ARGS ?=
 app: setup
 	$(PY) -m globe.app $(if $(APP_URL),--url "$(APP_URL)",--serve "$${GLOBE_MODEL:-tiny}") --port $(APP_PORT) $(APP_ARGS)
 
+# make bench                      every bench/*.py against its own in-run baseline
+# make bench BASE=<git ref>       same-run A/B of this checkout against REF (a temporary worktree):
+#                                 eval client, rewards, locatability, geo, leakage, eval report; exit 1 on a regression
+# make bench BENCH=eval_client    one of them (with or without BASE); BENCH="geo leakage" for several
+BASE ?=
+BENCH ?=
+BENCH_ARGS ?=
 bench: setup
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+ifeq ($(BASE),)
+	@for script in $(if $(BENCH),$(foreach b,$(BENCH),bench/$(b).py),bench/[!_]*.py); do \
+	  echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; done
+else
+	$(PY) bench/_ab.py --base "$(BASE)" --only "$(BENCH)" -- $(BENCH_ARGS)
+endif
 
 lint: setup
 	$(VENV)/bin/shellcheck examples/train/grpo/globe/*.sh .ci/run

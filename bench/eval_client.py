@@ -13,6 +13,13 @@ Each request carries a small JPEG as a data URL and the CoT prompt, like an eval
 
     python bench/eval_client.py            # ~30 s
     python bench/eval_client.py --quick    # ~10 s
+    python bench/eval_client.py --base c3e8018 [--rows 1500 --rounds 5]
+
+``--base REF``: the same-run A/B of ``bench/_ab.py``: 1,500 rows of a scripted eval set (tiny
+marked JPEGs, answers naming cities, aliases, countries, unplaceable names and no answer) against
+a zero-latency scripted server in its own process, evaluated by ``run_eval_with_server`` (read,
+request, parse, place, write) and then ``globe-eval score --no-plots``, each timed inside the
+worker, on the base's code and on this checkout's, alternating.
 """
 from __future__ import annotations
 
@@ -24,6 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 from globe.chat_client import ChatClient, image_data_url, user_message  # noqa: E402
 from globe.prompts import geo_prompt  # noqa: E402
@@ -91,7 +101,15 @@ def run_released(url: str, n_requests: int, threads: int = 16) -> tuple[float, i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--rows", type=int, default=1500, help="rows per repetition with --base")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight with --base")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser)
     args = parser.parse_args()
+    if args.base:
+        sys.exit(run_ab("eval_client", args, {"rows": args.rows, "concurrency": args.concurrency},
+                        f"Eval client, {args.rows} rows against a zero-latency scripted server, concurrency "
+                        f"{args.concurrency}: base {args.base} vs this checkout, same run"))
     scale = 0.3 if args.quick else 1.0
     n_fast_ours, n_fast_released = int(3000 * scale), int(300 * scale)
 

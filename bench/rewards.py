@@ -14,6 +14,10 @@
     50 ms latency per request: our scorer (one session, concurrent) against the released way
     (a new ``openai.OpenAI`` client per sample, called one after another), and against our own
     client at concurrency 1 (one session, sequential). Target: >= 30x faster than sequential.
+
+``--base REF`` (``bench/_ab.py``): (a) on a fresh batch per repeat, and (b) one batch of 128 in
+its own event loop (as ms-swift calls it), on the base's code and this checkout's, alternating;
+(b) also times each side's own client at concurrency 1 once, the sequential reference.
 """
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _ab import add_ab_arguments, run_ab  # noqa: E402
 
 from globe import geo  # noqa: E402
 from globe import rewards  # noqa: E402
@@ -282,7 +289,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["all", "text", "locatability"], default="all")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (the fastest is reported)")
     parser.add_argument("--latency", type=float, default=0.05, help="fake RM latency in seconds")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
+    add_ab_arguments(parser)
     args = parser.parse_args(argv)
+    if args.base:
+        status = 0
+        if args.part in ("all", "text"):
+            status |= run_ab("rewards", args, {"batch": make_batch(), "repeats": 10},
+                             f"(a) accuracy + format + visual match, {N} completions never parsed before, x10: "
+                             f"base {args.base} vs this checkout, same run")
+        if args.part in ("all", "locatability"):
+            status |= run_ab("locatability", args, {"latency": args.latency, "completions": N},
+                             f"(b) locatability, one batch of {N} completions in its own event loop, RM answering "
+                             f"in {args.latency * 1000:.0f} ms: base {args.base} vs this checkout, same run")
+        sys.exit(status)
     if args.part in ("all", "text"):
         bench_text(args.repeats)
     if args.part in ("all", "locatability"):

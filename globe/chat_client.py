@@ -419,6 +419,7 @@ class ChatClient:
         self._semaphore: asyncio.Semaphore | None = None
         self._model_lock: asyncio.Lock | None = None
         self._random = random.Random()
+        self._urls: dict[str, URL] = {}
 
     # Settings as attributes, for callers and tests that read them.
     timeout = property(lambda self: self.settings.timeout)
@@ -433,8 +434,12 @@ class ChatClient:
         return redact(text, self._secrets)
 
     def _url(self, path: str) -> URL:
-        url = self._base / path if str(self._base).endswith("/") else URL(f"{self._base}/{path}")
-        return url.with_query(self._query) if self._query else url
+        """The endpoint's URL, built once per path (parsing a URL per request showed in the eval profile)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._base / path if str(self._base).endswith("/") else URL(f"{self._base}/{path}")
+            url = self._urls[path] = url.with_query(self._query) if self._query else url
+        return url
 
     # -- lifecycle
 
@@ -490,6 +495,8 @@ class ChatClient:
         if announced is not None and announced > limit:
             raise _AttemptFailed("response_too_large", f"the response from {self.base_url} announces {announced} "
                                  f"bytes, over the limit of {limit} (max_response_bytes)", False)
+        if announced is not None and not response.headers.get("Content-Encoding"):
+            return await response.read()  # exactly the announced bytes, within the limit: one read
         chunks, total = [], 0
         async for chunk in response.content.iter_chunked(1 << 16):
             total += len(chunk)

@@ -34,6 +34,8 @@ from globe.families import DEFAULT_FAMILY, FAMILIES
 DEFAULT_MAX_PIXELS = FAMILIES[DEFAULT_FAMILY].budget_pixels()
 DEFAULT_MAX_BYTES = 64 << 20
 JPEG_QUALITY = 95
+#: Files up to this size are read whole before they are parsed (see :func:`request_image`).
+IN_MEMORY_BYTES = 4 << 20
 #: Downscales at once in this process: each holds tens of MB (a 12000x12000 JPEG at 1/8 scale and its
 #: copies), and decoding is CPU-bound, so more at once would cost memory without adding speed.
 _DOWNSCALE_SLOTS = threading.BoundedSemaphore(4)
@@ -127,18 +129,21 @@ def _read_capped(handle: BinaryIO, path: str | os.PathLike, limit: int) -> bytes
 def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_bytes: int | None = None) -> bytes:
     """The image bytes to send for ``path``: the file itself, or a JPEG downscaled to the pixel budget.
 
-    See the module docstring. Only an image sent as is is held in memory whole; a larger one is
-    decoded from the file at reduced size. Raises FileNotFoundError, or :class:`ImageError` naming the file.
+    See the module docstring. Only an image sent as is (or a file of at most :data:`IN_MEMORY_BYTES`)
+    is held in memory whole; a larger one is decoded from the file at reduced size. Raises FileNotFoundError, or :class:`ImageError` naming the file.
     """
     budget = _limit(max_pixels, "GLOBE_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS)
     limit = _limit(max_bytes, "GLOBE_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES)
     from PIL import Image
 
     with open_image_file(path, limit) as handle:
+        # A small file is read once and parsed in memory (PIL reads a JPEG marker by marker: many small
+        # reads); a large one is parsed from the file, so a huge photo is never held whole.
+        data = _read_capped(handle, path, limit) if os.fstat(handle.fileno()).st_size <= IN_MEMORY_BYTES else None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # DecompressionBombWarning: we never decode at full size here
-                with Image.open(handle) as image:
+                with Image.open(handle if data is None else io.BytesIO(data)) as image:
                     width, height = image.size
                     if budget <= 0 or width * height <= budget:
                         if image.format == "JPEG":  # a check that reads every byte, at 1/8 of the memory
@@ -154,6 +159,8 @@ def request_image(path: str | os.PathLike, max_pixels: int | None = None, max_by
         except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files; all mean "cannot decode"
             raise ImageError(f"cannot decode {path}: {type(exc).__name__}: {exc}", "corrupt_image") from exc
         if smaller is None:
+            if data is not None:
+                return data
             handle.seek(0)
             return _read_capped(handle, path, limit)
     buffer = io.BytesIO()

@@ -111,10 +111,9 @@ def output_columns(gt_columns: Sequence[str], samples: int = 1) -> list[str]:
 
 
 def format_csv_row(fieldnames: Sequence[str], record: Mapping[str, Any]) -> str:
+    """One CSV line (``\n``-terminated) of ``record``'s values in ``fieldnames`` order; absent ones empty."""
     buffer = io.StringIO()
-    csv.DictWriter(buffer, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n").writerow(
-        {key: _cell(record.get(key)) for key in fieldnames}
-    )
+    csv.writer(buffer, lineterminator="\n").writerow([_cell(record.get(key)) for key in fieldnames])
     return buffer.getvalue()
 
 
