@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 FORMAT_VERSION = "2"  # bump when the recipe below changes, so caches rebuild
 
@@ -259,16 +260,19 @@ def _is_complete(directory: Path) -> bool:
         return False
 
 
-def tiny_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cached tiny model, built once (atomically, so parallel callers never see half a model)."""
-    target = Path(cache_dir) if cache_dir else default_cache_dir() / "tiny-qwen2_5_vl"
-    if _is_complete(target):
+def built_once(target: Path, build: Callable[[Path], None], is_complete: Callable[[Path], bool]) -> Path:
+    """``target`` built by ``build`` into a staging folder renamed into place, unless already complete.
+
+    Atomic, so parallel callers (test workers, the demo and the app) never see half a model; the
+    first to finish wins and the others drop their copy.
+    """
+    if is_complete(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-vlm-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        build_tiny_qwen2_5_vl(staging)
-        if _is_complete(target):  # another process won the race
+        build(staging)
+        if is_complete(target):  # another process won the race
             return target
         if target.exists():
             shutil.rmtree(target)
@@ -277,6 +281,12 @@ def tiny_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def tiny_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cached tiny model, built once (:func:`built_once`)."""
+    target = Path(cache_dir) if cache_dir else default_cache_dir() / "tiny-qwen2_5_vl"
+    return built_once(target, build_tiny_qwen2_5_vl, _is_complete)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,12 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from globe.families import FAMILIES
-from globe.tiny_model import BPE_VOCAB_SIZE, QWEN_SPECIAL_TOKENS, _training_corpus, default_cache_dir
+from globe.tiny_model import BPE_VOCAB_SIZE, QWEN_SPECIAL_TOKENS, built_once, _training_corpus, default_cache_dir
 
 FORMAT_VERSION = "1"
 
@@ -278,21 +276,7 @@ def tiny_family_dir(family: str, cache_dir: str | os.PathLike | None = None) -> 
     if family not in BUILDERS:
         raise ValueError(f"no tiny builder for family {family!r}: use one of {', '.join(BUILDERS)}")
     target = Path(cache_dir) if cache_dir else default_cache_dir() / f"tiny-{family}"
-    if _is_complete(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tiny-{family}-", dir=target.parent))
-    try:
-        BUILDERS[family](staging)
-        if _is_complete(target):
-            return target
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return built_once(target, BUILDERS[family], _is_complete)
 
 
 def main(argv: list[str] | None = None) -> None:
