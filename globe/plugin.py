@@ -1,24 +1,5 @@
 """ms-swift glue: GLOBE's rewards as ``ORM`` / ``AsyncORM`` classes registered in ``swift.rewards.orms``.
 
-``--reward_funcs`` name           needs columns       reward
-================================  ==================  ====================================================
-``globe_accuracy``                solution or         1.0 city+country / 0.2 country / 0.0 (paper values), first
-                                  country, city       ``<answer>`` block, names by identity
-``globe_accuracy_released``       solution or         the released reward bit for bit (0.7-ratio substring rule)
-                                  country, city
-``globe_locatability``            images              P(yes) from the served RM (``GLOBE_RM_*`` variables)
-``globe_locatablity``             images              the same; the released recipes' spelling
-``globe_visual_match``            entities            share of the row's entities named in ``<think>`` (whole words)
-``globe_visual_match_released``   entities            the released reward bit for bit (substring before ``</think>``)
-``globe_format``                  -                   think/answer format with country:/city: lines
-``external_math_format``          -                   ms-swift 3.x's format reward, the released recipes' name
-``globe_distance``                lat, lon            exp(-km / ``GLOBE_DISTANCE_TAU_KM``), opt-in
-================================  ==================  ====================================================
-
-Trainer metrics are named after the classes: ``rewards/GlobeAccuracy/mean`` and so on.
-All logic lives in :mod:`globe.rewards` and :mod:`globe.locatability`; this is the only module
-that imports ``swift.rewards``.
-=======
 Load it with ``--external_plugins $(globe-plugin-path)`` (the console script prints this file and the
 dataset plugin). It registers exactly the names of :data:`globe.rewards.REWARDS` (what each gives and
 reads: README, "Rewards"), each by the class whose ``reward_name`` it is; trainer metrics are named

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from globe.prompts import GEO_COT_PROMPT, LOCATABILITY_SYSTEM_PROMPT, format_answer
-from globe.swift_run import TINY_MODEL_ARGS, free_port, offline_env
+from globe.families import family as family_entry
+from globe.swift_run import CPU_TRAIN_ARGS, TINY_MODEL_ARGS, free_port, offline_env
 from tests.support.images import write_images
 
 pytestmark = pytest.mark.integration
@@ -119,21 +120,37 @@ def test_train_rm_runs_two_lora_steps(tiny_model: str, datasets: dict[str, Path]
 
 
 @pytest.mark.parametrize(
-    ("script", "recipe", "rewards"),
+    ("script", "recipe", "family", "rewards"),
     [
-        ("train_one_reward.sh", "released", ["globe_accuracy_released", "external_math_format"]),
-        ("train_two_rewards.sh", "globe", ["globe_accuracy", "globe_visual_match", "globe_format"]),
+        ("train_one_reward.sh", "released", "qwen2_5_vl", ["globe_accuracy_released", "external_math_format"]),
+        # a family whose template prefills an empty think block: model type, template and image budget
+        # come from globe/families.py through MODEL_FAMILY alone, and GLOBE's rewards read past the prefill
+        ("train_two_rewards.sh", "globe", "qwen3_5", ["globe_accuracy", "globe_visual_match", "globe_format"]),
     ],
 )
 def test_grpo_launcher_trains_with_its_rewards(
-    script: str, recipe: str, rewards: list[str], tiny_model: str, datasets: dict[str, Path], tmp_path: Path
+    script: str, recipe: str, family: str, rewards: list[str], tiny_model: str, datasets: dict[str, Path],
+    tmp_path: Path
 ) -> None:
     output = tmp_path / script.removesuffix(".sh")
-    run_launcher(script, tiny_model, datasets["grpo"], output, RECIPE=recipe)
+    knobs = {"RECIPE": recipe}
+    model = tiny_model
+    if family != "qwen2_5_vl":
+        from tests.support.tiny_families import tiny_family_dir
+
+        model = str(tiny_family_dir(family))
+        knobs.update(MODEL_FAMILY=family, MODEL_TYPE="", EXTRA_ARGS=" ".join(["--torch_dtype", "float32",
+                                                                              *CPU_TRAIN_ARGS]))
+    printed = run_launcher(script, model, datasets["grpo"], output, **knobs)
+    budget = family_entry(family)
+    assert f"--model_type {budget.model_type}" in " ".join(printed.split())
     run_dir, logs = finished_run(output)
     assert (run_dir / "checkpoint-2" / "model.safetensors").exists()
     logged = {key.split("/")[1] for entry in logs for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
     assert logged == {REWARD_METRICS[name] for name in rewards}
+    if family != "qwen2_5_vl":  # the scripted tiny model writes GLOBE's format after the template's empty think block
+        formats = [entry["rewards/GlobeFormat/mean"] for entry in logs if "rewards/GlobeFormat/mean" in entry]
+        assert formats and all(value == 1.0 for value in formats), formats
 
 
 def test_train_all_rewards_scores_with_the_served_reward_model(
