@@ -537,3 +537,21 @@ def test_model_lookup_failure_falls_back_without_sending_requests():
     assert result.statuses == ["no_model"] * 6
     assert result.rewards == [DEFAULT_FALLBACK] * 6
     assert "cannot list models" in result.errors[0]
+
+
+def test_the_benchmarks_loopback_rm_answers_as_the_fake_server_does():
+    # bench/rewards.py --server loopback times the client against it: it must be a valid RM for the client.
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.loopback_rm", "--latency", "0.01",
+                                "--answer", "no"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        scorer = LocatabilityScorer(url=url, env={}, **FAST)
+        rewards = score(scorer, *rows(40))
+        assert rewards == pytest.approx([0.1] * 40)
+        assert scorer.last_batch.statuses == ["ok"] * 40
+    finally:
+        process.stdin.close()
+        process.wait(10)
