@@ -17,7 +17,14 @@
 
 ``--base REF`` (``bench/_ab.py``): (a) on a fresh batch per repeat, and (b) one batch of 128 in
 its own event loop (as ms-swift calls it), on the base's code and this checkout's, alternating;
-(b) also times each side's own client at concurrency 1 once, the sequential reference.
+(b) also times each side's own client at concurrency 1 once, the sequential reference. (b)'s
+batch is GRPO's shape (8 prompts x 16 completions, each with its own copy of its prompt's image
+bytes); ``--image-size 512x384`` sends photo-sized JPEGs (~90 KB) instead of tiny ones, and
+``--server loopback`` asks ``tests/support/loopback_rm.py`` (almost no CPU per request, as a
+reward model on another machine) instead of the aiohttp fake server (about as much CPU per
+request as the client, on the same cores). The figure judged is the client's CPU per batch;
+the speed-up over the sequential client is elapsed time, which on a shared 2-core machine
+mostly measures the other processes (see README, "Development").
 """
 from __future__ import annotations
 
