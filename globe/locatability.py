@@ -682,11 +682,12 @@ class LocatabilityScorer:
 def _image_key(image: Any) -> Any:
     """A key identifying an image's content within one batch, or ``None`` when it has no cheap identity.
 
-    Bytes are keyed by their content, not their ``id``: ms-swift hands the reward one row per
-    completion, and the 16 completions of a GRPO prompt carry 16 equal copies of the image's
-    bytes (each read from the dataset on its own), so an identity key would base64-encode the
-    image 16 times. Hashing bytes is cheaper than encoding them, and the dict compares equal keys
-    byte for byte, so two different images never share a data URL.
+    Bytes are keyed by their content, not their ``id``: the reward gets one row per completion,
+    and when a GRPO prompt's 16 rows are read from the dataset one by one (ms-swift's repeat
+    sampler asks the dataset for the same index 16 times) they carry 16 equal copies of the
+    image's bytes, which an identity key would base64-encode 16 times. Hashing bytes costs less
+    than encoding them, and the dict compares equal keys byte for byte, so two different images
+    never share a data URL.
     """
     if isinstance(image, Mapping):
         data = image.get("bytes")
