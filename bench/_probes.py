@@ -39,6 +39,8 @@ marker = re.compile(rb"<<([^<>]{1,200})>>")
 def respond(request):
     # Straight to the marker (no scan over every key): the server must not be what is measured.
     import base64
+    if len(answers) == 1:  # only the default answer: no image to read
+        return answers["*"]
     for message in request.get("messages") or []:
         for part in message.get("content") or [] if isinstance(message.get("content"), list) else []:
             url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
@@ -135,8 +137,29 @@ def _eval_client_shared(config: dict[str, Any], root: Path) -> Iterator[dict[str
 
 @contextlib.contextmanager
 def _locatability_shared(config: dict[str, Any], root: Path) -> Iterator[dict[str, Any]]:
-    with scripted_server({"*": "yes"}, float(config.get("latency", 0.05)), root) as url:
+    """The RM both sides ask: the aiohttp fake server (``server="fake"``, it parses every request and
+    costs about as much CPU as the client), or ``"loopback"``, :mod:`tests.support.loopback_rm`, which
+    costs almost none, as a reward model on another machine costs the trainer's."""
+    latency = float(config.get("latency", 0.05))
+    if config.get("server", "fake") == "fake":
+        with scripted_server({"*": "yes"}, latency, root) as url:
+            yield {"url": url}
+        return
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.loopback_rm", "--latency", str(latency)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=root)
+    try:
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise SystemExit(f"the loopback RM did not start (printed {url!r})")
         yield {"url": url}
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 #: Bump when :func:`write_predictions_csv` changes: the generated CSVs are kept between runs.
@@ -292,7 +315,15 @@ class EvalClientProbe(Probe):
 
 
 class LocatabilityProbe(Probe):
-    """One GRPO batch of 128 completions scored against the RM, in its own event loop (as ms-swift calls it)."""
+    """One GRPO batch of 128 completions scored against the RM, in its own event loop (as ms-swift calls it).
+
+    The batch is shaped as GRPO's: ``completions / generations`` prompts (16 generations each, the
+    launchers' default), every completion carrying its own copy of its prompt's image bytes (rows
+    are read one by one, so equal images are equal bytes, not one object). ``image_size`` "WxH"
+    makes photo-like JPEGs of that size (about 90 KB at 512x384) instead of the default tiny ones.
+    Metrics: the batch's elapsed time (``[wall]``, what the sequential reference is compared with)
+    and this process's CPU time (``[CPU]``, the figure judged: the client's own cost).
+    """
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
@@ -302,16 +333,11 @@ class LocatabilityProbe(Probe):
             from globe.rm_client import LocatabilityScorer  # before the rename to globe.locatability
 
             self.notes.append("globe.rm_client.LocatabilityScorer (before the rename to globe.locatability)")
-        from PIL import Image
-        import io
-
         self.n = int(config.get("completions", 128))
-        images = []
-        for prompt in range(self.n // 8 or 1):
-            buffer = io.BytesIO()
-            Image.new("RGB", (64, 48), (prompt * 13 % 256, 120, 200)).save(buffer, format="JPEG")
-            images.append([{"bytes": buffer.getvalue(), "path": None}])
-        self.images = [images[index // 8 % len(images)] for index in range(self.n)]
+        generations = int(config.get("generations", 16))
+        prompts = [bench_image(prompt, config.get("image_size")) for prompt in range(max(1, self.n // generations))]
+        self.images = [[{"bytes": bytes(bytearray(prompts[index // generations % len(prompts)])), "path": None}]
+                       for index in range(self.n)]
         self.completions = [f"<think>Double-decker buses, row {index}.</think><answer>country: UK\ncity: London"
                             f"</answer>" for index in range(self.n)]
         self.scorer = LocatabilityScorer(url=config["url"], env={})
@@ -328,12 +354,33 @@ class LocatabilityProbe(Probe):
         return {**super().info(), **({"reference": self.reference} if hasattr(self, "reference") else {})}
 
     def measure(self) -> dict[str, float]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         rewards = self.scorer.score_sync(self.completions, self.images)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         if len(rewards) != self.n or not all(0.85 < reward < 0.95 for reward in rewards):
             raise RuntimeError(f"unexpected rewards: {rewards[:8]}...")
-        return {f"locatability, {self.n} completions, RM {float(self.config.get('latency', 0.05)) * 1000:.0f} ms": seconds}
+        name = f"locatability, {self.n} completions, RM {float(self.config.get('latency', 0.05)) * 1000:.0f} ms"
+        return {f"{name} [wall]": seconds, f"{name} [CPU]": cpu_seconds}
+
+
+def bench_image(index: int, size: str | None = None) -> bytes:
+    """A JPEG per prompt: tiny and flat by default, else ``"WxH"`` of gradient and noise (photo-sized bytes)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    if not size:
+        Image.new("RGB", (64, 48), (index * 13 % 256, 120, 200)).save(buffer, format="JPEG")
+        return buffer.getvalue()
+    import numpy as np
+
+    width, height = (int(part) for part in str(size).lower().split("x"))
+    rng = np.random.default_rng(index)
+    gradient = np.linspace(0, 150, width * height * 3).reshape(height, width, 3)
+    pixels = (gradient + rng.integers(0, 100, (height, width, 3))).astype("uint8")
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 class RewardsProbe(Probe):

@@ -17,7 +17,14 @@
 
 ``--base REF`` (``bench/_ab.py``): (a) on a fresh batch per repeat, and (b) one batch of 128 in
 its own event loop (as ms-swift calls it), on the base's code and this checkout's, alternating;
-(b) also times each side's own client at concurrency 1 once, the sequential reference.
+(b) also times each side's own client at concurrency 1 once, the sequential reference. (b)'s
+batch is GRPO's shape (8 prompts x 16 completions, each with its own copy of its prompt's image
+bytes); ``--image-size 512x384`` sends photo-sized JPEGs (~90 KB) instead of tiny ones, and
+``--server loopback`` asks ``tests/support/loopback_rm.py`` (almost no CPU per request, as a
+reward model on another machine) instead of the aiohttp fake server (about as much CPU per
+request as the client, on the same cores). The figure judged is the client's CPU per batch;
+the speed-up over the sequential client is elapsed time, which on a shared 2-core machine
+mostly measures the other processes (see README, "Development").
 """
 from __future__ import annotations
 
@@ -289,6 +296,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["all", "text", "locatability"], default="all")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (the fastest is reported)")
     parser.add_argument("--latency", type=float, default=0.05, help="fake RM latency in seconds")
+    parser.add_argument("--image-size", default=None, metavar="WxH",
+                        help="with --base: photo-like JPEGs of this size per prompt (512x384 is about 90 KB) "
+                             "instead of tiny ones")
+    parser.add_argument("--server", choices=["fake", "loopback"], default="fake",
+                        help="with --base: the RM both sides ask: the aiohttp fake server (parses every request, "
+                             "as CPU-hungry as the client) or tests/support/loopback_rm.py (almost no CPU, as a "
+                             "reward model on another machine)")
     parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
     add_ab_arguments(parser)
     args = parser.parse_args(argv)
@@ -299,9 +313,12 @@ def main(argv: list[str] | None = None) -> None:
                              f"(a) accuracy + format + visual match, {N} completions never parsed before, x10: "
                              f"base {args.base} vs this checkout, same run")
         if args.part in ("all", "locatability"):
-            status |= run_ab("locatability", args, {"latency": args.latency, "completions": N},
-                             f"(b) locatability, one batch of {N} completions in its own event loop, RM answering "
-                             f"in {args.latency * 1000:.0f} ms: base {args.base} vs this checkout, same run")
+            images = (f", {args.image_size} JPEGs" if args.image_size else "") + f", {args.server} server"
+            status |= run_ab("locatability", args, {"latency": args.latency, "completions": N,
+                                                    "image_size": args.image_size, "server": args.server},
+                             f"(b) locatability, one batch of {N} completions (8 prompts x 16{images}) in its own "
+                             f"event loop, RM answering in {args.latency * 1000:.0f} ms: base {args.base} vs this "
+                             f"checkout, same run")
         sys.exit(status)
     if args.part in ("all", "text"):
         bench_text(args.repeats)

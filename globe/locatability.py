@@ -605,12 +605,26 @@ class LocatabilityScorer:
 
 
 def _image_key(image: Any) -> Any:
-    """A key identifying an image within one batch, or ``None`` when it has no cheap identity."""
+    """A key identifying an image's content within one batch, or ``None`` when it has no cheap identity.
+
+    Bytes are keyed by their content, not their ``id``: the reward gets one row per completion,
+    and when a GRPO prompt's 16 rows are read from the dataset one by one (ms-swift's repeat
+    sampler asks the dataset for the same index 16 times) they carry 16 equal copies of the
+    image's bytes, which an identity key would base64-encode 16 times. Hashing bytes costs less
+    than encoding them, and the dict compares equal keys byte for byte, so two different images
+    never share a data URL.
+    """
     if isinstance(image, Mapping):
         data = image.get("bytes")
-        return ("bytes", id(data)) if data else ("path", str(image.get("path")))
+        return _bytes_key(data) if data else ("path", str(image.get("path")))
     if isinstance(image, str):
         return ("path", image)
-    if isinstance(image, (bytes, bytearray)):
-        return ("bytes", id(image))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _bytes_key(image)
     return ("object", id(image))
+
+
+def _bytes_key(data: Any) -> Any:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return ("bytes", bytes(data))  # bytes(b) is b itself: no copy for the usual case
+    return ("object", id(data))

@@ -411,3 +411,23 @@ def test_settings_repr_hides_keys_and_url_credentials():
 def test_bad_client_settings_name_the_setting(option, value, message):
     with pytest.raises(ValueError, match=message):
         ChatClient("http://127.0.0.1:1/v1", **{option: value})
+
+
+@pytest.mark.parametrize("fast_json", [True, False], ids=["orjson", "stdlib json"])
+def test_bodies_read_and_write_the_same_json_with_or_without_orjson(monkeypatch, fast_json):
+    import json
+
+    from globe import chat_client
+
+    if not fast_json:
+        monkeypatch.setattr(chat_client, "orjson", None)
+    payload = {"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
+        {"type": "text", "text": "Fahrräder, 東京 \"quoted\"\n"}]}], "top_logprobs": 5, "logprobs": True}
+    assert json.loads(chat_client.json_body(payload)) == payload
+    assert chat_client.json_loads(json.dumps(payload).encode()) == payload
+    assert math.isnan(chat_client.json_loads(b'{"logprob": NaN}')["logprob"])  # refused later, by name
+    with pytest.raises(ValueError):
+        chat_client.json_loads(b'{"choices": [{"message": {"conte')
+    with pytest.raises(TypeError):
+        chat_client.json_body({"image": object()})

@@ -210,6 +210,26 @@ def test_each_row_is_scored_against_its_own_first_image():
     assert rewards == pytest.approx([0.9, 0.1, 0.9])
 
 
+def test_equal_image_copies_are_encoded_once_per_batch_and_different_images_are_not_merged(monkeypatch):
+    # ms-swift gives each of a prompt's completions its own copy of the image's bytes.
+    from globe import locatability
+
+    encoded = []
+    original = locatability.image_data_url
+    monkeypatch.setattr(locatability, "image_data_url", lambda image: encoded.append(1) or original(image))
+    same_size_other = bytearray(IMG_A)
+    same_size_other[-3] ^= 0xFF  # same length and header as IMG_A, other content
+    images = [[{"bytes": bytes(bytearray(IMG_A)), "path": None}] for _ in range(6)]
+    images += [[{"bytes": bytes(same_size_other), "path": None}], [bytearray(IMG_B)], [{"bytes": bytes(IMG_B)}]]
+    with FakeOpenAIServer(answers={"IMG-A": "yes", "IMG-B": "no"}) as server:
+        rewards = score(make_scorer(server), [COMPLETION] * len(images), images)
+        sent = [part["image_url"]["url"] for request in server.requests
+                for part in request["messages"][1]["content"] if part["type"] == "image_url"]
+    assert len(encoded) == 3  # IMG_A, its altered twin, IMG_B
+    assert len(set(sent)) == 3 and len(sent) == len(images)
+    assert rewards[:6] == pytest.approx([0.9] * 6) and rewards[-2:] == pytest.approx([0.1, 0.1])
+
+
 def test_images_given_as_path_dict_path_string_or_pil(tmp_path):
     from PIL import Image
 
@@ -517,3 +537,21 @@ def test_model_lookup_failure_falls_back_without_sending_requests():
     assert result.statuses == ["no_model"] * 6
     assert result.rewards == [DEFAULT_FALLBACK] * 6
     assert "cannot list models" in result.errors[0]
+
+
+def test_the_benchmarks_loopback_rm_answers_as_the_fake_server_does():
+    # bench/rewards.py --server loopback times the client against it: it must be a valid RM for the client.
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.loopback_rm", "--latency", "0.01",
+                                "--answer", "no"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        scorer = LocatabilityScorer(url=url, env={}, **FAST)
+        rewards = score(scorer, *rows(40))
+        assert rewards == pytest.approx([0.1] * 40)
+        assert scorer.last_batch.statuses == ["ok"] * 40
+    finally:
+        process.stdin.close()
+        process.wait(10)
