@@ -180,7 +180,8 @@ def scored_rows(
             else:
                 status = "no_answer" if text.strip() else "no_prediction"
         if status == "ok" and placed and _valid_pair(gt_lat, gt_lon):
-            recorded = _float(row.get("error_km")) if from_csv else None
+            # globe-eval records the geodesic: reused only when that is the measure asked for
+            recorded = _float(row.get("error_km")) if from_csv and distance == "geodesic" else None
             if recorded is not None and _recorded_distance_fits(recorded, gt_lat, gt_lon, scored["pred_lat"],
                                                                 scored["pred_lon"]):
                 scored["error_km"] = recorded
