@@ -33,9 +33,10 @@ import math
 import random
 import re
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 from yarl import URL
