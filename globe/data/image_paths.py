@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -82,10 +83,25 @@ def find_image_file(root: str, names: list[str]) -> str | None:
     """
     for name in names:
         path = os.path.join(root, name)
+        if "/" not in name and _plain_file(path):
+            return name  # not a link, directly in the root: its real path is the root's, plus its name
         if os.path.isfile(path):
             check_inside_root(root, path)
             return name
     return None
+
+
+def _plain_file(path: str) -> bool:
+    """Whether ``path`` itself is a regular file and not a symlink (one ``lstat``, no ``realpath``).
+
+    For a name directly in the root that is all :func:`check_inside_root` would find out: with no
+    link at the last step, the file's real path is the root's real path plus the name. Anything
+    else (a link, a missing file) takes the full check.
+    """
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 @lru_cache(maxsize=16)

@@ -120,7 +120,16 @@ def open_image_file(path: str | os.PathLike, max_bytes: int | None = None) -> Bi
 
 
 def _read_capped(handle: BinaryIO, path: str | os.PathLike, limit: int) -> bytes:
-    data = handle.read(limit + 1)
+    """The rest of ``handle``, refused past ``limit`` bytes.
+
+    Asks for the size ``fstat`` gives plus one byte first, not ``limit + 1`` at once: a buffered
+    read of n bytes allocates n bytes before it reads, and 64 MiB per small photo cost more than
+    decoding it. A file that grew since is read on, up to the same ``limit + 1``.
+    """
+    expected = max(0, os.fstat(handle.fileno()).st_size - handle.tell())
+    data = handle.read(min(expected, limit) + 1)
+    if len(data) > expected and len(data) <= limit:  # it grew: read on, within the same limit
+        data += handle.read(limit + 1 - len(data))
     if len(data) > limit:  # it grew while we read it
         raise ImageError(f"{path} grew past the {limit:,}-byte limit while being read", "unreadable_image")
     return data

@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -181,6 +182,86 @@ def prepare_output(path: Path, fieldnames: Sequence[str], overwrite: bool) -> tu
     return kept, dropped
 
 
+# --------------------------------------------------------------------------- the CPU lane
+
+
+def _run_jobs(jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+    """Run ``jobs`` in order: ``(True, result)`` or ``(False, exception)`` each, so one bad row fails alone."""
+    outcomes: list[tuple[bool, Any]] = []
+    for function, args in jobs:
+        try:
+            outcomes.append((True, function(*args)))
+        except Exception as exc:  # noqa: BLE001 - handed to that job's awaiting row
+            outcomes.append((False, exc))
+    return outcomes
+
+
+class CpuLane:
+    """One worker thread running the run's CPU work (image reads, offline scoring), in batches.
+
+    Why: handing a job to a thread and back costs about 0.1 ms of CPU (a queue put, a thread
+    wake-up, a self-pipe write to wake the loop), as much as reading a small image, and a row
+    made two such trips. Here the jobs that arrive while a batch runs wait and go together in
+    the next one, so under load one round trip carries several rows' work. The event loop never
+    runs the work itself: aiohttp sends a request's body on a later loop turn, so CPU work on
+    the loop delays every request in flight. One thread is enough: the work holds the
+    interpreter lock anyway, and huge images are downscaled a few at a time regardless
+    (``globe.data.images``). A job that blocks on a network (an online geocoder) must not queue
+    here behind the others: :func:`evaluate_row` sends those to their own threads.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="globe-eval-cpu")
+        self._waiting: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = []
+        self._busy = False
+
+    def run(self, function: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+        """``function(*args)`` in the lane's thread; await the returned future for its result or exception."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting.append((function, args, future))
+        if not self._busy:  # at the end of this loop turn, with every job this turn submits
+            self._busy = True
+            loop.call_soon(self._start, loop)
+        return future
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._waiting = self._waiting, []
+        if not batch:
+            self._busy = False
+            return
+        done = loop.run_in_executor(self._executor, _run_jobs, [(function, args) for function, args, _ in batch])
+        done.add_done_callback(lambda outcome: self._finish(loop, batch, outcome))
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list, outcome: "asyncio.Future[Any]") -> None:
+        self._busy = False
+        failure = None if outcome.cancelled() else outcome.exception()
+        for index, (_, _, future) in enumerate(batch):
+            if future.done():
+                continue
+            if outcome.cancelled():
+                future.cancel()
+            elif failure is not None:
+                future.set_exception(failure)
+            else:
+                ok, value = outcome.result()[index]
+                future.set_result(value) if ok else future.set_exception(value)
+        if self._waiting and not loop.is_closed():
+            self._start(loop)
+
+    def close(self) -> None:
+        """Let the thread end once its batch is done (a cancelled run does not wait for it)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _offline(resolver: PlaceResolver) -> bool:
+    """Whether ``resolver`` is the offline gazetteer (CPU only), whose scoring may share the :class:`CpuLane`."""
+    from globe import geo
+    from globe.scoring import resolve_place
+
+    return resolver is geo.resolve or resolver is resolve_place
+
+
 # --------------------------------------------------------------------------- one row
 
 
@@ -247,45 +328,59 @@ def score_predictions(record: dict[str, Any], texts: Sequence[str], resolver: Pl
     return record
 
 
-async def evaluate_row(
-    row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver,
-    mode: "SamplingMode | None" = None, layout: Layout | None = None,
-) -> dict[str, Any]:
-    """One output record for one ground-truth row; never raises for a bad row.
+def read_row_image(row: GroundTruthRow, image_root: Path, settings: EvalSettings,
+                   layout: Layout | None = None) -> tuple[Any, str | None, str | None]:
+    """``(image for the request, None, None)`` for ``row``, or ``(None, status, error)`` why there is none.
 
-    ``layout``: how the ground truth's ids name image files (default: the MP16 rule).
+    The row's file is found inside ``image_root`` (``layout``: how ids name files, default the
+    MP16 rule) and read by the bounded reader (:mod:`globe.data.images`). Never raises for a bad row.
     """
-    record = _base_record(row)
-    if row.problem:
-        record.update(status="bad_row", error=row.problem)
-        return record
     try:
         if layout is None:
             path = resolve_image_path(image_root, row.image_id or "")
         else:
             path = resolve_image_path(image_root, row.image_id or "", layout.image_names, layout.file_id)
     except PermissionError as exc:
-        record.update(status="outside_image_root", error=str(exc))
-        return record
+        return None, "outside_image_root", str(exc)
     try:
         reader = released_image_url if settings.released_image else request_image
-        image = await asyncio.to_thread(reader, path)  # bounded: see globe.data.images
+        return reader(path), None, None  # bounded: see globe.data.images
     except FileNotFoundError:
-        record.update(status="missing_image", error=f"image not found: {path}")
-        return record
+        return None, "missing_image", f"image not found: {path}"
     except ImageError as exc:
-        record.update(status=exc.status, error=str(exc))
-        return record
+        return None, exc.status, str(exc)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
-        record.update(status="corrupt_image", error=f"cannot decode {path}: {type(exc).__name__}: {exc}")
+        return None, "corrupt_image", f"cannot decode {path}: {type(exc).__name__}: {exc}"
+
+
+async def evaluate_row(
+    row: GroundTruthRow, image_root: Path, client: ChatClient, settings: EvalSettings, resolver: PlaceResolver,
+    mode: "SamplingMode | None" = None, layout: Layout | None = None, lane: CpuLane | None = None,
+) -> dict[str, Any]:
+    """One output record for one ground-truth row; never raises for a bad row.
+
+    ``layout``: how the ground truth's ids name image files (default: the MP16 rule). ``lane``:
+    where the image read and (offline) scoring run; without one, each in a thread of its own.
+    """
+    record = _base_record(row)
+    if row.problem:
+        record.update(status="bad_row", error=row.problem)
+        return record
+    offload = lane.run if lane is not None else asyncio.to_thread
+    image, status, error = await offload(read_row_image, row, image_root, settings, layout)
+    if status is not None:
+        record.update(status=status, error=error)
         return record
 
     messages = []
     if settings.system_prompt:
         messages.append({"role": "system", "content": settings.system_prompt})
     messages.append(user_message(settings.prompt, image))
+    # Off the loop: an online geocoder blocks (rate limits) and must not stall the other requests,
+    # nor, in the lane, the other rows' image reads: it gets a thread of its own.
+    score_in = lane.run if lane is not None and _offline(resolver) else asyncio.to_thread
     if settings.samples > 1:
-        return await _evaluate_samples(record, messages, client, settings, resolver, mode or SamplingMode())
+        return await _evaluate_samples(record, messages, client, settings, resolver, mode or SamplingMode(), score_in)
     result: ChatResult = await client.chat(
         messages, max_tokens=settings.max_tokens, temperature=settings.temperature, extra=settings.extra or None
     )
@@ -293,8 +388,7 @@ async def evaluate_row(
     if not result.ok:
         record.update(status=result.status, error=result.error)
         return record
-    # In a thread: an online geocoder blocks (rate limits) and must not stall the other requests.
-    return await asyncio.to_thread(score_prediction, record, result.text or "", resolver)
+    return await score_in(score_prediction, record, result.text or "", resolver)
 
 
 @dataclass
@@ -355,14 +449,14 @@ async def request_samples(
 
 async def _evaluate_samples(
     record: dict[str, Any], messages: list[dict[str, Any]], client: ChatClient, settings: EvalSettings,
-    resolver: PlaceResolver, mode: SamplingMode,
+    resolver: PlaceResolver, mode: SamplingMode, score_in: Callable[..., Any] = asyncio.to_thread,
 ) -> dict[str, Any]:
     texts, attempts, seconds, failed = await request_samples(messages, client, settings, mode)
     record.update(attempts=attempts, latency_s=round(seconds, 3))
     if failed is not None:  # the image is redone whole on resume: a row never holds part of its samples
         record.update(status=failed.status, error=failed.error, n_samples=len(texts))
         return record
-    return await asyncio.to_thread(score_predictions, record, texts, resolver)
+    return await score_in(score_predictions, record, texts, resolver)
 
 
 # --------------------------------------------------------------------------- the run
@@ -410,6 +504,7 @@ async def run_eval_async(
     for row in pending:
         queue.put_nowait(row)
 
+    lane = CpuLane()
     with AppendOnlyCsv(output, fieldnames) as writer, _progress(len(pending), progress) as bar:
         async def worker() -> None:
             while True:
@@ -417,7 +512,7 @@ async def run_eval_async(
                     row = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                record = await evaluate_row(row, gt.image_root, client, settings, resolver, mode, gt.layout)
+                record = await evaluate_row(row, gt.image_root, client, settings, resolver, mode, gt.layout, lane)
                 writer.write(record)
                 status = str(record.get("status"))
                 stats.status_counts[status] = stats.status_counts.get(status, 0) + 1
@@ -430,6 +525,7 @@ async def run_eval_async(
         finally:
             for task in workers:
                 task.cancel()
+            lane.close()
     return stats
 
 

@@ -97,3 +97,26 @@ def test_eval_records_a_fifo_and_a_dev_zero_link_as_rows_and_finishes(tmp_path):
     _, written, _ = read_output_rows(tmp_path / "out.csv")
     errors = {row["IMG_ID"]: row["error"] for row in written}
     assert "is a FIFO" in errors["fifo.jpg"] and "is a device" in errors["zero.jpg"]
+
+
+@pytest.mark.parametrize("limit, grown_to, fits", [(1000, 100, True), (50, 100, False), (100, 100, True)])
+def test_a_file_that_grew_since_its_size_was_taken_is_read_whole_within_the_limit_or_refused(
+        tmp_path, monkeypatch, limit, grown_to, fits):
+    """The reader asks for the size fstat gave; bytes beyond it are still read, up to the same limit."""
+    from globe.data import images
+
+    path = tmp_path / "growing.jpg"
+    path.write_bytes(bytes(range(grown_to)))
+    real_fstat = os.fstat
+
+    def stale_fstat(fd):  # the size as it was before the file grew
+        info = real_fstat(fd)
+        return os.stat_result((*info[:6], 10, *info[7:]))
+
+    with open(path, "rb") as handle:
+        monkeypatch.setattr(images.os, "fstat", stale_fstat)
+        if fits:
+            assert images._read_capped(handle, path, limit) == bytes(range(grown_to))
+        else:
+            with pytest.raises(ImageError, match="grew past the 50-byte limit"):
+                images._read_capped(handle, path, limit)
