@@ -224,12 +224,12 @@ class Gazetteer:
         return Place(
             name=self.name[row],
             country_code=self.cc[row],
-            lat=float(self.lat[row]),
-            lon=float(self.lon[row]),
+            lat=self.lat.item(row),  # item(): the Python number, without a numpy scalar on the way
+            lon=self.lon.item(row),
             level="city",
             confidence=float(min(1.0, max(0.0, confidence))),
-            geonameid=int(self.gid[row]),
-            population=int(self.pop[row]),
+            geonameid=self.gid.item(row),
+            population=self.pop.item(row),
             admin1=self.admin1[row] or None,
         )
 
@@ -275,17 +275,23 @@ class Gazetteer:
         ``keys``: ``lookup_keys(text)`` when the caller has them already.
         """
         for key in lookup_keys(text) if keys is None else keys:
-            rows = self.rows_for_key(key)
-            if not rows:
+            hit = self.keys.get(key)
+            if hit is None:
                 continue
+            if type(hit) is int:  # the one place of that name (most names): its share is 1
+                if (cc is None or self.cc[hit] == cc) and (admin1 is None or self.admin1[hit] == admin1):
+                    return hit, 1.0
+                continue
+            rows = hit
             if cc is not None or admin1 is not None:  # the first 50 in scope are all the share needs
                 rows = tuple(islice((r for r in rows if (cc is None or self.cc[r] == cc)
                                      and (admin1 is None or self.admin1[r] == admin1)), 50))
             if not rows:
                 continue
             best = rows[0]
-            total = float(sum(int(self.pop[r]) + 1 for r in rows[:50]))
-            share = (int(self.pop[best]) + 1) / total
+            pop = self.pop.item
+            total = float(sum(pop(r) + 1 for r in rows[:50]))
+            share = (pop(best) + 1) / total
             return best, 0.6 + 0.4 * share
         return None
 
@@ -568,7 +574,7 @@ class _Resolver:
             row = self.areas.find(country, cc) if len(country) > 3 else None
             if row is not None:
                 cc, area_as_country = self.areas.cc[row], self.areas.place(row)
-        if city and any(key in self.not_city for key in self.keys(city)):
+        if city and not self.not_city.isdisjoint(self.keys(city)):
             city = None  # "Unknown", "Countryside": a non-answer, not a village of that name
         if city:
             if cc is None and not country:
