@@ -505,7 +505,7 @@ class _Resolver:
         CITY_OVER_COUNTRY_MIN_POPULATION (a typo that happens to spell a hamlet abroad still stands).
         """
         lat, lon = self.gaz.lat[row], self.gaz.lon[row]
-        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in lookup_keys(text) for r in self.gaz.rows_for_key(key)[:50]
+        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in self.keys(text) for r in self.gaz.rows_for_key(key)[:50]
                   if self.gaz.pop[r] >= CITY_OVER_COUNTRY_MIN_POPULATION]
         points += [(self.areas.lat[r], self.areas.lon[r]) for r in self.areas.rows_named(text)]
         if not points:
@@ -546,13 +546,13 @@ class _Resolver:
         if cc is not None and len(head) > 3:  # a territory named as the city: ("China", "Hong Kong")
             territory = _countries.country_code_exact(head)  # (not "BH": a city abbreviation, not Bahrain)
             if territory and territory != cc:
-                hit = self.gaz.exact(head, territory)
+                hit = self.gaz.exact(head, territory, keys=self.keys(head))
                 if hit:
                     return hit[0], hit[1] * 0.8
                 return self.gaz.country_place(territory)
         if cc is not None:  # the model named the wrong side of a border: Geneva, France
             for neighbour in _countries.neighbours(cc):
-                hit = self.gaz.exact(head, neighbour)
+                hit = self.gaz.exact(head, neighbour, keys=self.keys(head))
                 if hit and self.gaz.pop[hit[0]] >= 10000:
                     return hit[0], hit[1] * 0.6
         hit = self.gaz.fuzzy(head, cc)
@@ -580,7 +580,7 @@ class _Resolver:
             if cc is None and not country:
                 code = _countries.country_code_exact(city)
                 if code:  # "Japan" in the city slot; "Singapore"/"Mexico" stay cities
-                    hit = self.gaz.exact(city, None)
+                    hit = self.gaz.exact(city, None, keys=self.keys(city))
                     if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
                         return self.gaz.place(*hit)
                     return self.gaz.country_place(code)
