@@ -337,8 +337,9 @@ class Gazetteer:
         pool = self._fuzzy_sorted.get(cc)
         if pool is None:
             choices, rows = self.fuzzy_global if cc is None else self.fuzzy_by_cc.get(cc, ([], np.zeros(0, np.int32)))
-            order = sorted(range(len(choices)), key=lambda i: len(choices[i]))
-            pool = ([len(choices[i]) for i in order], [choices[i] for i in order], np.asarray(rows)[order])
+            lengths = np.fromiter(map(len, choices), dtype=np.int64, count=len(choices))
+            order = np.argsort(lengths, kind="stable").tolist()  # stable: equal lengths keep index order
+            pool = (lengths[order].tolist(), [choices[i] for i in order], np.asarray(rows)[order])
             self._fuzzy_sorted[cc] = pool
         return pool
 
