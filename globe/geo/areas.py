@@ -12,7 +12,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -213,19 +213,22 @@ def build_area_index(gaz: Any) -> dict[str, Any]:
     }
 
 
-def _query_variants(text: str, faithful: bool = False) -> list[str]:
-    """Keys to try for a query: its own keys, then with kind words stripped ("Isle of Skye" -> "skye").
+def _query_variants(keys: Sequence[str], faithful: bool = False) -> list[str]:
+    """Keys to try for a query: its own ``lookup_keys``, then with kind words stripped ("Isle of Skye" -> "skye").
 
-    ``faithful``: no ASCII fold ("Champagné" the town must not become "Champagne" the region).
+    ``faithful``: the first key only, no ASCII fold ("Champagné" the town must not become "Champagne"
+    the region). The tuple tests skip the word-by-word loops for the many names without a kind word.
     """
-    out = [name_key(text)] if faithful else list(lookup_keys(text))
+    out = list(keys[:1] if faithful else keys)
     for key in list(out):
-        for prefix in _STRIP_PREFIXES:
-            if key.startswith(prefix) and len(key) > len(prefix) + 2:
-                out.append(key[len(prefix):])
-        for suffix in _STRIP_SUFFIXES:
-            if key.endswith(suffix) and len(key) > len(suffix) + 2:
-                out.append(key[: -len(suffix)])
+        if key.startswith(_STRIP_PREFIXES):
+            for prefix in _STRIP_PREFIXES:
+                if key.startswith(prefix) and len(key) > len(prefix) + 2:
+                    out.append(key[len(prefix):])
+        if key.endswith(_STRIP_SUFFIXES):
+            for suffix in _STRIP_SUFFIXES:
+                if key.endswith(suffix) and len(key) > len(suffix) + 2:
+                    out.append(key[: -len(suffix)])
     return list(dict.fromkeys(out))
 
 
@@ -247,9 +250,13 @@ class Areas:
     def __len__(self) -> int:
         return len(self.name)
 
-    def find(self, text: str, cc: str | None, *, faithful: bool = False) -> int | None:
-        """Best row named ``text`` (in country ``cc`` when given), or None; ``faithful``: diacritics must match."""
-        for key in _query_variants(text, faithful):
+    def find(self, text: str, cc: str | None, *, faithful: bool = False,
+             keys: Sequence[str] | None = None) -> int | None:
+        """Best row named ``text`` (in country ``cc`` when given), or None; ``faithful``: diacritics must match.
+
+        ``keys``: ``lookup_keys(text)`` when the caller has them already.
+        """
+        for key in _query_variants(lookup_keys(text) if keys is None else keys, faithful):
             for row in self.keys.get(key, ()):
                 if cc is None or self.cc[row] == cc:
                     return row

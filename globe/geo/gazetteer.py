@@ -14,7 +14,8 @@ import re
 import threading
 from collections import defaultdict
 from functools import lru_cache
-from typing import Any, Iterable
+from itertools import islice
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -223,12 +224,12 @@ class Gazetteer:
         return Place(
             name=self.name[row],
             country_code=self.cc[row],
-            lat=float(self.lat[row]),
-            lon=float(self.lon[row]),
+            lat=self.lat.item(row),  # item(): the Python number, without a numpy scalar on the way
+            lon=self.lon.item(row),
             level="city",
             confidence=float(min(1.0, max(0.0, confidence))),
-            geonameid=int(self.gid[row]),
-            population=int(self.pop[row]),
+            geonameid=self.gid.item(row),
+            population=self.pop.item(row),
             admin1=self.admin1[row] or None,
         )
 
@@ -255,9 +256,9 @@ class Gazetteer:
         )
 
     # ---------------------------------------------------------------- exact lookups
-    def has_primary_name(self, row: int, text: str) -> bool:
-        """Whether ``text`` is the place's own GeoNames name (any case, with or without diacritics)."""
-        return bool(set(lookup_keys(text)) & set(index_keys(self.name[row])))
+    def has_primary_name(self, row: int, text: str, keys: Sequence[str] | None = None) -> bool:
+        """Whether ``text`` (or its ``keys``) is the place's own GeoNames name (any case, with or without diacritics)."""
+        return bool(set(lookup_keys(text) if keys is None else keys) & set(index_keys(self.name[row])))
 
     def rows_for_key(self, key: str) -> tuple[int, ...]:
         hit = self.keys.get(key)
@@ -265,25 +266,32 @@ class Gazetteer:
             return ()
         return (hit,) if isinstance(hit, int) else hit
 
-    def exact(self, text: str, cc: str | None, admin1: str | None = None) -> tuple[int, float] | None:
+    def exact(self, text: str, cc: str | None, admin1: str | None = None, *,
+              keys: Sequence[str] | None = None) -> tuple[int, float] | None:
         """Best row carrying this name (inside cc / admin1 when given) and its confidence.
 
         Confidence is the winner's share of the population among all places with that name in
         scope, mapped to [0.6, 1.0]: a unique name is certain, "Springfield" with no state is not.
+        ``keys``: ``lookup_keys(text)`` when the caller has them already.
         """
-        for key in lookup_keys(text):
-            rows = self.rows_for_key(key)
-            if not rows:
+        for key in lookup_keys(text) if keys is None else keys:
+            hit = self.keys.get(key)
+            if hit is None:
                 continue
-            if cc is not None:
-                rows = tuple(r for r in rows if self.cc[r] == cc)
-            if admin1 is not None:
-                rows = tuple(r for r in rows if self.admin1[r] == admin1)
+            if type(hit) is int:  # the one place of that name (most names): its share is 1
+                if (cc is None or self.cc[hit] == cc) and (admin1 is None or self.admin1[hit] == admin1):
+                    return hit, 1.0
+                continue
+            rows = hit
+            if cc is not None or admin1 is not None:  # the first 50 in scope are all the share needs
+                rows = tuple(islice((r for r in rows if (cc is None or self.cc[r] == cc)
+                                     and (admin1 is None or self.admin1[r] == admin1)), 50))
             if not rows:
                 continue
             best = rows[0]
-            total = float(sum(int(self.pop[r]) + 1 for r in rows[:50]))
-            share = (int(self.pop[best]) + 1) / total
+            pop = self.pop.item
+            total = float(sum(pop(r) + 1 for r in rows[:50]))
+            share = (pop(best) + 1) / total
             return best, 0.6 + 0.4 * share
         return None
 
@@ -329,8 +337,9 @@ class Gazetteer:
         pool = self._fuzzy_sorted.get(cc)
         if pool is None:
             choices, rows = self.fuzzy_global if cc is None else self.fuzzy_by_cc.get(cc, ([], np.zeros(0, np.int32)))
-            order = sorted(range(len(choices)), key=lambda i: len(choices[i]))
-            pool = ([len(choices[i]) for i in order], [choices[i] for i in order], np.asarray(rows)[order])
+            lengths = np.fromiter(map(len, choices), dtype=np.int64, count=len(choices))
+            order = np.argsort(lengths, kind="stable").tolist()  # stable: equal lengths keep index order
+            pool = (lengths[order].tolist(), [choices[i] for i in order], np.asarray(rows)[order])
             self._fuzzy_sorted[cc] = pool
         return pool
 
@@ -417,19 +426,34 @@ def _qualifier_scopes(qualifier: str) -> list[tuple[str, str | None]]:
 
 
 class _Resolver:
+    """One resolve call: the indexes, and the lookup keys of each text met so far.
+
+    A name is looked up several times per call (non-answers, aliases, cities, areas, the
+    region-vs-city rule); keying it once saves about a third of a first-time resolve. The memo
+    lives as long as the call, so a first-time resolve stays a first-time resolve.
+    """
+
     def __init__(self, gaz: Gazetteer):
         self.gaz = gaz
         self.areas = areas()
         index = _countries.country_index()
         self.city_aliases = index["city_aliases"]
         self.not_city = index["not_city"]
+        self._keys: dict[str, list[str]] = {}
+
+    def keys(self, text: str) -> list[str]:
+        """``lookup_keys(text)``, computed once per call."""
+        keys = self._keys.get(text)
+        if keys is None:
+            keys = self._keys[text] = lookup_keys(text)
+        return keys
 
     def exact_in(self, text: str, cc: str | None, admin1: str | None) -> tuple[int, float] | None:
-        hit = self.gaz.exact(text, cc, admin1) if admin1 else None
-        return hit or self.gaz.exact(text, cc)
+        hit = self.gaz.exact(text, cc, admin1, keys=self.keys(text)) if admin1 else None
+        return hit or self.gaz.exact(text, cc, keys=self.keys(text))
 
     def alias(self, text: str, cc: str | None) -> tuple[int, float] | None:
-        for key in lookup_keys(text):
+        for key in self.keys(text):
             for alias_cc, target in self.city_aliases.get(key, ()):
                 if cc is None or cc == alias_cc:
                     hit = self.gaz.exact(target, alias_cc)
@@ -453,9 +477,9 @@ class _Resolver:
         hit = self.alias(text, cc) or self.exact_in(text, cc, admin1)
         big = hit is not None and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION
         scoped = admin1 is not None and self.gaz.admin1[hit[0]] == admin1 if hit else False
-        if big and self.gaz.has_primary_name(hit[0], text) and (scoped or not self.region_elsewhere(hit[0], text)):
+        if big and self.gaz.has_primary_name(hit[0], text, self.keys(text)) and (scoped or not self.region_elsewhere(hit[0], text)):
             return hit
-        row = self.areas.find(text, cc, faithful=hit is not None and not text.isascii())
+        row = self.areas.find(text, cc, faithful=hit is not None and not text.isascii(), keys=self.keys(text))
         if row is not None and self.areas.host[row] != cc and _countries.country_code_exact(text) == self.areas.host[row]:
             return hit if big else None
         if row is None:
@@ -470,7 +494,7 @@ class _Resolver:
         does not lie in, and the city is smaller than CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION."""
         if self.gaz.pop[city] >= CITY_OVER_REGION_ELSEWHERE_MIN_POPULATION:
             return False
-        row = self.areas.find(text, self.gaz.cc[city])
+        row = self.areas.find(text, self.gaz.cc[city], keys=self.keys(text))
         return (row is not None and self.areas.first_order[row] and self.areas.admin1[row] is not None
                 and self.areas.admin1[row] != self.gaz.admin1[city])
 
@@ -482,7 +506,7 @@ class _Resolver:
         CITY_OVER_COUNTRY_MIN_POPULATION (a typo that happens to spell a hamlet abroad still stands).
         """
         lat, lon = self.gaz.lat[row], self.gaz.lon[row]
-        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in lookup_keys(text) for r in self.gaz.rows_for_key(key)[:50]
+        points = [(self.gaz.lat[r], self.gaz.lon[r]) for key in self.keys(text) for r in self.gaz.rows_for_key(key)[:50]
                   if self.gaz.pop[r] >= CITY_OVER_COUNTRY_MIN_POPULATION]
         points += [(self.areas.lat[r], self.areas.lon[r]) for r in self.areas.rows_named(text)]
         if not points:
@@ -523,13 +547,13 @@ class _Resolver:
         if cc is not None and len(head) > 3:  # a territory named as the city: ("China", "Hong Kong")
             territory = _countries.country_code_exact(head)  # (not "BH": a city abbreviation, not Bahrain)
             if territory and territory != cc:
-                hit = self.gaz.exact(head, territory)
+                hit = self.gaz.exact(head, territory, keys=self.keys(head))
                 if hit:
                     return hit[0], hit[1] * 0.8
                 return self.gaz.country_place(territory)
         if cc is not None:  # the model named the wrong side of a border: Geneva, France
             for neighbour in _countries.neighbours(cc):
-                hit = self.gaz.exact(head, neighbour)
+                hit = self.gaz.exact(head, neighbour, keys=self.keys(head))
                 if hit and self.gaz.pop[hit[0]] >= 10000:
                     return hit[0], hit[1] * 0.6
         hit = self.gaz.fuzzy(head, cc)
@@ -551,13 +575,13 @@ class _Resolver:
             row = self.areas.find(country, cc) if len(country) > 3 else None
             if row is not None:
                 cc, area_as_country = self.areas.cc[row], self.areas.place(row)
-        if city and any(key in self.not_city for key in lookup_keys(city)):
+        if city and not self.not_city.isdisjoint(self.keys(city)):
             city = None  # "Unknown", "Countryside": a non-answer, not a village of that name
         if city:
             if cc is None and not country:
                 code = _countries.country_code_exact(city)
                 if code:  # "Japan" in the city slot; "Singapore"/"Mexico" stay cities
-                    hit = self.gaz.exact(city, None)
+                    hit = self.gaz.exact(city, None, keys=self.keys(city))
                     if hit and self.gaz.pop[hit[0]] >= CITY_OVER_COUNTRY_MIN_POPULATION:
                         return self.gaz.place(*hit)
                     return self.gaz.country_place(code)

@@ -7,16 +7,29 @@ import pytest
 
 from globe.geo import cache
 from globe.geo.countries import read_aliases
-from globe.geo.text import ascii_key, clean_text, lookup_keys, name_key
+from globe.geo.text import ascii_key, clean_text, index_keys, is_latin, lookup_keys, name_key
 
 
 @pytest.mark.parametrize(
     "text, key",
     [("St. Petersburg", "st petersburg"), ("Xi'an", "xian"), ("Mont-Saint-Michel", "mont saint michel"),
-     ("  NEW   YORK ", "new york"), ("東京", "東京"), ("U.S.A.", "u s a"), ("Straße", "strasse")],
+     ("  NEW   YORK ", "new york"), ("東京", "東京"), ("U.S.A.", "u s a"), ("Straße", "strasse"),
+     ("Ｔｏｋｙｏ", "tokyo"), ("ＰＡＲＩＳ", "paris"), ("Côte d’Ivoire", "côte divoire"),
+     ("Xi`an​", "xian"), ("Ha‍noi's", "hanois"), ("ǅakovica", "džakovica")],
 )
 def test_name_key(text, key):
     assert name_key(text) == key
+
+
+@pytest.mark.parametrize("text, latin", [("paris", True), ("são paulo", True), ("ḥalab", True), ("e\u0301", True),
+                                         ("東京", False), ("москва", False), ("paris 東", False), ("", True)])
+def test_is_latin_is_true_only_when_every_character_is_latin_script(text, latin):
+    assert is_latin(text) is latin
+
+
+def test_index_keys_fold_latin_names_only():
+    assert index_keys("Köln") == ["köln", "koln"]
+    assert index_keys("Москва") == ["москва"]
 
 
 def test_ascii_key_folds_diacritics():
