@@ -163,29 +163,38 @@ def _text_config(vocab_size: int, special: dict[int, str], **extra) -> dict:
             "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": False, **extra}
 
 
+def _qwen3_vision_config(**extra: object) -> dict[str, object]:
+    """The tiny vision tower Qwen3-VL and Qwen3.5 share: 32-pixel tokens (16-pixel patches merged 2x2)."""
+    return {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+            "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "num_position_embeddings": 64,
+            **extra}
+
+
+def _qwen3_processor(tokenizer):
+    """The processor Qwen3-VL and Qwen3.5 share, with a 4-16 token image budget."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
+    size = {"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 16}
+    return Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, size=size),
+        tokenizer=tokenizer, video_processor=Qwen3VLVideoProcessor(), chat_template=tokenizer.chat_template)
+
+
 def build_tiny_qwen3_vl(out: Path, seed: int = 0) -> Path:
     """A tiny random Qwen3-VL (``qwen3_vl``), scripted for ``--enable_thinking true``."""
     import torch
-    from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     torch.manual_seed(seed)
     tokenizer = build_tokenizer(QWEN_SPECIAL_TOKENS, "<|im_end|>", "<|endoftext|>", _qwen_chat_template(None))
     config = Qwen3VLConfig(
         text_config=_text_config(151936, QWEN_SPECIAL_TOKENS, head_dim=16, rope_parameters={
             "rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [2, 3, 3], "mrope_interleaved": True}),
-        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
-                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
-                       "num_position_embeddings": 64, "deepstack_visual_indexes": [1]},
+        vision_config=_qwen3_vision_config(deepstack_visual_indexes=[1]),
         tie_word_embeddings=False)
     config.architectures = ["Qwen3VLForConditionalGeneration"]
     model = Qwen3VLForConditionalGeneration(config).to(torch.float32)
-    pixels = {"min_pixels": 32 * 32 * 4, "max_pixels": 32 * 32 * 16}
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2,
-                                              size={"shortest_edge": pixels["min_pixels"],
-                                                    "longest_edge": pixels["max_pixels"]}),
-        tokenizer=tokenizer, video_processor=Qwen3VLVideoProcessor(), chat_template=tokenizer.chat_template)
+    processor = _qwen3_processor(tokenizer)
     prefill = FAMILIES["qwen3_vl"].prefill(SCRIPTED_THINKING["qwen3_vl"])
     _script_model(model, tokenizer, "<|im_start|>assistant\n", prefill, 151645, seed)
     model.generation_config.eos_token_id = [151645, 151643]
@@ -197,8 +206,7 @@ def build_tiny_qwen3_vl(out: Path, seed: int = 0) -> Path:
 def build_tiny_qwen3_5(out: Path, seed: int = 0) -> Path:
     """A tiny random Qwen3.5 (``qwen3_5``: a linear-attention and a full-attention layer), scripted for its default."""
     import torch
-    from transformers import (Qwen2VLImageProcessor, Qwen3_5Config, Qwen3_5ForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
     torch.manual_seed(seed)
     tokenizer = build_tokenizer(QWEN3_5_SPECIAL_TOKENS, "<|im_end|>", "<|endoftext|>", _qwen_chat_template(False))
@@ -208,18 +216,11 @@ def build_tiny_qwen3_5(out: Path, seed: int = 0) -> Path:
             linear_key_head_dim=16, linear_value_head_dim=16, linear_num_key_heads=2, linear_num_value_heads=4,
             rope_parameters={"rope_type": "default", "rope_theta": 10000000.0, "partial_rotary_factor": 0.25,
                              "mrope_section": [2, 1, 1], "mrope_interleaved": True}),
-        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
-                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
-                       "num_position_embeddings": 64},
+        vision_config=_qwen3_vision_config(),
         tie_word_embeddings=False)
     config.architectures = ["Qwen3_5ForConditionalGeneration"]
     model = Qwen3_5ForConditionalGeneration(config).to(torch.float32)
-    pixels = {"min_pixels": 32 * 32 * 4, "max_pixels": 32 * 32 * 16}
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2,
-                                              size={"shortest_edge": pixels["min_pixels"],
-                                                    "longest_edge": pixels["max_pixels"]}),
-        tokenizer=tokenizer, video_processor=Qwen3VLVideoProcessor(), chat_template=tokenizer.chat_template)
+    processor = _qwen3_processor(tokenizer)
     prefill = FAMILIES["qwen3_5"].prefill(SCRIPTED_THINKING["qwen3_5"])
     _script_model(model, tokenizer, "<|im_start|>assistant\n", prefill, 248046, seed)
     model.generation_config.eos_token_id = [248046, 248044]
