@@ -19,9 +19,7 @@ are one vote-getter. The rule, shared by ``globe-eval --samples N`` and the web 
 * **Representative.** A ranked place reports its first member's coordinates and labels
   (country, city, level), so it is always a place some sample actually named.
 
-Pure functions: no network, no files. Distances are the geodesic (:func:`globe.geo.distance_km`);
-a cheap haversine stands in wherever it is far enough from the threshold to give the same answer
-(:func:`compares_like_geodesic_km`).
+Pure functions: no network, no files. Distances are the geodesic (:func:`globe.geo.distance_km`).
 """
 from __future__ import annotations
 
@@ -29,28 +27,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from globe.geo.distance import distance_km
+
 #: Samples whose places lie within this many km of a cluster's first member vote together.
 CONSENSUS_RADIUS_KM = 25.0
-#: The sphere (haversine) differs from the WGS-84 geodesic by < 0.5 %; outside this relative
-#: margin of a threshold the cheap distance already decides which side of it a pair lies on.
-SPHERE_MARGIN = 1.01
-
-
-def compares_like_geodesic_km(a: tuple[float, float], b: tuple[float, float], thresholds_km: Sequence[float]) -> float:
-    """A distance from ``a`` to ``b`` that lies on the same side of every threshold as the geodesic.
-
-    The haversine when it is more than 1 % away from every threshold, else the exact geodesic
-    (:func:`globe.geo.distance_km`, ~50x slower): ranking and top-k only compare distances with
-    thresholds, so they stay exact while most pairs skip the geodesic.
-    """
-    from globe.geo.distance import distance_km, haversine_km
-
-    rough = haversine_km(a[0], a[1], b[0], b[1])
-    if all(rough > threshold * SPHERE_MARGIN or rough * SPHERE_MARGIN < threshold for threshold in thresholds_km):
-        return rough
-    return distance_km(a, b)
-
-
 @dataclass(frozen=True)
 class SamplePlace:
     """One sample's resolved place with the labels the ranking reports back."""
@@ -118,7 +98,7 @@ def cluster_samples(places: Sequence[Any | None], radius_km: float = CONSENSUS_R
             continue
         point = _coordinates(place, index)
         for first, members in zip(firsts, clusters):
-            if compares_like_geodesic_km(first, point, (radius_km,)) <= radius_km:
+            if distance_km(first, point) <= radius_km:
                 members.append(index)
                 break
         else:

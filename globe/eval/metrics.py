@@ -32,7 +32,8 @@ import math
 import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
-from globe.eval.consensus import RankedPlace, compares_like_geodesic_km, rank_places
+from globe.eval.consensus import RankedPlace, rank_places
+from globe.geo.distance import distance_km
 from globe.scoring import ANSWERED_STATUSES
 
 #: The thresholds of the paper's tables (IM2GPS3K, MP16-Reason-Test), in km.
@@ -103,7 +104,7 @@ def top_k_within(ranked: Sequence[RankedPlace], truth: tuple[float, float], k: i
     "Counts" is :func:`counts_within`: ``<=``, and a country-level place
     never counts at a city-scale threshold (1 and 25 km), as for a single answer.
     """
-    return any(counts_within(compares_like_geodesic_km(truth, place.latlon, (threshold_km,)), threshold_km, place.level,
+    return any(counts_within(distance_km(truth, place.latlon), threshold_km, place.level,
                              rule) for place in ranked[:k])
 
 
@@ -366,7 +367,7 @@ def consensus_metrics(rows: Sequence[Mapping[str, Any]], rule: str = DEFAULT_THR
         lat, lon = row.get("gt_lat"), row.get("gt_lon")
         if not ranked or lat is None or lon is None:
             continue
-        distances = [compares_like_geodesic_km((lat, lon), place.latlon, THRESHOLDS_KM) for place in ranked[: max(ks)]]
+        distances = [distance_km((lat, lon), place.latlon) for place in ranked[: max(ks)]]
         for k in ks:
             for threshold in THRESHOLDS_KM:
                 hits[top_k_key(k, threshold)] += any(

@@ -30,6 +30,8 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from globe.data.layouts import map_columns
 from globe.eval.consensus import samples_from_cell
 from globe.eval.data import ReverseGeocoder, reverse_geocoded_names
@@ -88,14 +90,16 @@ def _valid_pair(lat: float | None, lon: float | None) -> bool:
 DISTANCES = ("geodesic", "haversine")
 
 
-def error_measure(distance: str = "geodesic") -> Callable[[tuple[float, float], tuple[float, float]], float]:
-    """``(truth, prediction) -> km`` by ``distance`` (:data:`DISTANCES`); ValueError names the choices."""
-    from globe.geo import distance_km, haversine_km
+def error_measure(distance: str = "geodesic") -> Callable[[Any, Any, Any, Any], Any]:
+    """``(truth lats, truth lons, predicted lats, predicted lons) -> km`` arrays by ``distance``
+    (:data:`DISTANCES`), one vectorised call for a whole report; ValueError names the choices."""
+    from globe.geo import haversine_km
+    from globe.geo.distance import geodesic_km
 
     if distance == "geodesic":
-        return distance_km
+        return geodesic_km
     if distance == "haversine":
-        return lambda a, b: float(haversine_km(a[0], a[1], b[0], b[1]))
+        return lambda *coordinates: np.atleast_1d(haversine_km(*coordinates))
     raise ValueError(f"distance {distance!r}: choose one of {', '.join(DISTANCES)}")
 
 
@@ -111,7 +115,7 @@ def scored_rows(
     from globe.answers import parse_answer
     from globe.eval.metrics import prediction_level, released_truth_cells
 
-    distance_km = error_measure(distance)
+    measure = error_measure(distance)
     from globe.geo.countries import expand_country_code
     from globe.scoring import score_names
 
@@ -129,6 +133,7 @@ def scored_rows(
         raise ValueError(f"cannot score: no ground-truth latitude/longitude column among {columns}")
 
     out: list[dict[str, Any]] = []
+    measured: list[tuple[dict[str, Any], float, float, float, float]] = []  # rows whose error_km is computed below
     for row in rows:
         status = _text(row.get("status"))
         gt_lat, gt_lon = _float(row.get(lat_column)), _float(row.get(lon_column))
@@ -152,19 +157,16 @@ def scored_rows(
             scored["pred_country"], scored["pred_city"] = parsed.country, parsed.city
         has_names = bool(scored["pred_country"] or scored["pred_city"])
         answered = status is None or status in ("ok", "unresolved")
-        from_csv = False
         if answered:
             level = None
             if not reresolve and pred_lat_column and pred_lon_column:
                 scored["pred_lat"] = _float(row.get(pred_lat_column))
                 scored["pred_lon"] = _float(row.get(pred_lon_column))
                 level = prediction_level({**scored, "pred_level": row.get("pred_level")})
-                from_csv = _valid_pair(scored["pred_lat"], scored["pred_lon"])
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]) and has_names:
                 # an unplaceable name (or a geocoder error) is a wrong answer, not a crash
                 placed = score_names(scored["pred_country"], scored["pred_city"], resolver=resolver)
                 if placed.place is not None:
-                    from_csv = False
                     scored["pred_lat"], scored["pred_lon"] = float(placed.place.lat), float(placed.place.lon)
                     level = placed.level or prediction_level(scored)
             if not _valid_pair(scored["pred_lat"], scored["pred_lon"]):
@@ -180,40 +182,20 @@ def scored_rows(
             else:
                 status = "no_answer" if text.strip() else "no_prediction"
         if status == "ok" and placed and _valid_pair(gt_lat, gt_lon):
-            # globe-eval records the geodesic: reused only when that is the measure asked for
-            recorded = _float(row.get("error_km")) if from_csv and distance == "geodesic" else None
-            if recorded is not None and _recorded_distance_fits(recorded, gt_lat, gt_lon, scored["pred_lat"],
-                                                                scored["pred_lon"]):
-                scored["error_km"] = recorded
-            else:
-                scored["error_km"] = distance_km((gt_lat, gt_lon), (scored["pred_lat"], scored["pred_lon"]))
+            # Always recomputed from the coordinates (a CSV's own error_km may be another measure's or stale):
+            # one vectorised geodesic call for the whole report costs about a microsecond a row.
+            measured.append((scored, gt_lat, gt_lon, scored["pred_lat"], scored["pred_lon"]))
         scored["status"] = status
         if "samples" in row:  # a run with several samples per image (globe.eval.runner)
             scored["samples"] = samples_from_cell(row["samples"])
         out.append(scored)
 
+    if measured:
+        errors = measure(*(np.array(column, dtype=np.float64) for column in list(zip(*measured))[1:]))
+        for (scored, *_), error in zip(measured, errors.tolist()):
+            scored["error_km"] = error
     _fill_truth_places(out, reverse_geocode)
     return out
-
-
-def _recorded_distance_fits(recorded: float, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
-    """Whether a CSV's ``error_km`` belongs to these coordinates: within the sphere's 0.7% of the geodesic.
-
-    ``globe-eval`` writes ``error_km`` as :func:`globe.geo.distance_km` of the row's own ``gt_*``
-    and ``pred_*`` coordinates, all with ``repr`` (exact round trip), so reading it back gives the
-    value a recomputation would, bit for bit, without the geodesic's ~0.2 ms a row (a minute at
-    OSV-5M scale). A value that does not fit (coordinates edited, another tool's column) is
-    recomputed; the haversine check costs microseconds.
-    """
-    if not math.isfinite(recorded) or recorded < 0:
-        return False
-    from globe.geo.distance import EARTH_RADIUS_KM
-
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    h = (math.sin((phi2 - phi1) / 2) ** 2
-         + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    sphere = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h))))
-    return abs(recorded - sphere) <= 0.007 * sphere + 0.001
 
 
 def _fill_truth_places(rows: list[dict[str, Any]], reverse_geocode: ReverseGeocoder | None) -> None:

@@ -1,7 +1,7 @@
-"""Great-circle distances: exact geodesic for single pairs, vectorised haversine for bulk.
+"""Great-circle distances: the exact geodesic for pairs and arrays, vectorised haversine for bulk.
 
-``distance_km`` uses geopy's WGS-84 geodesic (Karney), the reference the paper's km buckets are
-defined against; ``haversine_km`` is a numpy sphere formula for millions of pairs (error < 0.5 %
+``distance_km`` is the WGS-84 geodesic (Karney's solver, the one geopy's ``geodesic`` uses), the
+reference the paper's km buckets are defined against; ``haversine_km`` is a numpy sphere formula for millions of pairs (error < 0.5 %
 versus the geodesic, irrelevant at the 1/25/200/750/2500 km thresholds).
 """
 from __future__ import annotations
@@ -36,35 +36,33 @@ def _latlon(point: Any, label: str) -> tuple[float, float]:
 def distance_km(a: Any, b: Any) -> float:
     """Geodesic (WGS-84) distance in km between two (lat, lon) pairs or Places.
 
-    The value of geopy's ``geodesic(a, b).km``, bit for bit: the same Karney solver
-    (geographiclib) on geopy's WGS-84 ellipsoid in km, with geopy's longitude normalisation,
-    called directly. geopy's wrapper (``Point`` parsing, a ``Distance`` object) cost a third of
-    the time, and evaluation computes one distance per row (``bench/eval_client.py``).
+    Karney's solver, as geopy's ``geodesic(a, b).km`` uses it, but PROJ's C implementation of it
+    (through pyproj) rather than geographiclib's pure-Python one: the two agree to a few
+    nanometres (``tests/unit/test_geo_distance.py``), and the C one costs ~3 us a pair instead
+    of ~190 us, which was the largest single cost of scoring an eval row (``bench/eval_stages.py``).
     """
     (lat1, lon1), (lat2, lon2) = _latlon(a, "a"), _latlon(b, "b")
-    return float(_wgs84_km().Inverse(lat1, _geopy_longitude(lon1), lat2, _geopy_longitude(lon2), _DISTANCE)["s12"])
+    return _wgs84().inv(lon1, lat1, lon2, lat2)[2] / 1000.0
 
 
-_DISTANCE = 1025  # geographiclib's Geodesic.DISTANCE outmask, what geopy asks for
+def geodesic_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """:func:`distance_km` for arrays of coordinates at once (one PROJ call, no Python per pair).
+
+    Inputs must already be valid (latitudes in [-90, 90], finite longitudes): this is the bulk
+    path of the report, whose rows were checked when read.
+    """
+    arrays = [np.ascontiguousarray(x, dtype=np.float64).ravel() for x in (lon1, lat1, lon2, lat2)]
+    if not arrays[0].size:
+        return np.zeros(0)
+    return _wgs84().inv(*arrays)[2] / 1000.0
 
 
 @lru_cache(maxsize=1)
-def _wgs84_km() -> Any:
-    """geopy's WGS-84 ``Geodesic`` (semi-major axis in km, so ``s12`` is in km)."""
-    from geographiclib.geodesic import Geodesic
-    from geopy.distance import ELLIPSOIDS
+def _wgs84() -> Any:
+    """PROJ's WGS-84 geodesic (the ellipsoid geopy's ``geodesic`` defaults to)."""
+    from pyproj import Geod
 
-    major_km, _, flattening = ELLIPSOIDS["WGS-84"]
-    assert Geodesic.DISTANCE == _DISTANCE
-    return Geodesic(major_km, flattening)
-
-
-def _geopy_longitude(lon: float) -> float:
-    """A longitude as geopy's ``Point`` normalises it: into [-180, 180) when outside [-180, 180]."""
-    if abs(lon) <= 180:
-        return lon
-    modulo = math.fmod(lon, 360.0) or 0.0
-    return modulo + 360.0 if modulo < -180 else modulo - 360.0 if modulo >= 180 else modulo
+    return Geod(ellps="WGS84")
 
 
 def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:

@@ -48,3 +48,43 @@ def test_haversine_across_the_antimeridian_is_short():
 
 def test_haversine_antipodes_is_half_the_circumference():
     assert haversine_km(0.0, 0.0, 0.0, 180.0) == pytest.approx(np.pi * 6371.0088, rel=1e-9)
+
+
+def _random_pairs(n: int, seed: int = 3) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """Pairs at every scale: near each other, near each paper threshold, near-antipodal, at the poles."""
+    import random
+
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        a = (rng.uniform(-90, 90), rng.uniform(-540, 540))  # longitudes beyond +-180 too
+        kind = rng.choice(("near", "far", "antipode", "pole"))
+        if kind == "near":
+            scale = rng.choice((0.001, 0.01, 0.2, 2, 8, 30))
+            b = (max(-90.0, min(90.0, a[0] + rng.gauss(0, scale))), a[1] + rng.gauss(0, scale))
+        elif kind == "antipode":
+            b = (max(-90.0, min(90.0, -a[0] + rng.gauss(0, 0.01))), a[1] + 180 + rng.gauss(0, 0.01))
+        elif kind == "pole":
+            b = (rng.choice((-90.0, 90.0)), rng.uniform(-180, 180))
+        else:
+            b = (rng.uniform(-90, 90), rng.uniform(-180, 180))
+        pairs.append((a, b))
+    return pairs
+
+
+def test_the_geodesic_is_geopys_to_a_micrometre_everywhere():
+    """PROJ's Karney solver (pyproj) stands in for geographiclib's, the one geopy uses: same metres."""
+    from geopy.distance import geodesic
+
+    for a, b in _random_pairs(3000):
+        expected = geodesic(a, b).km
+        assert distance_km(a, b) == pytest.approx(expected, abs=1e-9), (a, b)
+
+
+def test_the_bulk_geodesic_equals_the_pairwise_one():
+    from globe.geo.distance import geodesic_km
+
+    pairs = _random_pairs(500, seed=8)
+    lat1, lon1, lat2, lon2 = (np.array(column) for column in zip(*((*a, *b) for a, b in pairs)))
+    assert geodesic_km(lat1, lon1, lat2, lon2).tolist() == [distance_km(a, b) for a, b in pairs]
+    assert geodesic_km([], [], [], []).shape == (0,)
