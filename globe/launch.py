@@ -51,7 +51,7 @@ KINDS: dict[str, str] = {
     "SERVE_BACKEND": "vllm|swift", "SERVED_MODEL_NAME": "text", "HOST": "text", "PORT": "int",
     "MAX_MODEL_LEN": "int", "TENSOR_PARALLEL_SIZE": "int", "DATA_PARALLEL_SIZE": "int",
     "GPU_MEMORY_UTILIZATION": "number", "MM_PROCESSOR_KWARGS": "text", "RM_ADAPTER": "text",
-    "MAX_LORA_RANK": "int", "INFER_BACKEND": "text", "MAX_NEW_TOKENS": "int",
+    "MAX_LORA_RANK": "int", "INFER_BACKEND": "text", "MAX_NEW_TOKENS": "int", "KEEP_ALIVE_S": "int",
 }
 NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 WHOLE = re.compile(r"-?[0-9]+")

@@ -15,13 +15,13 @@ import dataclasses
 import logging
 import math
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from globe.aio import BackgroundLoop, gather_in_turn
 from globe.answers import (
     VERDICT_READINGS,
     completion_text,
@@ -79,7 +79,7 @@ class LocatabilityConfig(ClientSettings):
     deadline: float | None = 25.0
     retries: int = 2
     backoff: float = 0.5
-    concurrency: int = 64
+    concurrency: int = 128  # a GRPO batch of 128 completions in flight at once: one round trip
     input: str = "completion"
     temperature: float = 0.6
     max_tokens: int = 5
@@ -374,9 +374,11 @@ class LocatabilityScorer:
     """Scores a batch of completions against their images with one client; see the module docstring.
 
     ms-swift runs every ``AsyncORM`` of a batch with ``asyncio.run`` (a new event loop per batch) and an
-    aiohttp session belongs to the loop that made it, so :meth:`score` opens one client per batch and
-    keeps only the model name and the breaker's state across batches; code with a long-lived loop
-    (benchmarks, evaluation) can keep one client open with ``async with scorer:``.
+    aiohttp session belongs to the loop that made it. So the requests run on :data:`RM_LOOP`, one
+    loop kept in a thread for the process, where the scorer keeps one client (and its open
+    connections) from batch to batch: a fresh pool per batch cost a third more client CPU, all of
+    it in reconnecting (``bench/rewards.py --base``). Code with a long-lived loop of its own can
+    instead keep a client on that loop with ``async with scorer:``.
 
     Settings: ``config`` (a :class:`LocatabilityConfig`), else ``url`` and keyword overrides of
     its fields over the ``GLOBE_RM_*`` variables of ``env`` (``None``: ``os.environ``).
@@ -394,6 +396,7 @@ class LocatabilityScorer:
         self._model = self.config.model  # filled from /v1/models on first use, then kept
         self._client: ChatClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._kept: ChatClient | None = None  # the client on RM_LOOP, opened by the first batch there
         self.breaker = CircuitBreaker(config.cooldown, clock)
         #: The last batch scored (statuses, errors, :meth:`LocatabilityBatch.metrics`).
         self.last_batch: LocatabilityBatch | None = None
@@ -449,9 +452,18 @@ class LocatabilityScorer:
         if self._client is not None and self._client_loop is asyncio.get_running_loop():
             outcomes = await self._score_all(self._client, completions, images, data_url, state == "probe")
         else:
-            async with self._new_client() as client:
-                outcomes = await self._score_all(client, completions, images, data_url, state == "probe")
+            outcomes = await RM_LOOP.run(self._score_on_kept_client(completions, images, data_url, state == "probe"))
         return LocatabilityBatch([o[0] for o in outcomes], [o[1] for o in outcomes], fallback, [o[2] for o in outcomes])
+
+    async def _score_on_kept_client(self, completions: Sequence[Any], images: list[Any], data_url: Any,
+                                    probe: bool) -> list[tuple[float, str, str | None]]:
+        """:meth:`_score_all` with the scorer's client on :data:`RM_LOOP` (run there), opened on first use."""
+        if self._kept is None:
+            client = self._new_client()
+            await client.open()
+            self._kept = client
+            RM_LOOP.at_close(client.close)
+        return await self._score_all(self._kept, completions, images, data_url, probe)
 
     async def _score_all(self, client: ChatClient, completions: Sequence[Any], images: list[Any], data_url: Any,
                          probe: bool) -> list[tuple[float, str, str | None]]:
@@ -480,7 +492,7 @@ class LocatabilityScorer:
             problem = await self._ensure_model(client, remaining())
             if problem is not None:
                 return [(self.config.fallback, "no_model", problem)] * len(rows)
-        rest = await asyncio.gather(*(self._score_one(client, c, i, data_url, remaining()) for c, i in rows))
+        rest = await gather_in_turn(self._score_one(client, c, i, data_url, remaining()) for c, i in rows)
         return done + list(rest)
 
     async def _ensure_model(self, client: ChatClient, deadline: float | None) -> str | None:
@@ -577,31 +589,18 @@ class LocatabilityScorer:
             log.warning(summary)
 
     def score_sync(self, completions: Sequence[Any], images: Sequence[Any] | None) -> list[float]:
-        """:meth:`score` from synchronous code; runs in a helper thread if a loop is already running here."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.score(completions, images))
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                outcome["value"] = asyncio.run(self.score(completions, images))
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=run, name="globe-locatability")
-        thread.start()
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
+        """:meth:`score` from synchronous code (any thread, running loop or not): it runs on :data:`RM_LOOP`."""
+        return RM_LOOP.run_sync(self.score(completions, images))
 
     def with_options(self, **overrides: Any) -> "LocatabilityScorer":
         """A scorer with some settings changed (e.g. ``concurrency=1`` for a sequential baseline)."""
         scorer = LocatabilityScorer(config=dataclasses.replace(self.config, **overrides), clock=self.breaker.clock)
         scorer._model = scorer.config.model or self._model
         return scorer
+
+
+#: The loop every scorer's requests run on, unless the scorer was entered on a loop of the caller's.
+RM_LOOP = BackgroundLoop("globe-locatability")
 
 
 def _image_key(image: Any) -> Any:

@@ -12,7 +12,6 @@ Re-running the same command resumes (finished images are skipped, failed ones re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
@@ -22,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from globe import aio
 from globe.data.layouts import LAYOUTS as DATA_LAYOUTS
 
 from .filters import MATCH_MODES, FilterSettings
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.ray is not None:
                 processed_now = _distill_on_ray(config, store, todo, rows_in, done, progress, args)
             else:
-                processed_now = asyncio.run(_distill(config, store, todo, rows_in, done, progress))
+                processed_now = aio.run(_distill(config, store, todo, rows_in, done, progress))
         else:  # nothing to ask: rebuild the outputs without needing the endpoints
             processed_now = 0
     except (OutputError, InputError, EndpointError, ImportError, ConnectionError) as exc:
@@ -328,7 +328,7 @@ def _distill_on_ray(config: PipelineConfig, store: OutputStore, rows: Any, rows_
     """The same rows through the Ray Data job (:mod:`globe.distill.ray_job`), committed to the same store."""
     from .ray_job import EngineSettings, run_job
 
-    asyncio.run(_check_endpoints(config, store))
+    aio.run(_check_endpoints(config, store))
     engine = EngineSettings(engine_kwargs=json.loads(args.vllm_engine_args), replicas=args.vllm_replicas)
     return run_job(config, store, rows, rows_in, done, progress, args.ray, actors=args.ray_actors, engine=engine)
 

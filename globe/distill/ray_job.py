@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from globe import aio
 from globe.catalog import GroundTruthRow
 from globe.chat_client import image_data_url, user_message
 from globe.data.images import request_image
@@ -86,7 +87,7 @@ class DistillStage:
     """
 
     def __init__(self, config: PipelineConfig, out_dir: str):
-        self.loop = asyncio.new_event_loop()
+        self.loop = aio.new_event_loop()
         self.distiller = Distiller(config, image_ref_for(Path(out_dir)))
         self.loop.run_until_complete(self.distiller.__aenter__())
 

@@ -37,7 +37,6 @@ variables, then the documented defaults.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from globe import aio
 from globe.catalog import TEST_SETS, find_dataset, ground_truth_source
 from globe.data.layouts import LAYOUTS
 from globe.eval.data import SWAP_CHOICES, GroundTruthError, load_ground_truth
@@ -268,7 +268,7 @@ def run_command(args: argparse.Namespace) -> int:
     lock = RunLock(output.with_name(output.name + ".lock"), what=f"--output {output}")
     try:
         lock.acquire()  # one run per output CSV; held until the summary is written
-        stats, model = asyncio.run(run_eval_with_server(
+        stats, model = aio.run(run_eval_with_server(
             gt, output, args.url, settings, resolver, model=args.model, api_key=api_key,
             overwrite=args.overwrite, progress=not args.quiet,
             run_info={"use_cot": bool(args.use_cot), "geocoder": args.geocoder, "dataset": dataset,

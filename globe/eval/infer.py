@@ -16,11 +16,12 @@ answers a text file sent as an image with a confident guess). A server that igno
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
 from typing import Sequence, TextIO
+
+from globe import aio
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, name) > 0:
             print(f"error: --{name} must be > 0 seconds, got {getattr(args, name)}", file=sys.stderr)
             return 2
-    return asyncio.run(infer(args))
+    return aio.run(infer(args))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from globe import geo
 from globe.catalog import GroundTruthRow
 from globe.chat_client import ChatClient, ChatResult, ClientSettings, user_message
 from globe.data.image_paths import resolve_image_path
@@ -47,7 +48,7 @@ from globe.data.layouts import Layout
 from globe.eval.data import GroundTruthFile
 from globe.eval.fingerprint import check_resume, run_fingerprint, write_fingerprint
 from globe.runfiles import AppendOnlyFile, atomic_write_lines, read_csv_records
-from globe.scoring import ANSWERED_STATUSES
+from globe.scoring import ANSWERED_STATUSES, resolve_place
 
 logger = logging.getLogger(__name__)
 
@@ -256,9 +257,6 @@ class CpuLane:
 
 def _offline(resolver: PlaceResolver) -> bool:
     """Whether ``resolver`` is the offline gazetteer (CPU only), whose scoring may share the :class:`CpuLane`."""
-    from globe import geo
-    from globe.scoring import resolve_place
-
     return resolver is geo.resolve or resolver is resolve_place
 
 

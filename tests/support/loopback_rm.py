@@ -20,6 +20,7 @@ import json
 import math
 import sys
 import threading
+from typing import Any
 
 MODEL = "fake-model"
 
@@ -106,3 +107,53 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class LoopbackRM:
+    """The loopback RM served from a thread of this process, counting the connections it accepted.
+
+    For tests of the client's connection reuse: ``connections`` is how many TCP connections
+    clients opened, and :meth:`drop_connections` closes them all from the server's side, as a
+    server's keep-alive timeout does between two training steps.
+
+        with LoopbackRM(latency=0.0) as rm:
+            ... rm.url, rm.connections ...
+    """
+
+    def __init__(self, latency: float = 0.0, answer: str = "yes"):
+        self.latency, self.chat = latency, chat_response(answer)
+        self.connections = 0
+        self._open: list[_Connection] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-rm", daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> "LoopbackRM":
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(self._loop.create_server(self._accept, "127.0.0.1", 0), self._loop)
+        self._server = server.result(10)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+        return self
+
+    def _accept(self) -> _Connection:
+        self.connections += 1
+        connection = _Connection(self.latency, self.chat)
+        self._open.append(connection)
+        return connection
+
+    def drop_connections(self) -> None:
+        """Close every open connection from the server's side (and wait until that is done)."""
+
+        def close_all() -> None:
+            for connection in self._open:
+                if connection.transport is not None:
+                    connection.transport.close()
+            self._open.clear()
+
+        self._loop.call_soon_threadsafe(close_all)
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), self._loop).result(10)  # the FINs are out
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

@@ -16,7 +16,7 @@ from globe import REPO_ROOT
 GLOBE = REPO_ROOT / "globe"
 #: The layers of /work/shared/DESIGN.md, lowest first: a module may import its own layer and those below.
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
-    ("base", re.compile(r"globe(\.(geo(\..*)?|answers|prompts|catalog|chat_client|runfiles|families|processes|scoring))?")),
+    ("base", re.compile(r"globe(\.(geo(\..*)?|aio|answers|prompts|catalog|chat_client|runfiles|families|processes|scoring))?")),
     ("logic", re.compile(r"globe\.(rewards|locatability|scale|swift_run|tiny_model|(eval|data|distill)(\..*)?)")),
     ("glue", re.compile(r"globe\.(plugin|dataset)")),
     ("entry", re.compile(r"globe\.((eval|data|distill)\.(cli|infer|__main__)|app(\..*)?|demo|launch|plugin_path)")),

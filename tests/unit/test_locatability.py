@@ -555,3 +555,40 @@ def test_the_benchmarks_loopback_rm_answers_as_the_fake_server_does():
     finally:
         process.stdin.close()
         process.wait(10)
+
+
+# --------------------------------------------------------------------------- connections kept between batches
+
+
+def test_batches_run_by_separate_event_loops_reuse_one_pool_of_connections():
+    """ms-swift scores each GRPO batch under a new asyncio.run: the scorer's connections outlive it."""
+    from tests.support.loopback_rm import LoopbackRM
+
+    with LoopbackRM() as rm:
+        scorer = make_scorer(url=rm.url, model="fake-model", concurrency=8)
+        for _ in range(3):
+            assert score(scorer, *rows(8)) == pytest.approx([0.9] * 8)
+        assert rm.connections <= 8  # one pool of at most `concurrency`, not 8 new connections per batch
+
+
+def test_connections_the_server_closed_between_batches_are_replaced_without_a_failed_row():
+    """A server's keep-alive timeout closes idle connections between two training steps."""
+    from tests.support.loopback_rm import LoopbackRM
+
+    with LoopbackRM() as rm:
+        scorer = make_scorer(url=rm.url, model="fake-model", concurrency=8)
+        assert score(scorer, *rows(8)) == pytest.approx([0.9] * 8)
+        for _ in range(2):
+            rm.drop_connections()
+            assert score(scorer, *rows(8)) == pytest.approx([0.9] * 8)
+            assert scorer.last_batch.n_failed == 0
+        assert rm.connections > 8
+
+
+def test_a_scorer_used_from_sync_code_and_from_a_loop_scores_the_same():
+    from tests.support.loopback_rm import LoopbackRM
+
+    with LoopbackRM() as rm:
+        scorer = make_scorer(url=rm.url, model="fake-model")
+        completions, images = rows(5)
+        assert scorer.score_sync(completions, images) == score(scorer, completions, images) == pytest.approx([0.9] * 5)

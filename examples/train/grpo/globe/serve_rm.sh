@@ -34,6 +34,7 @@ MAX_LORA_RANK=${MAX_LORA_RANK:-16}                  # vllm serve --max-lora-rank
 TORCH_DTYPE=${TORCH_DTYPE-}                         # swift deploy --torch_dtype (empty: the checkpoint's)
 INFER_BACKEND=${INFER_BACKEND:-transformers}        # swift deploy --infer_backend
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS-}                   # swift deploy --max_new_tokens (empty: ms-swift's default)
+KEEP_ALIVE_S=${KEEP_ALIVE_S:-600}                   # vLLM keeps an idle connection this long (VLLM_HTTP_TIMEOUT_KEEP_ALIVE, its default 5): the trainers' reward clients reuse theirs from step to step
 globe_check
 if [[ -z $MM_PROCESSOR_KWARGS && -n $IMAGE_BUDGET ]]; then  # vLLM takes the budget in pixels (Qwen) or tiles (InternVL)
     printf -v MM_PROCESSOR_KWARGS '{"%s": %d}' "$FAMILY_VLLM_BUDGET_KEY" $((IMAGE_BUDGET * FAMILY_VLLM_BUDGET_SCALE))
@@ -65,6 +66,7 @@ if [[ $SERVE_BACKEND == swift ]]; then
         "${GLOBE_EXTRA_ARGS[@]}" "$@"
 fi
 globe_run \
+    VLLM_HTTP_TIMEOUT_KEEP_ALIVE="$KEEP_ALIVE_S" \
     vllm serve "$MODEL" \
     --served-model-name "$served" \
     --host "$HOST" \
