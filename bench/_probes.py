@@ -129,6 +129,9 @@ def _eval_client_shared(config: dict[str, Any], root: Path) -> Iterator[dict[str
         spec = [(f"img{index:05d}.jpg", *places[index % len(places)], "", "", eval_answer(index))
                 for index in range(rows)]
         gt_file, images, answers = write_scripted_eval_set(folder, spec)
+        if config.get("image_size"):  # photo-like JPEGs instead of tiny flat ones, with the same markers
+            for index, (name, *_) in enumerate(spec):
+                (images / name).write_bytes(bench_image(index, config["image_size"], comment=f"<<{name}>>"))
         # Rows name their place by coordinates only half the time: the others are filled by reverse geocoding.
         answers["*"] = eval_answer(0)
         with scripted_server(answers, float(config.get("latency", 0.0)), root) as url:
@@ -289,13 +292,20 @@ class EvalClientProbe(Probe):
         self.settings = EvalSettings(prompt=geo_prompt(True), concurrency=int(config.get("concurrency", 16)),
                                      retries=0, timeout=60.0)
         self.output = Path(tempfile.mkdtemp(prefix="globe-bench-out-")) / "predictions.csv"
+        try:  # the event loop globe-eval runs on (uvloop's when installed)
+            from globe.aio import event_loop_name, run
+        except ImportError:
+            run, event_loop_name = asyncio.run, lambda: "asyncio"
+            self.notes.append("asyncio.run (before globe.aio)")
+        self.run = run
+        self.notes.append(f"event loop: {event_loop_name()}")
 
     def measure(self) -> dict[str, float]:
         from globe.eval.cli import main
         from globe.eval.runner import run_eval_with_server
 
         started, cpu = time.perf_counter(), time.process_time()
-        stats, _ = asyncio.run(run_eval_with_server(self.gt, self.output, self.config["url"], self.settings,
+        stats, _ = self.run(run_eval_with_server(self.gt, self.output, self.config["url"], self.settings,
                                                     self.resolver, overwrite=True, progress=False))
         run_s, run_cpu = time.perf_counter() - started, time.process_time() - cpu
         if stats.n_done_now != len(self.gt.rows):
@@ -342,16 +352,22 @@ class LocatabilityProbe(Probe):
                             f"</answer>" for index in range(self.n)]
         self.scorer = LocatabilityScorer(url=config["url"], env={})
         self.scorer.score_sync(self.completions[:2], self.images[:2])  # model lookup outside the timings
-        if config.get("sequential", True):  # the reference: the same client, one request at a time
+        self.references: list[dict[str, Any]] = []
+        if config.get("sequential", True):  # the references: one request at a time, the released way and ours
+            released_locatability(config["url"], self.completions[:2], self.images[:2])
+            started = time.perf_counter()
+            released_locatability(config["url"], self.completions, self.images)
+            self.references.append({"label": "the released client (a new OpenAI client per completion, one "
+                                             "after another)", "seconds": time.perf_counter() - started})
             sequential = self.scorer.with_options(concurrency=1)
             sequential.score_sync(self.completions[:2], self.images[:2])
             started = time.perf_counter()
             sequential.score_sync(self.completions, self.images)
-            self.reference = {"label": "one request at a time (concurrency 1, the sequential client)",
-                              "seconds": time.perf_counter() - started}
+            self.references.append({"label": "this side's client at concurrency 1 (one request at a time)",
+                                    "seconds": time.perf_counter() - started})
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), **({"reference": self.reference} if hasattr(self, "reference") else {})}
+        return {**super().info(), "references": self.references}
 
     def measure(self) -> dict[str, float]:
         started, cpu = time.perf_counter(), time.process_time()
@@ -363,15 +379,47 @@ class LocatabilityProbe(Probe):
         return {f"{name} [wall]": seconds, f"{name} [CPU]": cpu_seconds}
 
 
-def bench_image(index: int, size: str | None = None) -> bytes:
-    """A JPEG per prompt: tiny and flat by default, else ``"WxH"`` of gradient and noise (photo-sized bytes)."""
+def released_locatability(url: str, completions: list[str], images: list[list[dict[str, Any]]]) -> list[float]:
+    """The released reward's client: a new ``openai.OpenAI`` client per completion, one after another,
+    P(yes) from the first token's top logprobs (yes/Yes/YES against no/No/NO, summed)."""
+    import base64
+    import math
+
+    from openai import OpenAI
+
+    from globe.prompts import LOCATABILITY_SYSTEM_PROMPT
+
+    out = []
+    for text, row in zip(completions, images):
+        client = OpenAI(api_key="EMPTY", base_url=url)
+        data = base64.b64encode(row[0]["bytes"]).decode()
+        response = client.chat.completions.create(
+            model="fake-model", max_tokens=3, temperature=0.0, logprobs=True, top_logprobs=5,
+            messages=[{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT},
+                      {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image;base64,{data}"}},
+                                                   {"type": "text", "text": text}]}],
+        )
+        yes = no = 0.0
+        for entry in response.choices[0].logprobs.content[0].top_logprobs:
+            if entry.token in ("yes", "Yes", "YES"):
+                yes += math.exp(entry.logprob)
+            elif entry.token in ("no", "No", "NO"):
+                no += math.exp(entry.logprob)
+        out.append(yes / (yes + no + 1e-19))
+        client.close()
+    return out
+
+
+def bench_image(index: int, size: str | None = None, comment: str = "") -> bytes:
+    """A JPEG per prompt: tiny and flat by default, else ``"WxH"`` of gradient and noise (photo-sized bytes);
+    ``comment`` goes in its comment segment (the scripted server's marker)."""
     import io
 
     from PIL import Image
 
     buffer = io.BytesIO()
     if not size:
-        Image.new("RGB", (64, 48), (index * 13 % 256, 120, 200)).save(buffer, format="JPEG")
+        Image.new("RGB", (64, 48), (index * 13 % 256, 120, 200)).save(buffer, format="JPEG", comment=comment.encode())
         return buffer.getvalue()
     import numpy as np
 
@@ -379,7 +427,7 @@ def bench_image(index: int, size: str | None = None) -> bytes:
     rng = np.random.default_rng(index)
     gradient = np.linspace(0, 150, width * height * 3).reshape(height, width, 3)
     pixels = (gradient + rng.integers(0, 100, (height, width, 3))).astype("uint8")
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85, comment=comment.encode())
     return buffer.getvalue()
 
 
@@ -548,6 +596,7 @@ def serve(probe_name: str) -> None:
             if request["op"] == "setup":
                 try:
                     probe = PROBES[probe_name](request["config"])
+                    check_imports()
                     result: Any = probe.info()
                 except ImportError as exc:
                     result = {"unsupported": f"{type(exc).__name__}: {exc}"}
@@ -560,5 +609,28 @@ def serve(probe_name: str) -> None:
             replies.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
 
 
+def confine_imports(code_root: Path) -> None:
+    """Make ``import globe...`` find only ``code_root``'s package.
+
+    An editable install (``pip install -e .``) adds a finder that maps ``globe``'s modules to the
+    installed checkout; it answers after ``PYTHONPATH`` does, so a module the base commit lacks
+    would silently come from the current checkout. It is removed here, and
+    :func:`check_imports` verifies every ``globe`` module loaded came from ``code_root``.
+    """
+    sys.meta_path[:] = [finder for finder in sys.meta_path
+                        if not getattr(finder, "__module__", "").startswith("__editable__")]
+    os.environ["GLOBE_BENCH_CODE_ROOT"] = str(code_root.resolve())
+
+
+def check_imports() -> None:
+    root = Path(os.environ["GLOBE_BENCH_CODE_ROOT"])
+    strays = sorted(name for name, module in list(sys.modules.items())
+                    if (name == "globe" or name.startswith("globe.")) and getattr(module, "__file__", None)
+                    and not Path(module.__file__).resolve().is_relative_to(root))
+    if strays:
+        raise RuntimeError(f"modules imported from outside {root}: {', '.join(strays)}")
+
+
 if __name__ == "__main__":
+    confine_imports(Path(sys.argv[2]))
     serve(sys.argv[1])

@@ -103,13 +103,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests")
     parser.add_argument("--rows", type=int, default=1500, help="rows per repetition with --base")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight with --base")
+    parser.add_argument("--latency", type=float, default=0.0, help="the scripted server's latency with --base (s)")
+    parser.add_argument("--image-size", default=None, metavar="WxH",
+                        help="with --base: photo-like JPEGs of this size (512x384 is about 90 KB) instead of tiny ones")
     parser.add_argument("--verbose", action="store_true", help="show the workers' output with --base")
     add_ab_arguments(parser)
     args = parser.parse_args()
     if args.base:
-        sys.exit(run_ab("eval_client", args, {"rows": args.rows, "concurrency": args.concurrency},
-                        f"Eval client, {args.rows} rows against a zero-latency scripted server, concurrency "
-                        f"{args.concurrency}: base {args.base} vs this checkout, same run"))
+        images = f", {args.image_size} JPEGs" if args.image_size else ""
+        sys.exit(run_ab("eval_client", args, {"rows": args.rows, "concurrency": args.concurrency,
+                                              "latency": args.latency, "image_size": args.image_size},
+                        f"Eval client, {args.rows} rows{images} against a scripted server answering in "
+                        f"{args.latency * 1000:g} ms, concurrency {args.concurrency}: base {args.base} vs this "
+                        f"checkout, same run"))
     scale = 0.3 if args.quick else 1.0
     n_fast_ours, n_fast_released = int(3000 * scale), int(300 * scale)
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # globe and tests.support of this checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _probes  # noqa: E402

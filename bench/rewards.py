@@ -29,7 +29,6 @@ mostly measures the other processes (see README, "Development").
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import re
 import subprocess
@@ -45,12 +44,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _ab import add_ab_arguments, run_ab  # noqa: E402
+from _probes import released_locatability  # noqa: E402
 
 from globe import geo  # noqa: E402
 from globe import rewards  # noqa: E402
 from globe import scoring  # noqa: E402
 from globe.answers import answer_block_fields, parse_answer  # noqa: E402
-from globe.prompts import LOCATABILITY_SYSTEM_PROMPT  # noqa: E402
 
 N = 128
 PLACES = [
@@ -228,33 +227,6 @@ def start_fake_rm(latency_s: float) -> tuple[subprocess.Popen, str]:
         process.kill()
         raise RuntimeError(f"fake RM did not start (printed {url!r})")
     return process, url
-
-
-def released_locatability(url: str, completions, images) -> list[float]:
-    """The released way: a new OpenAI client per sample, requests one after another."""
-    import base64
-
-    from openai import OpenAI
-
-    out = []
-    for text, row in zip(completions, images):
-        client = OpenAI(api_key="EMPTY", base_url=url)
-        data = base64.b64encode(row[0]["bytes"]).decode()
-        response = client.chat.completions.create(
-            model="fake-model", max_tokens=3, temperature=0.0, logprobs=True, top_logprobs=5,
-            messages=[{"role": "system", "content": LOCATABILITY_SYSTEM_PROMPT},
-                      {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image;base64,{data}"}},
-                                                   {"type": "text", "text": text}]}],
-        )
-        yes = no = 0.0
-        for entry in response.choices[0].logprobs.content[0].top_logprobs:
-            if entry.token in ("yes", "Yes", "YES"):
-                yes += math.exp(entry.logprob)
-            elif entry.token in ("no", "No", "NO"):
-                no += math.exp(entry.logprob)
-        out.append(yes / (yes + no + 1e-19))
-        client.close()
-    return out
 
 
 def bench_locatability(latency_s: float, repeats: int) -> pd.DataFrame:
