@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -133,7 +134,8 @@ def scored_rows(
         raise ValueError(f"cannot score: no ground-truth latitude/longitude column among {columns}")
 
     out: list[dict[str, Any]] = []
-    measured: list[tuple[dict[str, Any], float, float, float, float]] = []  # rows whose error_km is computed below
+    measured: list[dict[str, Any]] = []  # rows whose error_km is computed below, and their coordinates:
+    coordinates = [array("d"), array("d"), array("d"), array("d")]  # truth lat, lon, predicted lat, lon
     for row in rows:
         status = _text(row.get("status"))
         gt_lat, gt_lon = _float(row.get(lat_column)), _float(row.get(lon_column))
@@ -184,15 +186,17 @@ def scored_rows(
         if status == "ok" and placed and _valid_pair(gt_lat, gt_lon):
             # Always recomputed from the coordinates (a CSV's own error_km may be another measure's or stale):
             # one vectorised geodesic call for the whole report costs about a microsecond a row.
-            measured.append((scored, gt_lat, gt_lon, scored["pred_lat"], scored["pred_lon"]))
+            measured.append(scored)
+            for column, value in zip(coordinates, (gt_lat, gt_lon, scored["pred_lat"], scored["pred_lon"])):
+                column.append(value)
         scored["status"] = status
         if "samples" in row:  # a run with several samples per image (globe.eval.runner)
             scored["samples"] = samples_from_cell(row["samples"])
         out.append(scored)
 
     if measured:
-        errors = measure(*(np.array(column, dtype=np.float64) for column in list(zip(*measured))[1:]))
-        for (scored, *_), error in zip(measured, errors.tolist()):
+        errors = measure(*(np.frombuffer(column, dtype=np.float64) for column in coordinates))
+        for scored, error in zip(measured, errors.tolist()):
             scored["error_km"] = error
     _fill_truth_places(out, reverse_geocode)
     return out
