@@ -277,6 +277,8 @@ def image_data_url(image: Any) -> str:
     Strings that already are ``data:``/``http(s)://`` URLs pass through unchanged, so rows that
     point at hosted images still work. Raises ``FileNotFoundError``/``ValueError`` naming the input.
     """
+    if isinstance(image, str) and image.startswith(("data:", "http://", "https://")):
+        return image  # first: an already encoded image is the reward model's every request
     if isinstance(image, Mapping):
         if image.get("bytes"):
             return image_data_url(bytes(image["bytes"]))
@@ -288,8 +290,6 @@ def image_data_url(image: Any) -> str:
         if not data:
             raise ValueError("image bytes are empty")
         return f"data:{_image_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
-    if isinstance(image, str) and image.startswith(("data:", "http://", "https://")):
-        return image
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
