@@ -396,7 +396,8 @@ class LocatabilityScorer:
         self._model = self.config.model  # filled from /v1/models on first use, then kept
         self._client: ChatClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._kept: ChatClient | None = None  # the client on RM_LOOP, opened by the first batch there
+        #: The client kept on RM_LOOP with the loop it belongs to (a new loop after a fork or a close gets a new one).
+        self._kept: tuple[asyncio.AbstractEventLoop, ChatClient] | None = None
         self.breaker = CircuitBreaker(config.cooldown, clock)
         #: The last batch scored (statuses, errors, :meth:`LocatabilityBatch.metrics`).
         self.last_batch: LocatabilityBatch | None = None
@@ -458,12 +459,13 @@ class LocatabilityScorer:
     async def _score_on_kept_client(self, completions: Sequence[Any], images: list[Any], data_url: Any,
                                     probe: bool) -> list[tuple[float, str, str | None]]:
         """:meth:`_score_all` with the scorer's client on :data:`RM_LOOP` (run there), opened on first use."""
-        if self._kept is None:
+        loop = asyncio.get_running_loop()
+        if self._kept is None or self._kept[0] is not loop:
             client = self._new_client()
             await client.open()
-            self._kept = client
+            self._kept = (loop, client)
             RM_LOOP.at_close(client.close)
-        return await self._score_all(self._kept, completions, images, data_url, probe)
+        return await self._score_all(self._kept[1], completions, images, data_url, probe)
 
     async def _score_all(self, client: ChatClient, completions: Sequence[Any], images: list[Any], data_url: Any,
                          probe: bool) -> list[tuple[float, str, str | None]]:

@@ -592,3 +592,15 @@ def test_a_scorer_used_from_sync_code_and_from_a_loop_scores_the_same():
         scorer = make_scorer(url=rm.url, model="fake-model")
         completions, images = rows(5)
         assert scorer.score_sync(completions, images) == score(scorer, completions, images) == pytest.approx([0.9] * 5)
+
+
+def test_a_scorer_outlives_a_restart_of_its_loop():
+    """After a fork (or a close at exit) the loop is new: the scorer opens a client there instead of reusing a dead one."""
+    from globe.locatability import RM_LOOP
+    from tests.support.loopback_rm import LoopbackRM
+
+    with LoopbackRM() as rm:
+        scorer = make_scorer(url=rm.url, model="fake-model")
+        assert score(scorer, *rows(3)) == pytest.approx([0.9] * 3)
+        RM_LOOP.close()
+        assert score(scorer, *rows(3)) == pytest.approx([0.9] * 3) and scorer.last_batch.n_failed == 0
